@@ -1,0 +1,35 @@
+"""Input checks shared by the public API: each raises a TypeError/ValueError that names the problem."""
+
+from __future__ import annotations
+
+import torch
+
+
+def check_images(images: torch.Tensor, name: str = "images") -> None:
+    """A float tensor of shape (N, C, H, W) with every value in [0, 1]."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
+    if not images.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor in [0, 1], got dtype {images.dtype}")
+    if images.dim() != 4:
+        raise ValueError(f"{name} must be 4-D (N, C, H, W), got shape {tuple(images.shape)}")
+    if images.numel() and (images.min() < 0 or images.max() > 1):
+        raise ValueError(
+            f"{name} must lie in [0, 1], got values in [{images.min().item():.4g}, {images.max().item():.4g}]"
+        )
+
+
+def check_eps(eps: float) -> None:
+    """A number in [0, 1]: inputs live in [0, 1], so larger budgets mean nothing."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
+        raise TypeError(f"eps must be a number, got {type(eps).__name__}")
+    if not 0.0 <= float(eps) <= 1.0:
+        raise ValueError(f"eps must be in [0, 1] (inputs are in [0, 1]), got {eps}")
+
+
+def check_count(value: int, name: str) -> None:
+    """A non-negative int (steps, restarts...)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")

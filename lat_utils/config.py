@@ -1,0 +1,129 @@
+"""The paper's constants in one place, and the named run profiles.
+
+Every number the paper states lives in the upper block of this file; every profile lists, next to
+its settings, each way in which it departs from the paper (``Profile.deviations``), so that every
+report can print them beside its results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# --- The paper (Rothberg et al., AdvML'19) and the setup it follows (Madry et al.'s MNIST challenge) ---
+EPS = 0.3                   # L-inf budget of every pixel that may change, inputs in [0, 1]
+PGD_STEPS = 100             # "each attack is iterated over 100 steps"
+PGD_STEP_SIZE = 0.01        # not in the paper: Madry's MNIST challenge value
+PGD_RANDOM_START = True     # Madry's MNIST challenge: uniform random start in the eps-ball
+TRAIN_STEPS = 100_000       # "undergoes 100,000 steps of training"
+LEARNING_RATE = 1e-4        # Madry's MNIST challenge: Adam, learning rate 1e-4
+BATCH_SIZE = 50             # Madry's MNIST challenge
+BACKGROUND_CENTER = 6       # "the middle 36 pixels" stay unaltered: a central 6x6 block
+EXACT_THRESHOLD = 0.0       # a digit pixel is one with intensity > 0
+BROAD_DILATION = 3          # "directly adjacent": 8-neighbourhood, a 3x3 dilation (our reading)
+LOSS_SCALE = {"mnist": 1000, "cifar10": 100}  # Figure 2 scales the natural-input loss by these
+IMAGENET_EPS = 2 / 255      # the attack guide the paper adapted (Athalye) uses 2/255
+IMAGENET_PGD_STEPS = 100
+
+DATASETS = ("mnist", "cifar10")
+SPLITS = ("train", "test")
+PROJECTIONS = ("per_step", "final")
+
+# Which localizations are trained and attacked on each dataset. On CIFAR-10 the paper uses only
+# standard and background: a natural photo has no "digit pixels" (intensity > 0 is every pixel), so
+# the exact and broad masks would fix the whole image and are not defined there.
+MODEL_KINDS = {
+    "mnist": ("natural", "standard", "background", "exact", "broad"),
+    "cifar10": ("natural", "standard", "background"),
+}
+ATTACK_KINDS = {
+    "mnist": ("standard", "background", "exact", "broad"),
+    "cifar10": ("standard", "background"),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of run settings. ``deviations`` says, one line each, how it departs from the paper."""
+
+    name: str
+    description: str
+    train_steps: int
+    batch_size: int
+    learning_rate: float
+    train_pgd_steps: int
+    train_step_size: float          # at the full eps; scaled down with eps during a warm-up
+    eps_warmup_fraction: float      # eps ramps linearly from 0 to EPS over this fraction of training
+    eval_pgd_steps: int
+    eval_step_size: float
+    n_test: int | None              # first n test images; None = the full test set
+    seeds: tuple[int, ...]
+    sanity_step_factor: int         # attack sanity check: steps multiplied by this ...
+    sanity_restarts: int            # ... and this many random restarts
+    background_projections: tuple[str, ...]  # projections used to train the MNIST background model
+    imagenet_steps: int
+    imagenet_extra: int             # how many of the 100 extra ImageNet photos to attack
+    imagenet_eps_sweep: tuple[float, ...]
+    eps: float = EPS
+    deviations: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="Seconds per model: checks that every notebook runs end to end. Its numbers mean nothing.",
+        train_steps=30, batch_size=50, learning_rate=1e-3,
+        train_pgd_steps=2, train_step_size=2.5 * EPS / 2, eps_warmup_fraction=0.5,
+        eval_pgd_steps=3, eval_step_size=2.5 * EPS / 3, n_test=100, seeds=(0,),
+        sanity_step_factor=2, sanity_restarts=1, background_projections=("per_step", "final"),
+        imagenet_steps=2, imagenet_extra=0, imagenet_eps_sweep=(),
+        deviations=(
+            "30 training steps instead of 100,000 (a smoke test, not a result)",
+            "Adam learning rate 1e-3 instead of 1e-4",
+            "PGD-2 in training and PGD-3 in evaluation instead of PGD-100; step 2.5*eps/steps",
+            "eps ramps from 0 to 0.3 over the first half of training",
+            "first 100 test images only",
+            "ImageNet attack: 2 PGD steps instead of 100",
+        ),
+    ),
+    "quick": Profile(
+        name="quick",
+        description="The default on a 2-core CPU (under 45 minutes): the paper's picture at a small scale.",
+        train_steps=1500, batch_size=50, learning_rate=1e-3,
+        train_pgd_steps=7, train_step_size=2.5 * EPS / 7, eps_warmup_fraction=0.5,
+        eval_pgd_steps=20, eval_step_size=2.5 * EPS / 20, n_test=1000, seeds=(0,),
+        sanity_step_factor=2, sanity_restarts=2, background_projections=("per_step", "final"),
+        imagenet_steps=100, imagenet_extra=0, imagenet_eps_sweep=(),
+        deviations=(
+            "1,500 training steps instead of 100,000",
+            "Adam learning rate 1e-3 instead of 1e-4 (to converge in few steps)",
+            "PGD-7 in training and PGD-20 in evaluation instead of PGD-100; step 2.5*eps/steps instead of 0.01",
+            "eps ramps from 0 to 0.3 over the first half of training (without it, adversarial training "
+            "collapses to a constant prediction in a short run)",
+            "first 1,000 test images instead of the full test set",
+            "one seed",
+        ),
+    ),
+    "paper": Profile(
+        name="paper",
+        description="The paper's settings, for a GPU: 100,000 steps, PGD-100, eps 0.3, full test sets, 3 seeds.",
+        train_steps=TRAIN_STEPS, batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
+        train_pgd_steps=PGD_STEPS, train_step_size=PGD_STEP_SIZE, eps_warmup_fraction=0.0,
+        eval_pgd_steps=PGD_STEPS, eval_step_size=PGD_STEP_SIZE, n_test=None, seeds=(0, 1, 2),
+        sanity_step_factor=2, sanity_restarts=5, background_projections=("per_step", "final"),
+        imagenet_steps=IMAGENET_PGD_STEPS, imagenet_extra=100,
+        imagenet_eps_sweep=(1 / 255, 2 / 255, 4 / 255, 8 / 255),
+        deviations=(
+            "step size 0.01 and a uniform random start are Madry et al.'s, the paper gives neither",
+        ),
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; a ValueError naming the known ones otherwise."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)}")
+    return PROFILES[name]

@@ -1,0 +1,48 @@
+"""The paper's classifier: Madry et al.'s MNIST-challenge CNN, also used on CIFAR-10."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+class PaperCNN(nn.Module):
+    """conv 5x5x32 -> ReLU -> 2x2 max-pool -> conv 5x5x64 -> ReLU -> 2x2 max-pool -> FC 1024 -> ReLU -> logits.
+
+    'same' padding, as in Madry et al.'s MNIST challenge. Takes images in [0, 1] without normalization
+    (the attack budgets are in that space). 28x28x1 (MNIST) gives 7x7x64 features before the FC layer,
+    32x32x3 (CIFAR-10) gives 8x8x64.
+    """
+
+    def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10) -> None:
+        super().__init__()
+        if image_size % 4:
+            raise ValueError(f"image_size must be divisible by 4 (two 2x2 poolings), got {image_size}")
+        self.in_channels, self.image_size, self.num_classes = in_channels, image_size, num_classes
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        side = image_size // 4
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(64 * side * side, 1024),
+            nn.ReLU(),
+            nn.Linear(1024, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def model_for(dataset: str) -> PaperCNN:
+    """A fresh ``PaperCNN`` shaped for ``dataset`` ("mnist" or "cifar10")."""
+    shapes = {"mnist": (1, 28), "cifar10": (3, 32)}
+    if dataset not in shapes:
+        raise ValueError(f"unknown dataset {dataset!r}: choose one of {sorted(shapes)}")
+    in_channels, image_size = shapes[dataset]
+    return PaperCNN(in_channels=in_channels, image_size=image_size)

@@ -1,0 +1,32 @@
+"""Where the project writes things: one folder per profile, so a smoke run never overwrites a real one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _made(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def figures_dir(profile: str) -> Path:
+    """``figures/<profile>/``: every PNG the notebooks make."""
+    return _made(PROJECT_ROOT / "figures" / profile)
+
+
+def reports_dir(profile: str) -> Path:
+    """``reports/<profile>/``: executed notebooks, their HTML, and ``tables/``."""
+    return _made(PROJECT_ROOT / "reports" / profile)
+
+
+def tables_dir(profile: str) -> Path:
+    """``reports/<profile>/tables/``: every table as CSV."""
+    return _made(reports_dir(profile) / "tables")
+
+
+def runs_dir(profile: str) -> Path:
+    """``runs/<profile>/``: checkpoints and training logs (gitignored)."""
+    return _made(PROJECT_ROOT / "runs" / profile)

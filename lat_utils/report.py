@@ -1,0 +1,51 @@
+"""The header every notebook prints first: what ran, where, with which settings and deviations."""
+
+from __future__ import annotations
+
+import platform
+import time
+from datetime import datetime, timezone
+
+import torch
+
+from .config import Profile
+
+
+def device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def run_header(profile: Profile, title: str) -> str:
+    """Markdown: title, date, versions, device, profile and its deviations from the paper."""
+    import torchvision
+
+    lines = [
+        f"## {title}",
+        f"- run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, profile **{profile.name}** ({profile.description})",
+        f"- device: {device_name()}; Python {platform.python_version()}, torch {torch.__version__}, "
+        f"torchvision {torchvision.__version__}",
+    ]
+    if profile.deviations:
+        lines.append("- deviations from the paper in this profile:")
+        lines += [f"  - {d}" for d in profile.deviations]
+    return "\n".join(lines)
+
+
+class WallClock:
+    """Measures a notebook's wall time: ``clock = WallClock()`` ... ``clock.summary()``."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def summary(self) -> str:
+        return f"wall time: {self.seconds():.0f} s"
