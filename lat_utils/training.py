@@ -1,0 +1,232 @@
+"""Training one model of the study, natural or (localized) adversarial, resumable and never repeated.
+
+``train_model(TrainConfig(...))`` is the only entry point. Checkpoints live in ``runs/<profile>/``
+under a name built from the config; each one records the full config and the profile's settings, so
+a checkpoint made with other settings is refused instead of silently reused. A finished checkpoint
+is loaded, not retrained; an unfinished one is resumed from its last step.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .attacks import masked_pgd
+from .config import DATASETS, MODEL_KINDS, PROJECTIONS, Profile, get_profile
+from .data import load_dataset
+from .masks import epsilon_matrix
+from .models import model_for
+from .paths import runs_dir
+from .report import device
+
+LOG_FIELDS = ("step", "eps", "loss", "accuracy", "seconds")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One model of the study: what it is trained on, and with which profile and seed."""
+
+    dataset: str
+    localization: str            # "natural", or the mask kind of its adversarial training
+    projection: str = "per_step"  # how the training attack localizes (see masked_pgd)
+    profile: str = "quick"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}: choose one of {DATASETS}")
+        if self.localization not in MODEL_KINDS[self.dataset]:
+            raise ValueError(f"unknown localization {self.localization!r} for {self.dataset}: "
+                             f"choose one of {MODEL_KINDS[self.dataset]}")
+        if self.projection not in PROJECTIONS:
+            raise ValueError(f"unknown projection {self.projection!r}: choose one of {PROJECTIONS}")
+        get_profile(self.profile)
+
+    @property
+    def name(self) -> str:
+        """The model's name in tables: its localization, plus the projection when it is not the default."""
+        if self.localization == "natural" or self.projection == "per_step":
+            return self.localization
+        return f"{self.localization} ({self.projection})"
+
+    @property
+    def key(self) -> str:
+        """File-name stem of this model's checkpoint and log."""
+        projection = "" if self.localization == "natural" else f"-{self.projection}"
+        return f"{self.dataset}-{self.localization}{projection}-seed{self.seed}"
+
+
+@dataclass
+class TrainedModel:
+    config: TrainConfig
+    model: nn.Module
+    log_path: Path
+    checkpoint_path: Path
+    seconds: float           # training time, summed over interrupted sessions
+    resumed_from: int        # 0 for a fresh start, the step it resumed at, or -1 when loaded finished
+
+
+def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
+    """Every model the study trains on ``dataset``: one per localization and seed, plus, on MNIST, the
+    background model trained with each projection the profile lists (Algorithm 1's ambiguity)."""
+    profile = get_profile(profile_name)
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}: choose one of {DATASETS}")
+    configs = []
+    for seed in profile.seeds:
+        for localization in MODEL_KINDS[dataset]:
+            projections = ("per_step",)
+            if dataset == "mnist" and localization == "background":
+                projections = profile.background_projections
+            configs += [TrainConfig(dataset, localization, p, profile_name, seed) for p in projections]
+    return configs
+
+
+def checkpoint_path(config: TrainConfig) -> Path:
+    return runs_dir(config.profile) / f"{config.key}.pt"
+
+
+def fingerprint(config: TrainConfig) -> dict:
+    """Everything that determines the trained weights: the config and the profile's training settings."""
+    profile = get_profile(config.profile)
+    training = {k: v for k, v in profile.as_dict().items()
+                if k in ("train_steps", "batch_size", "learning_rate", "train_pgd_steps", "train_step_size",
+                         "eps_warmup_fraction", "eps")}
+    return {"config": asdict(config), "training": training}
+
+
+def eps_at(step: int, profile: Profile) -> float:
+    """The training eps at ``step``: a linear warm-up over ``eps_warmup_fraction`` of training, then eps."""
+    warmup = int(profile.eps_warmup_fraction * profile.train_steps)
+    if warmup <= 0:
+        return profile.eps
+    return profile.eps * min(1.0, (step + 1) / warmup)
+
+
+def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every: float = 60.0) -> TrainedModel:
+    """Train (or load, or resume) the model of ``config``; checkpoints at most every ``checkpoint_every`` s."""
+    profile = get_profile(config.profile)
+    dev = device()
+    ckpt_path, log_path = checkpoint_path(config), runs_dir(config.profile) / f"{config.key}.csv"
+    torch.manual_seed(config.seed)
+    model = model_for(config.dataset).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=profile.learning_rate)
+    state = load_checkpoint(ckpt_path, config)
+    start, seconds = 0, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        seconds = state["seconds"]
+        if state["done"]:
+            return TrainedModel(config, model.eval(), log_path, ckpt_path, seconds, resumed_from=-1)
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        start = state["step"]
+    _trim_log(log_path, start)
+
+    images, labels, _ = load_dataset(config.dataset, "train")
+    steps_per_epoch = len(images) // profile.batch_size
+    bar = tqdm(range(start, profile.train_steps), initial=start, total=profile.train_steps,
+               desc=config.key, disable=not progress, mininterval=2.0)
+    began, last_save = time.perf_counter() - seconds, time.perf_counter()
+    model.train()
+    for step in bar:
+        index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), config.seed)
+        x, y = images[index].to(dev), labels[index].to(dev)
+        eps = eps_at(step, profile)
+        if config.localization != "natural":
+            x = masked_pgd(model, x, y, epsilon_matrix(x, config.localization, eps),
+                           steps=profile.train_pgd_steps, step_size=profile.train_step_size * eps / profile.eps,
+                           projection=config.projection)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+        last = step + 1 == profile.train_steps
+        if step % max(1, profile.train_steps // 100) == 0 or last:
+            accuracy = (logits.argmax(1) == y).float().mean().item()
+            _append_log(log_path, (step + 1, round(eps, 5), loss.item(), accuracy,
+                                   round(time.perf_counter() - began, 2)))
+            bar.set_postfix(loss=f"{loss.item():.3f}", eps=f"{eps:.3f}")
+        if last or time.perf_counter() - last_save > checkpoint_every:
+            _save_checkpoint(ckpt_path, config, model, optimizer, step + 1, last, time.perf_counter() - began)
+            last_save = time.perf_counter()
+    bar.close()
+    return TrainedModel(config, model.eval(), log_path, ckpt_path, time.perf_counter() - began, start)
+
+
+def load_trained(config: TrainConfig) -> nn.Module:
+    """The finished model of ``config`` (eval mode); a clear error if it is missing or unfinished."""
+    state = load_checkpoint(checkpoint_path(config), config)
+    if state is None or not state["done"]:
+        what = "missing" if state is None else f"unfinished (step {state['step']})"
+        raise FileNotFoundError(f"the model {config.key} ({config.profile} profile) is {what}: "
+                                "run its training first (notebooks/02_train.ipynb or ./run_all.sh)")
+    model = model_for(config.dataset).to(device())
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def load_checkpoint(path: Path, config: TrainConfig) -> dict | None:
+    """The checkpoint at ``path`` if there is one; a ValueError if it was made with another config."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location=device(), weights_only=True)
+    except Exception as error:
+        raise ValueError(f"checkpoint {path} cannot be read ({error}); delete it to retrain this model") from error
+    expected = fingerprint(config)
+    if state.get("fingerprint") != expected:
+        raise ValueError(
+            f"checkpoint {path} was made with another config:\n  found    {state.get('fingerprint')}\n"
+            f"  expected {expected}\nDelete it (or use another profile) to train this model anew."
+        )
+    return state
+
+
+def _save_checkpoint(path: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     step: int, done: bool, seconds: float) -> None:
+    """Write atomically: a kill during the save leaves the previous checkpoint intact."""
+    state = {"fingerprint": fingerprint(config), "step": step, "done": done, "seconds": seconds,
+             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()}
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def _batch_indices(step: int, steps_per_epoch: int, batch_size: int, n: int, seed: int) -> torch.Tensor:
+    """The minibatch of ``step``: a fresh seeded shuffle each epoch, so a resumed run sees the same batches."""
+    epoch, position = divmod(step, steps_per_epoch)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+    return order[position * batch_size:(position + 1) * batch_size]
+
+
+def _append_log(path: Path, row: tuple) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(LOG_FIELDS)
+        writer.writerow(row)
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop log rows past ``step`` (steps an interruption lost, about to be redone)."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    kept = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= step] if step else []
+    if kept:
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerows(kept)
+    else:
+        path.unlink()
