@@ -1,0 +1,134 @@
+"""Run the whole study: execute the notebooks in order with papermill, render each to HTML.
+
+``python -m lat_utils.pipeline --profile quick --jobs 2`` (what ``./run_all.sh`` calls) executes
+
+1. ``01_imagenet_attack``: the localized attack on an ImageNet classifier (Figure 1, Tables 1-2);
+2. ``02_train``: once per model of the study (independent: up to ``--jobs`` at a time);
+3. ``03_evaluate``: once per dataset (cross-evaluation, Figure 2, accuracy grid, attack sanity);
+4. ``04_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table.
+
+Executed notebooks go to ``reports/<profile>/``. Models, evaluations and caches are reused, so a
+rerun after an interruption only does what is missing. A failing notebook stops the run with a
+non-zero exit that names the notebook and the cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import DATASETS, PROFILES, get_profile
+from .paths import PROJECT_ROOT, reports_dir
+from .training import study_models
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+
+
+@dataclass(frozen=True)
+class Execution:
+    notebook: str                      # source notebook file name in notebooks/
+    output: str                        # executed notebook file name in reports/<profile>/
+    parameters: dict = field(default_factory=dict)
+
+
+def plan(profile: str) -> list[list[Execution]]:
+    """The stages of the study, in order; the executions inside a stage are independent."""
+    get_profile(profile)
+    trainings = [Execution("02_train.ipynb", f"02_train_{c.key}.ipynb",
+                           {"profile": profile, "dataset": c.dataset, "localization": c.localization,
+                            "projection": c.projection, "seed": c.seed})
+                 for dataset in DATASETS for c in study_models(dataset, profile)]
+    return [
+        [Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})],
+        trainings,
+        [Execution("03_evaluate.ipynb", f"03_evaluate_{d}.ipynb", {"profile": profile, "dataset": d})
+         for d in DATASETS],
+        [Execution("04_figures_and_claims.ipynb", "04_figures_and_claims.ipynb", {"profile": profile})],
+    ]
+
+
+class NotebookFailed(RuntimeError):
+    pass
+
+
+def execute(execution: Execution, profile: str, threads: int | None = None, gpu: int | None = None) -> float:
+    """Execute one notebook with papermill and render it to HTML; its wall time in seconds."""
+    import papermill
+    from nbconvert import HTMLExporter
+
+    if threads:
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    output = reports_dir(profile) / execution.output
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(NOTEBOOKS / execution.notebook, output, parameters=execution.parameters,
+                                   cwd=str(PROJECT_ROOT), kernel_name="python3", progress_bar=False)
+    except papermill.PapermillExecutionError as error:
+        raise NotebookFailed(f"{execution.notebook} {execution.parameters} failed in cell {error.exec_count} "
+                             f"({error.ename}: {error.evalue}); see the executed copy {output}") from None
+    body, _ = HTMLExporter().from_filename(str(output))
+    output.with_suffix(".html").write_text(body, encoding="utf-8")
+    return time.perf_counter() - start
+
+
+def run(profile: str, jobs: int = 1) -> dict[str, float]:
+    """Execute every stage of ``plan(profile)``; the wall time of each executed notebook."""
+    times: dict[str, float] = {}
+    gpus = _gpu_count()
+    for stage in plan(profile):
+        workers = min(jobs, len(stage))
+        threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 and not gpus else None
+        if workers == 1:
+            for execution in stage:
+                print(f"[{profile}] {execution.output} ...", flush=True)
+                times[execution.output] = execute(execution, profile)
+                print(f"[{profile}] {execution.output}: {times[execution.output]:.0f} s", flush=True)
+            continue
+        with ProcessPoolExecutor(workers) as pool:
+            futures = {e.output: pool.submit(execute, e, profile, threads, i % gpus if gpus else None)
+                       for i, e in enumerate(stage)}
+            for name, future in futures.items():
+                times[name] = future.result()
+                print(f"[{profile}] {name}: {times[name]:.0f} s", flush=True)
+    return times
+
+
+def _gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the LAT study: every notebook, in order, with papermill.")
+    parser.add_argument("--profile", default="quick", help=f"one of {sorted(PROFILES)} (default: quick)")
+    parser.add_argument("--jobs", type=int, default=1, help="trainings run at the same time (default: 1)")
+    args = parser.parse_args(argv)
+    if args.profile not in PROFILES:
+        parser.error(f"unknown profile {args.profile!r}: choose one of {sorted(PROFILES)}")
+    if args.jobs < 1:
+        parser.error("--jobs must be >= 1")
+    start = time.perf_counter()
+    try:
+        times = run(args.profile, args.jobs)
+    except NotebookFailed as error:
+        print(f"\nFAILED: {error}", file=sys.stderr)
+        return 1
+    total = time.perf_counter() - start
+    summary = reports_dir(args.profile) / "timings.csv"
+    summary.write_text("notebook,seconds\n" + "".join(f"{k},{v:.1f}\n" for k, v in times.items())
+                       + f"TOTAL,{total:.1f}\n")
+    print(f"\nDone: profile {args.profile} in {total / 60:.1f} min. Reports in {reports_dir(args.profile)}, "
+          f"figures in {PROJECT_ROOT / 'figures' / args.profile}, timings in {summary}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

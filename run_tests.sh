@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run the test suite: ./run_tests.sh [pytest arguments]
+# Same bootstrap as run_all.sh; the notebook tests execute every notebook in the smoke profile.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/bootstrap.sh
+exec python -m pytest "$@"

@@ -1,0 +1,53 @@
+"""Papermill inside pytest: the whole study in the smoke profile, as ./run_all.sh --profile smoke runs it."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from lat_utils import pipeline
+from lat_utils.paths import PROJECT_ROOT, figures_dir, reports_dir, tables_dir
+
+
+def test_plan_covers_every_model_and_dataset():
+    stages = pipeline.plan("quick")
+    assert [s[0].notebook for s in stages] == ["01_imagenet_attack.ipynb", "02_train.ipynb", "03_evaluate.ipynb",
+                                               "04_figures_and_claims.ipynb"]
+    assert len(stages[1]) == 6 + 3  # MNIST: 5 localizations + background (final); CIFAR-10: 3
+    assert all((pipeline.NOTEBOOKS / e.notebook).exists() for stage in stages for e in stage)
+
+
+def test_unknown_profile_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        pipeline.main(["--profile", "fast"])
+    assert "unknown profile 'fast'" in capsys.readouterr().err
+
+
+def test_source_notebooks_are_thin_and_clean():
+    for path in pipeline.NOTEBOOKS.glob("*.ipynb"):
+        cells = json.loads(path.read_text())["cells"]
+        code = [c for c in cells if c["cell_type"] == "code"]
+        assert not any(c.get("outputs") for c in code), f"{path.name} carries outputs"
+        assert "parameters" in code[0]["metadata"].get("tags", []), f"{path.name}: first code cell is not tagged"
+
+
+@pytest.mark.notebooks
+def test_smoke_study_runs_end_to_end():
+    assert pipeline.main(["--profile", "smoke"]) == 0
+    reports = reports_dir("smoke")
+    for stage in pipeline.plan("smoke"):
+        for execution in stage:
+            assert (reports / execution.output).exists()
+            assert (reports / execution.output).with_suffix(".html").exists()
+    figures = {p.name for p in figures_dir("smoke").glob("*.png")}
+    for name in ("fig1_mnist_attacks.png", "fig2_loss_mnist.png", "fig2_loss_cifar10.png", "accuracy_mnist.png",
+                 "training_mnist.png"):
+        assert name in figures
+    claims = pd.read_csv(tables_dir("smoke") / "claims.csv")
+    assert set(claims.verdict) <= {"supported", "not supported", "not comparable"}
+    assert len(claims) >= 18
+    # a rerun reuses every model and evaluation: nothing is retrained
+    assert pipeline.main(["--profile", "smoke"]) == 0
+    rerun = (reports / "02_train_mnist-natural-seed0.ipynb").read_text()
+    assert "loaded (already finished)" in rerun
+    assert PROJECT_ROOT.joinpath("runs", "smoke").exists()
