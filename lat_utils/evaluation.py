@@ -114,14 +114,14 @@ def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) ->
     return table
 
 
-def attack_sanity(dataset: str, profile_name: str, *, n: int = 500, progress: bool = True) -> pd.DataFrame:
+def attack_sanity(dataset: str, profile_name: str, *, progress: bool = True) -> pd.DataFrame:
     """Does robustness survive a stronger attack? For each adversarially trained model, under the
     standard attack and its own localization: accuracy with the profile's attack and with
-    ``sanity_step_factor`` x the steps and ``sanity_restarts`` random restarts, on the first ``n`` test
-    images. ``flag`` marks a drop of more than 1 point (the robustness may be an artefact of a weak attack).
+    ``sanity_step_factor`` x the steps and ``sanity_restarts`` random restarts, on the first
+    ``sanity_n`` test images. ``flag`` marks a drop of more than 1 point (the robustness may be an artefact of a weak attack).
     """
     profile = get_profile(profile_name)
-    images, labels, _ = test_subset(dataset, min(n, profile.n_test or n))
+    images, labels, _ = test_subset(dataset, profile.sanity_n)
     strong_steps = profile.eval_pgd_steps * profile.sanity_step_factor
     settings = [(profile.eval_pgd_steps, profile.eval_step_size, 1),
                 (strong_steps, profile.eval_step_size * profile.eval_pgd_steps / strong_steps, profile.sanity_restarts)]

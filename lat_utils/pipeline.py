@@ -109,10 +109,14 @@ def _gpu_count() -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the LAT study: every notebook, in order, with papermill.")
     parser.add_argument("--profile", default="quick", help=f"one of {sorted(PROFILES)} (default: quick)")
-    parser.add_argument("--jobs", type=int, default=1, help="trainings run at the same time (default: 1)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="notebooks run at the same time within a stage (default: one per GPU, else one per "
+                             "CPU core, at most 4)")
     args = parser.parse_args(argv)
     if args.profile not in PROFILES:
         parser.error(f"unknown profile {args.profile!r}: choose one of {sorted(PROFILES)}")
+    if args.jobs is None:
+        args.jobs = _gpu_count() or min(4, os.cpu_count() or 1)
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
     start = time.perf_counter()

@@ -9,6 +9,7 @@ is loaded, not retrained; an unfinished one is resumed from its last step.
 from __future__ import annotations
 
 import csv
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -97,8 +98,8 @@ def fingerprint(config: TrainConfig) -> dict:
     """Everything that determines the trained weights: the config and the profile's training settings."""
     profile = get_profile(config.profile)
     training = {k: v for k, v in profile.as_dict().items()
-                if k in ("train_steps", "batch_size", "learning_rate", "train_pgd_steps", "train_step_size",
-                         "eps_warmup_fraction", "eps")}
+                if k in ("train_steps", "batch_size", "learning_rate", "lr_schedule", "train_pgd_steps",
+                         "train_step_size", "eps_warmup_fraction", "eps")}
     return {"config": asdict(config), "training": training}
 
 
@@ -108,6 +109,15 @@ def eps_at(step: int, profile: Profile) -> float:
     if warmup <= 0:
         return profile.eps
     return profile.eps * min(1.0, (step + 1) / warmup)
+
+
+def learning_rate_at(step: int, profile: Profile) -> float:
+    """The learning rate at ``step``: constant, or a cosine decay from ``learning_rate`` to 0."""
+    if profile.lr_schedule == "constant":
+        return profile.learning_rate
+    if profile.lr_schedule == "cosine":
+        return profile.learning_rate * 0.5 * (1 + math.cos(math.pi * step / profile.train_steps))
+    raise ValueError(f"unknown lr_schedule {profile.lr_schedule!r}: 'constant' or 'cosine'")
 
 
 def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every: float = 60.0) -> TrainedModel:
@@ -140,6 +150,8 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
         index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), config.seed)
         x, y = images[index].to(dev), labels[index].to(dev)
         eps = eps_at(step, profile)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, profile)
         if config.localization != "natural":
             x = masked_pgd(model, x, y, epsilon_matrix(x, config.localization, eps),
                            steps=profile.train_pgd_steps, step_size=profile.train_step_size * eps / profile.eps,

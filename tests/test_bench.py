@@ -1,0 +1,19 @@
+"""The benchmark script keeps working (tiny settings; its figures are not checked: speed is not tested)."""
+
+import json
+import subprocess
+import sys
+
+from lat_utils.paths import PROJECT_ROOT
+
+
+def test_benchmark_runs_and_saves_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "bench_pgd.py"), "--batch", "4",
+                             "--steps", "2", "--train-steps", "1", "--repeats", "1", "--json", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "vs torchattacks" in result.stdout and "% of limit" in result.stdout
+    saved = json.loads(out.read_text())
+    assert set(saved["training_step_seconds"]) == {"mnist", "cifar10"}
+    assert all(v > 0 for v in saved["image_steps_per_second"].values())
