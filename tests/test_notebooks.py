@@ -46,8 +46,15 @@ def test_smoke_study_runs_end_to_end():
     claims = pd.read_csv(tables_dir("smoke") / "claims.csv")
     assert set(claims.verdict) <= {"supported", "not supported", "not comparable"}
     assert len(claims) >= 18
-    # a rerun reuses every model and evaluation: nothing is retrained
-    assert pipeline.main(["--profile", "smoke"]) == 0
-    rerun = (reports / "02_train_mnist-natural-seed0.ipynb").read_text()
-    assert "loaded (already finished)" in rerun
-    assert PROJECT_ROOT.joinpath("runs", "smoke").exists()
+    # a rerun reuses the finished model: nothing is retrained
+    training = pipeline.plan("smoke")[1][0]
+    pipeline.execute(training, "smoke")
+    assert "loaded (already finished)" in (reports / training.output).read_text()
+    assert PROJECT_ROOT.joinpath("runs", "smoke", "mnist-natural-seed0.pt").exists()
+
+
+def test_a_failing_notebook_names_notebook_and_cell():
+    bad = pipeline.Execution("04_figures_and_claims.ipynb", "failing_on_purpose.ipynb", {"profile": "nope"})
+    with pytest.raises(pipeline.NotebookFailed, match=r"04_figures_and_claims.ipynb .* failed in cell \d+ "
+                                                      r"\(ValueError: unknown profile 'nope'"):
+        pipeline.execute(bad, "smoke")
