@@ -89,6 +89,10 @@ CLAIMS = (
 )
 
 
+def dataset_label(dataset: str) -> str:
+    return {"mnist": "MNIST", "cifar10": "CIFAR-10"}[dataset]
+
+
 def seed_grids(table: pd.DataFrame, metric: str) -> dict[int, pd.DataFrame]:
     """One model x attack grid of ``metric`` per seed."""
     return {int(seed): part.pivot(index="model", columns="attack", values=metric)
@@ -124,8 +128,10 @@ def claims_table(tables: dict[str, pd.DataFrame], profile: Profile) -> pd.DataFr
         verdict, reason = _verdict(claim, mean, profile)
         if claim.dataset == "cifar10" and not table["exact_data"].all():
             reason += "; CIFAR-10 here is a JPEG copy, not the original pixels"
-        if table["collapsed"].any():
-            reason += "; WARNING: a model predicts one class for >90% of inputs (collapsed)"
+        collapsed = sorted(table.loc[table["collapsed"], "model"].unique())
+        if collapsed:
+            reason += (f"; WARNING: collapsed {dataset_label(claim.dataset)} models (one class for >90% of inputs): "
+                       f"{', '.join(collapsed)}; their loss is about ln(10) = 2.30 on every input")
         ours = f"{mean:.2f}" + (f" ± {std:.2f}" if len(values) > 1 else "")
         rows.append({"claim": claim.text, "source": claim.source, "paper (%)": claim.paper, "ours (%)": ours,
                      "seeds": len(values), "verdict": verdict, "reason": reason})

@@ -58,3 +58,10 @@ def test_seeds_give_mean_and_std():
 def test_every_claim_of_paper_md_is_listed():
     assert len(CLAIMS) == 18
     assert paper_figure2().loc["background", "natural (x1000)"] == pytest.approx(39.6)
+
+
+def test_collapsed_models_are_named_in_the_reason():
+    table = _table("cifar10", {m: 1.0 for m in MODEL_KINDS["cifar10"]})
+    table.loc[table.model == "standard", "collapsed"] = True
+    claims = claims_table({"cifar10": table}, get_profile("quick"))
+    assert claims[claims.claim.str.startswith("CIFAR-10")].reason.str.contains("collapsed CIFAR-10 models .*: standard").all()
