@@ -71,15 +71,14 @@ def _pgd(
     if random_start:
         noise = torch.empty_like(x).uniform_(-1.0, 1.0) * budget
         x_adv = torch.minimum(torch.maximum(x + noise, lower), upper)
-    best = x_adv.clone()
-    best_loss = torch.full((x.shape[0],), -float("inf"), device=x.device)
+    best, best_loss = x_adv, torch.full((x.shape[0],), -float("inf"), device=x.device)
     for step in range(steps + 1):
         x_adv.requires_grad_(True)
         loss = F.cross_entropy(model(x_adv), labels, reduction="none")
         with torch.no_grad():
-            improved = loss.detach() > best_loss
-            best_loss = torch.where(improved, loss.detach(), best_loss)
-            best[improved] = x_adv.detach()[improved]
+            improved = loss > best_loss
+            best_loss = torch.where(improved, loss, best_loss)
+            best = torch.where(improved.view(-1, 1, 1, 1), x_adv, best)
         if step == steps:  # the last forward only scores the last iterate
             break
         (grad,) = torch.autograd.grad(loss.sum(), x_adv)

@@ -20,6 +20,7 @@ from .checks import check_count
 from .config import ATTACK_KINDS, get_profile
 from .data import load_dataset
 from .masks import epsilon_matrix
+from .models import fast_layout
 from .paths import runs_dir, tables_dir
 from .report import device
 from .training import TrainConfig, checkpoint_path, load_trained, study_models
@@ -51,7 +52,7 @@ def evaluate(
     dev = next(model.parameters()).device
     total_loss, correct = 0.0, 0
     for start in range(0, len(images), batch_size):
-        x, y = images[start:start + batch_size].to(dev), labels[start:start + batch_size].to(dev)
+        x, y = fast_layout(images[start:start + batch_size], dev), labels[start:start + batch_size].to(dev)
         worst_loss, always_right = _scores(model, x, y)
         if attack != "natural":
             eps_matrix = epsilon_matrix(x, attack, eps)

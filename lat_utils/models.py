@@ -39,6 +39,15 @@ class PaperCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+def fast_layout(x: torch.Tensor | nn.Module, device: torch.device | str | None = None):
+    """``x`` (images or a model) in the channels-last memory layout, optionally moved to ``device``.
+
+    Convolutions run 15-20% faster so on CPU (measured by bench/bench_pgd.py); the values, and so the
+    results up to float rounding, are the same.
+    """
+    return x.to(device=device, memory_format=torch.channels_last)
+
+
 def model_for(dataset: str) -> PaperCNN:
     """A fresh ``PaperCNN`` shaped for ``dataset`` ("mnist" or "cifar10")."""
     shapes = {"mnist": (1, 28), "cifar10": (3, 32)}

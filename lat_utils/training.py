@@ -23,7 +23,7 @@ from .attacks import masked_pgd
 from .config import DATASETS, MODEL_KINDS, PROJECTIONS, Profile, get_profile
 from .data import load_dataset
 from .masks import epsilon_matrix
-from .models import model_for
+from .models import fast_layout, model_for
 from .paths import runs_dir
 from .report import device
 
@@ -126,7 +126,7 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
     dev = device()
     ckpt_path, log_path = checkpoint_path(config), runs_dir(config.profile) / f"{config.key}.csv"
     torch.manual_seed(config.seed)
-    model = model_for(config.dataset).to(dev)
+    model = fast_layout(model_for(config.dataset), dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=profile.learning_rate)
     state = load_checkpoint(ckpt_path, config)
     start, seconds = 0, 0.0
@@ -148,7 +148,7 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
     model.train()
     for step in bar:
         index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), config.seed)
-        x, y = images[index].to(dev), labels[index].to(dev)
+        x, y = fast_layout(images[index], dev), labels[index].to(dev)
         eps = eps_at(step, profile)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, profile)
@@ -182,7 +182,7 @@ def load_trained(config: TrainConfig) -> nn.Module:
         what = "missing" if state is None else f"unfinished (step {state['step']})"
         raise FileNotFoundError(f"the model {config.key} ({config.profile} profile) is {what}: "
                                 "run its training first (notebooks/02_train.ipynb or ./run_all.sh)")
-    model = model_for(config.dataset).to(device())
+    model = fast_layout(model_for(config.dataset), device())
     model.load_state_dict(state["model"])
     return model.eval()
 
