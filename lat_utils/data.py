@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from .config import DATASETS, SPLITS
+from .paths import PROJECT_ROOT, write_atomically
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MIRROR_ENV = "LAT_DATA_DIR"
 OFFLINE_ENV = "LAT_OFFLINE"
 CACHE_FORMAT = 1
@@ -104,6 +104,11 @@ def offline_mirror() -> Path:
     return (PROJECT_ROOT.parent / "shared" / "data").resolve()
 
 
+def offline_requested() -> bool:
+    """True when ``LAT_OFFLINE`` says not to try the network."""
+    return os.environ.get(OFFLINE_ENV, "") not in ("", "0")
+
+
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -124,16 +129,13 @@ def _read_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor, Provenance] | N
 
 
 def _write_cache(path: Path, images: torch.Tensor, labels: torch.Tensor, provenance: Provenance) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"format": CACHE_FORMAT, "images": images, "labels": labels,
-                "provenance": asdict(provenance)}, tmp)
-    tmp.replace(path)
+    write_atomically(path, lambda tmp: torch.save({"format": CACHE_FORMAT, "images": images, "labels": labels,
+                                                   "provenance": asdict(provenance)}, tmp))
 
 
 def _download(name: str, split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor, Provenance] | str:
     """The torchvision dataset (uint8 N,C,H,W and labels), or a string saying why it failed."""
-    if os.environ.get(OFFLINE_ENV, "") not in ("", "0"):
+    if offline_requested():
         return f"{OFFLINE_ENV} is set"
     try:
         import torchvision.datasets as tvd

@@ -21,8 +21,7 @@ from .config import ATTACK_KINDS, get_profile
 from .data import load_dataset
 from .masks import epsilon_matrix
 from .models import fast_layout
-from .paths import runs_dir, tables_dir
-from .report import device
+from .paths import runs_dir, tables_dir, write_atomically
 from .training import TrainConfig, checkpoint_path, load_trained, study_models
 
 EVAL_COLUMNS = ["dataset", "model", "seed", "attack", "loss", "accuracy", "n", "steps", "restarts",
@@ -104,10 +103,8 @@ def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) ->
         model = load_trained(config)
         result = evaluate(model, images, labels, attack, eps=profile.eps, steps=profile.eval_pgd_steps,
                           step_size=profile.eval_step_size)
-        rows[key] = {"dataset": dataset, "model": config.name, "seed": config.seed, "attack": attack, **result,
-                     "steps": profile.eval_pgd_steps if attack != "natural" else 0, "restarts": 1,
-                     "collapsed": is_collapsed(model, images), "exact_data": exact,
-                     "checkpoint": _checkpoint_stamp(config)}
+        steps = profile.eval_pgd_steps if attack != "natural" else 0
+        rows[key] = _record(config, attack, result, steps, 1, is_collapsed(model, images), exact)
         _save_cache(dataset, profile_name, rows)
     keys = {_row_key(config, attack, profile.eval_pgd_steps, 1, len(images)) for config, attack in jobs}
     table = pd.DataFrame([rows[k] for k in rows if k in keys])[EVAL_COLUMNS]
@@ -122,7 +119,7 @@ def attack_sanity(dataset: str, profile_name: str, *, progress: bool = True) -> 
     ``sanity_n`` test images. ``flag`` marks a drop of more than 1 point (the robustness may be an artefact of a weak attack).
     """
     profile = get_profile(profile_name)
-    images, labels, _ = test_subset(dataset, profile.sanity_n)
+    images, labels, exact = test_subset(dataset, profile.sanity_n)
     strong_steps = profile.eval_pgd_steps * profile.sanity_step_factor
     settings = [(profile.eval_pgd_steps, profile.eval_step_size, 1),
                 (strong_steps, profile.eval_step_size * profile.eval_pgd_steps / strong_steps, profile.sanity_restarts)]
@@ -131,15 +128,14 @@ def attack_sanity(dataset: str, profile_name: str, *, progress: bool = True) -> 
     rows = _cached_rows(dataset, profile_name)
     out = []
     for config, attack in tqdm(jobs, desc=f"attack sanity {dataset}", disable=not progress):
-        accuracies = []
+        accuracies, model = [], None
         for steps, step_size, restarts in settings:
             key = _row_key(config, attack, steps, restarts, len(images))
             if key not in rows:
-                result = evaluate(load_trained(config), images, labels, attack, eps=profile.eps, steps=steps,
+                model = model or load_trained(config)
+                result = evaluate(model, images, labels, attack, eps=profile.eps, steps=steps,
                                   step_size=step_size, restarts=restarts)
-                rows[key] = {"dataset": dataset, "model": config.name, "seed": config.seed, "attack": attack,
-                             **result, "steps": steps, "restarts": restarts, "collapsed": False,
-                             "exact_data": True, "checkpoint": _checkpoint_stamp(config)}
+                rows[key] = _record(config, attack, result, steps, restarts, is_collapsed(model, images), exact)
                 _save_cache(dataset, profile_name, rows)
             accuracies.append(rows[key]["accuracy"])
         # in whole images, so that a drop of exactly 1 point is not flagged by a rounding error
@@ -164,6 +160,14 @@ def _row_key(config: TrainConfig, attack: str, steps: int, restarts: int, n: int
             _checkpoint_stamp(config))
 
 
+def _record(config: TrainConfig, attack: str, result: dict, steps: int, restarts: int, collapsed: bool,
+            exact: bool) -> dict:
+    """One row of the evaluation cache."""
+    return {"dataset": config.dataset, "model": config.name, "seed": config.seed, "attack": attack, **result,
+            "steps": steps, "restarts": restarts, "collapsed": collapsed, "exact_data": exact,
+            "checkpoint": _checkpoint_stamp(config)}
+
+
 def _checkpoint_stamp(config: TrainConfig) -> int:
     """Changes whenever the checkpoint is rewritten, so results of a retrained model are not reused."""
     path = checkpoint_path(config)
@@ -183,7 +187,5 @@ def _cached_rows(dataset: str, profile_name: str) -> dict[tuple, dict]:
 
 
 def _save_cache(dataset: str, profile_name: str, rows: dict[tuple, dict]) -> None:
-    path = _cache_path(dataset, profile_name)
-    tmp = path.with_suffix(".tmp")
-    pd.DataFrame(list(rows.values())).to_csv(tmp, index=False)
-    tmp.replace(path)
+    write_atomically(_cache_path(dataset, profile_name),
+                     lambda tmp: pd.DataFrame(list(rows.values())).to_csv(tmp, index=False))

@@ -27,7 +27,6 @@ Here:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -42,7 +41,7 @@ import torchvision.transforms.functional as TF
 
 from .attacks import masked_pgd
 from .config import IMAGENET_EPS, Profile
-from .data import MIRROR_ENV, OFFLINE_ENV, DataNotFoundError, offline_mirror
+from .data import MIRROR_ENV, OFFLINE_ENV, DataNotFoundError, offline_mirror, offline_requested
 from .masks import Box, epsilon_matrix
 from .report import WallClock
 
@@ -194,14 +193,10 @@ class Classifier:
     note: str = ""
 
 
-def _offline() -> bool:
-    return os.environ.get(OFFLINE_ENV, "") not in ("", "0")
-
-
 def _torchvision_state_dict(url: str) -> dict[str, torch.Tensor]:
     """Weights from the torch hub cache or a download (hash-checked, ``weights_only=True``)."""
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
-    if _offline() and not cached.exists():
+    if offline_requested() and not cached.exists():
         raise RuntimeError(f"{OFFLINE_ENV} is set and {cached} is not cached")
     return torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True, weights_only=True)
 

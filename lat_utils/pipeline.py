@@ -20,7 +20,6 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .config import DATASETS, PROFILES, get_profile
 from .paths import PROJECT_ROOT, reports_dir

@@ -24,7 +24,7 @@ from .config import DATASETS, MODEL_KINDS, PROJECTIONS, Profile, get_profile
 from .data import load_dataset
 from .masks import epsilon_matrix
 from .models import fast_layout, model_for
-from .paths import runs_dir
+from .paths import runs_dir, write_atomically
 from .report import device
 
 LOG_FIELDS = ("step", "eps", "loss", "accuracy", "seconds")
@@ -209,9 +209,7 @@ def _save_checkpoint(path: Path, config: TrainConfig, model: nn.Module, optimize
     """Write atomically: a kill during the save leaves the previous checkpoint intact."""
     state = {"fingerprint": fingerprint(config), "step": step, "done": done, "seconds": seconds,
              "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()}
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    write_atomically(path, lambda tmp: torch.save(state, tmp))
 
 
 def _batch_indices(step: int, steps_per_epoch: int, batch_size: int, n: int, seed: int) -> torch.Tensor:
