@@ -4,6 +4,10 @@
 batched (no per-image loop), runs on the device of its inputs, never touches the model's parameter
 gradients, and returns, per image, the iterate of highest loss it visited, so it is never weaker
 than the same PGD returning its last iterate (as torchattacks and Madry et al.'s code do).
+
+``precision="bf16"`` runs the model's forward and backward passes under bfloat16 autocast (about 2x
+faster on CPUs with AVX512-BF16 and on GPUs); only the direction of each step comes from them: the
+iterates, the budgets and the projection stay float32, so the budget guarantees are unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checks import check_count, check_images
-from .config import PROJECTIONS
+from .config import PRECISIONS, PROJECTIONS
 
 
 def masked_pgd(
@@ -26,17 +30,19 @@ def masked_pgd(
     step_size: float,
     random_start: bool = True,
     projection: str = "per_step",
+    precision: str = "fp32",
 ) -> torch.Tensor:
     """Localized L-inf PGD on the cross-entropy loss; returns detached adversarial images.
 
     ``projection="per_step"`` projects onto [x - E, x + E] ∩ [0, 1] after every step (the random
     start is drawn inside the same box): pixels with E = 0 never move. ``projection="final"`` is
     Algorithm 1 read literally: an unmasked PGD with budget max(E) of each image, then one clip
-    into [x - E, x + E].
+    into [x - E, x + E]. ``precision`` is "fp32", "bf16" or "auto" (see ``resolve_precision``).
 
     The model is put in eval mode for the attack and its previous mode is restored.
     """
     _check_attack_inputs(images, labels, eps_matrix, steps, step_size, projection)
+    bf16 = resolve_precision(precision, images.device) == "bf16"
     x = images.detach()
     eps_matrix = eps_matrix.detach().to(dtype=x.dtype, device=x.device)
     if projection == "per_step":
@@ -48,7 +54,7 @@ def masked_pgd(
     was_training = model.training
     model.eval()
     try:
-        x_adv = _pgd(model, x, labels, budget, steps, step_size, random_start)
+        x_adv = _pgd(model, x, labels, budget, steps, step_size, random_start, bf16)
     finally:
         model.train(was_training)
     if projection == "final":
@@ -64,6 +70,7 @@ def _pgd(
     steps: int,
     step_size: float,
     random_start: bool,
+    bf16: bool,
 ) -> torch.Tensor:
     """Sign-gradient ascent inside [x - budget, x + budget] ∩ [0, 1]; the highest-loss iterate of each image."""
     lower, upper = (x - budget).clamp(min=0.0), (x + budget).clamp(max=1.0)
@@ -74,7 +81,9 @@ def _pgd(
     best, best_loss = x_adv, torch.full((x.shape[0],), -float("inf"), device=x.device)
     for step in range(steps + 1):
         x_adv.requires_grad_(True)
-        loss = F.cross_entropy(model(x_adv), labels, reduction="none")
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x_adv)
+        loss = F.cross_entropy(logits.float(), labels, reduction="none")
         with torch.no_grad():
             improved = loss > best_loss
             best_loss = torch.where(improved, loss, best_loss)
@@ -85,6 +94,22 @@ def _pgd(
         with torch.no_grad():
             x_adv = torch.minimum(torch.maximum(x_adv + step_size * grad.sign(), lower), upper)
     return best
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """"fp32" or "bf16": ``precision`` itself, or for "auto" bf16 where ``device`` computes it natively
+    (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX) and fp32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: choose one of {PRECISIONS}")
+    if precision != "auto":
+        return precision
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu" and hasattr(torch.cpu, "get_capabilities"):
+        capabilities = torch.cpu.get_capabilities()
+        return "bf16" if capabilities.get("avx512_bf16") or capabilities.get("amx_bf16") else "fp32"
+    return "fp32"
 
 
 def _check_attack_inputs(

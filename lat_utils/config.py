@@ -27,6 +27,9 @@ IMAGENET_PGD_STEPS = 100
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
 PROJECTIONS = ("per_step", "final")
+# Arithmetic of the attack's forward and backward passes ("auto": bf16 where the device computes it
+# natively, else fp32); the projection, the budgets and the images always stay float32.
+PRECISIONS = ("fp32", "bf16", "auto")
 
 # Which localizations are trained and attacked on each dataset. On CIFAR-10 the paper uses only
 # standard and background: a natural photo has no "digit pixels" (intensity > 0 is every pixel), so
@@ -66,7 +69,12 @@ class Profile:
     imagenet_extra: int             # how many of the 100 extra ImageNet photos to attack
     imagenet_eps_sweep: tuple[float, ...]
     eps: float = EPS
+    attack_precision: str = "fp32"  # arithmetic of every PGD step, in training and evaluation (PRECISIONS)
     deviations: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.attack_precision not in PRECISIONS:
+            raise ValueError(f"unknown attack_precision {self.attack_precision!r}: choose one of {PRECISIONS}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,7 +88,7 @@ PROFILES: dict[str, Profile] = {
         train_pgd_steps=2, train_step_size=2.5 * EPS / 2, eps_warmup_fraction=0.5, lr_schedule="cosine",
         eval_pgd_steps=3, eval_step_size=2.5 * EPS / 3, n_test=100, seeds=(0,),
         sanity_step_factor=2, sanity_restarts=1, sanity_n=100, background_projections=("per_step", "final"),
-        imagenet_steps=2, imagenet_extra=0, imagenet_eps_sweep=(),
+        imagenet_steps=2, imagenet_extra=0, imagenet_eps_sweep=(), attack_precision="auto",
         deviations=(
             "30 training steps instead of 100,000 (a smoke test, not a result)",
             "Adam learning rate 1e-3 with a cosine decay instead of a constant 1e-4",
@@ -98,6 +106,7 @@ PROFILES: dict[str, Profile] = {
         eval_pgd_steps=20, eval_step_size=2.5 * EPS / 20, n_test=1000, seeds=(0,),
         sanity_step_factor=2, sanity_restarts=2, sanity_n=300, background_projections=("per_step", "final"),
         imagenet_steps=IMAGENET_PGD_STEPS, imagenet_extra=10, imagenet_eps_sweep=(2 / 255, 8 / 255),
+        attack_precision="auto",
         deviations=(
             "1,200 training steps instead of 100,000",
             "Adam learning rate 1e-3 with a cosine decay instead of a constant 1e-4 (to converge in few steps)",
@@ -119,6 +128,7 @@ PROFILES: dict[str, Profile] = {
         sanity_step_factor=2, sanity_restarts=5, sanity_n=2000, background_projections=("per_step", "final"),
         imagenet_steps=IMAGENET_PGD_STEPS, imagenet_extra=100,
         imagenet_eps_sweep=(1 / 255, 2 / 255, 4 / 255, 8 / 255),
+        attack_precision="auto",
         deviations=(
             "step size 0.01 and a uniform random start are Madry et al.'s, the paper gives neither",
         ),

@@ -15,17 +15,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .attacks import masked_pgd
+from .attacks import masked_pgd, resolve_precision
 from .checks import check_count
 from .config import ATTACK_KINDS, get_profile
 from .data import load_dataset
 from .masks import epsilon_matrix
 from .models import fast_layout
 from .paths import runs_dir, tables_dir, write_atomically
+from .report import device
 from .training import TrainConfig, checkpoint_path, load_trained, study_models
 
 EVAL_COLUMNS = ["dataset", "model", "seed", "attack", "loss", "accuracy", "n", "steps", "restarts",
-                "collapsed", "exact_data"]
+                "precision", "collapsed", "exact_data"]
 
 
 def evaluate(
@@ -39,11 +40,13 @@ def evaluate(
     step_size: float,
     restarts: int = 1,
     batch_size: int = 500,
+    precision: str = "fp32",
 ) -> dict:
     """Mean cross-entropy and accuracy of ``model`` on ``images``, natural or under ``attack`` (a mask kind).
 
     Under an attack each image counts its worst case: the highest loss over the ``restarts``, and
-    correct only if the natural image and every restart are classified correctly.
+    correct only if the natural image and every restart are classified correctly. ``precision`` is
+    the attack's arithmetic (see ``masked_pgd``); the reported losses are always computed in float32.
     """
     check_count(restarts, "restarts")
     if attack != "natural" and restarts < 1:
@@ -57,7 +60,7 @@ def evaluate(
             eps_matrix = epsilon_matrix(x, attack, eps)
             worst_loss = torch.full_like(worst_loss, -float("inf"))
             for _ in range(restarts):
-                x_adv = masked_pgd(model, x, y, eps_matrix, steps=steps, step_size=step_size)
+                x_adv = masked_pgd(model, x, y, eps_matrix, steps=steps, step_size=step_size, precision=precision)
                 loss, right = _scores(model, x_adv, y)
                 worst_loss, always_right = torch.maximum(worst_loss, loss), always_right & right
         total_loss += worst_loss.sum().item()
@@ -92,21 +95,22 @@ def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) ->
     ``reports/<profile>/tables/eval_<dataset>.csv``.
     """
     profile = get_profile(profile_name)
+    precision = resolve_precision(profile.attack_precision, device())
     images, labels, exact = test_subset(dataset, profile.n_test)
     attacks = ("natural", *ATTACK_KINDS[dataset])
     jobs = [(config, attack) for config in study_models(dataset, profile_name) for attack in attacks]
     rows = _cached_rows(dataset, profile_name)
     for config, attack in tqdm(jobs, desc=f"cross-evaluation {dataset}", disable=not progress):
-        key = _row_key(config, attack, profile.eval_pgd_steps, 1, len(images))
+        key = _row_key(config, attack, profile.eval_pgd_steps, 1, len(images), precision)
         if key in rows:
             continue
         model = load_trained(config)
         result = evaluate(model, images, labels, attack, eps=profile.eps, steps=profile.eval_pgd_steps,
-                          step_size=profile.eval_step_size)
+                          step_size=profile.eval_step_size, precision=precision)
         steps = profile.eval_pgd_steps if attack != "natural" else 0
-        rows[key] = _record(config, attack, result, steps, 1, is_collapsed(model, images), exact)
+        rows[key] = _record(config, attack, result, steps, 1, precision, is_collapsed(model, images), exact)
         _save_cache(dataset, profile_name, rows)
-    keys = {_row_key(config, attack, profile.eval_pgd_steps, 1, len(images)) for config, attack in jobs}
+    keys = {_row_key(config, attack, profile.eval_pgd_steps, 1, len(images), precision) for config, attack in jobs}
     table = pd.DataFrame([rows[k] for k in rows if k in keys])[EVAL_COLUMNS]
     table.to_csv(tables_dir(profile_name) / f"eval_{dataset}.csv", index=False)
     return table
@@ -119,6 +123,7 @@ def attack_sanity(dataset: str, profile_name: str, *, progress: bool = True) -> 
     ``sanity_n`` test images. ``flag`` marks a drop of more than 1 point (the robustness may be an artefact of a weak attack).
     """
     profile = get_profile(profile_name)
+    precision = resolve_precision(profile.attack_precision, device())
     images, labels, exact = test_subset(dataset, profile.sanity_n)
     strong_steps = profile.eval_pgd_steps * profile.sanity_step_factor
     settings = [(profile.eval_pgd_steps, profile.eval_step_size, 1),
@@ -130,12 +135,13 @@ def attack_sanity(dataset: str, profile_name: str, *, progress: bool = True) -> 
     for config, attack in tqdm(jobs, desc=f"attack sanity {dataset}", disable=not progress):
         accuracies, model = [], None
         for steps, step_size, restarts in settings:
-            key = _row_key(config, attack, steps, restarts, len(images))
+            key = _row_key(config, attack, steps, restarts, len(images), precision)
             if key not in rows:
                 model = model or load_trained(config)
                 result = evaluate(model, images, labels, attack, eps=profile.eps, steps=steps,
-                                  step_size=step_size, restarts=restarts)
-                rows[key] = _record(config, attack, result, steps, restarts, is_collapsed(model, images), exact)
+                                  step_size=step_size, restarts=restarts, precision=precision)
+                rows[key] = _record(config, attack, result, steps, restarts, precision, is_collapsed(model, images),
+                                    exact)
                 _save_cache(dataset, profile_name, rows)
             accuracies.append(rows[key]["accuracy"])
         # in whole images, so that a drop of exactly 1 point is not flagged by a rounding error
@@ -155,17 +161,18 @@ def _cache_path(dataset: str, profile_name: str) -> Path:
     return runs_dir(profile_name) / f"eval-{dataset}.csv"
 
 
-def _row_key(config: TrainConfig, attack: str, steps: int, restarts: int, n: int) -> tuple:
-    return (config.name, config.seed, attack, steps if attack != "natural" else 0, restarts, n,
-            _checkpoint_stamp(config))
+def _row_key(config: TrainConfig, attack: str, steps: int, restarts: int, n: int, precision: str) -> tuple:
+    natural = attack == "natural"
+    return (config.name, config.seed, attack, 0 if natural else steps, restarts, n,
+            "fp32" if natural else precision, _checkpoint_stamp(config))
 
 
-def _record(config: TrainConfig, attack: str, result: dict, steps: int, restarts: int, collapsed: bool,
-            exact: bool) -> dict:
+def _record(config: TrainConfig, attack: str, result: dict, steps: int, restarts: int, precision: str,
+            collapsed: bool, exact: bool) -> dict:
     """One row of the evaluation cache."""
     return {"dataset": config.dataset, "model": config.name, "seed": config.seed, "attack": attack, **result,
-            "steps": steps, "restarts": restarts, "collapsed": collapsed, "exact_data": exact,
-            "checkpoint": _checkpoint_stamp(config)}
+            "steps": steps, "restarts": restarts, "precision": "fp32" if attack == "natural" else precision,
+            "collapsed": collapsed, "exact_data": exact, "checkpoint": _checkpoint_stamp(config)}
 
 
 def _checkpoint_stamp(config: TrainConfig) -> int:
@@ -180,8 +187,9 @@ def _cached_rows(dataset: str, profile_name: str) -> dict[tuple, dict]:
         return {}
     rows = {}
     for record in pd.read_csv(path).to_dict("records"):
+        record.setdefault("precision", "fp32")  # caches written before the precision option were fp32
         key = (record["model"], int(record["seed"]), record["attack"], int(record["steps"]), int(record["restarts"]),
-               int(record["n"]), int(record["checkpoint"]))
+               int(record["n"]), record["precision"], int(record["checkpoint"]))
         rows[key] = record
     return rows
 

@@ -9,7 +9,9 @@ import torch.nn as nn
 class PaperCNN(nn.Module):
     """conv 5x5x32 -> ReLU -> 2x2 max-pool -> conv 5x5x64 -> ReLU -> 2x2 max-pool -> FC 1024 -> ReLU -> logits.
 
-    'same' padding, as in Madry et al.'s MNIST challenge. Takes images in [0, 1] without normalization
+    'same' padding, as in Madry et al.'s MNIST challenge. Each ReLU is applied after its pooling
+    instead of before: max-pooling commutes with the (monotone) ReLU, so outputs and input gradients
+    are identical (tested), and the ReLU and its backward touch 4x fewer values. Takes images in [0, 1] without normalization
     (the attack budgets are in that space). 28x28x1 (MNIST) gives 7x7x64 features before the FC layer,
     32x32x3 (CIFAR-10) gives 8x8x64.
     """
@@ -21,11 +23,11 @@ class PaperCNN(nn.Module):
         self.in_channels, self.image_size, self.num_classes = in_channels, image_size, num_classes
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 32, kernel_size=5, padding=2),
-            nn.ReLU(),
             nn.MaxPool2d(2),
+            nn.ReLU(),
             nn.Conv2d(32, 64, kernel_size=5, padding=2),
-            nn.ReLU(),
             nn.MaxPool2d(2),
+            nn.ReLU(),
         )
         side = image_size // 4
         self.classifier = nn.Sequential(

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import torch
 
+from .attacks import resolve_precision
 from .config import Profile
 
 
@@ -32,9 +33,16 @@ def run_header(profile: Profile, title: str) -> str:
         f"- device: {device_name()}; Python {platform.python_version()}, torch {torch.__version__}, "
         f"torchvision {torchvision.__version__}",
     ]
-    if profile.deviations:
+    precision = resolve_precision(profile.attack_precision, device())
+    lines.append(f"- attack arithmetic: {precision} (the profile asks for {profile.attack_precision!r})")
+    deviations = list(profile.deviations)
+    if precision == "bf16":
+        deviations.append("the PGD steps of training and evaluation compute their gradients in bfloat16 (autocast); "
+                          "iterates, budgets and every reported loss are float32 (effect measured by "
+                          "bench/precision_gate.py)")
+    if deviations:
         lines.append("- deviations from the paper in this profile:")
-        lines += [f"  - {d}" for d in profile.deviations]
+        lines += [f"  - {d}" for d in deviations]
     return "\n".join(lines)
 
 

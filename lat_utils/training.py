@@ -99,7 +99,7 @@ def fingerprint(config: TrainConfig) -> dict:
     profile = get_profile(config.profile)
     training = {k: v for k, v in profile.as_dict().items()
                 if k in ("train_steps", "batch_size", "learning_rate", "lr_schedule", "train_pgd_steps",
-                         "train_step_size", "eps_warmup_fraction", "eps")}
+                         "train_step_size", "eps_warmup_fraction", "eps", "attack_precision")}
     return {"config": asdict(config), "training": training}
 
 
@@ -155,7 +155,7 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
         if config.localization != "natural":
             x = masked_pgd(model, x, y, epsilon_matrix(x, config.localization, eps),
                            steps=profile.train_pgd_steps, step_size=profile.train_step_size * eps / profile.eps,
-                           projection=config.projection)
+                           projection=config.projection, precision=profile.attack_precision)
         logits = model(x)
         loss = F.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)

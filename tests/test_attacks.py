@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lat_utils.attacks import masked_pgd
+from lat_utils.attacks import masked_pgd, resolve_precision
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN
 
@@ -58,6 +58,38 @@ def test_invariants_on_random_models_and_inputs(kind, projection):
     eps_matrix = _eps_matrix(images, kind, eps=0.5)
     x_adv = masked_pgd(model, images, labels, eps_matrix, steps=5, step_size=0.2, projection=projection)
     _check_invariants(images, x_adv, eps_matrix)
+
+
+@pytest.mark.parametrize("kind", ["background", "exact", "bbox"])
+def test_bf16_arithmetic_keeps_every_invariant(trained_mnist_model, digits, kind):
+    images, labels = digits
+    eps_matrix = _eps_matrix(images, kind)
+    x_adv = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=5, step_size=0.05, precision="bf16")
+    _check_invariants(images, x_adv, eps_matrix)
+    assert x_adv.dtype == torch.float32
+
+
+def test_bf16_attack_is_as_strong_as_torchattacks(trained_mnist_model, mnist_test):
+    # bf16 only chooses the direction of each step; it must not make a weaker attack than fp32 PGD
+    import torchattacks
+    images, labels = mnist_test[0][:1000], mnist_test[1][:1000]
+    eps, steps, alpha = 0.15, 10, 0.03
+    torch.manual_seed(0)
+    ours = masked_pgd(trained_mnist_model, images, labels, epsilon_matrix(images, "standard", eps),
+                      steps=steps, step_size=alpha, precision="bf16")
+    torch.manual_seed(0)
+    theirs = torchattacks.PGD(trained_mnist_model, eps=eps, alpha=alpha, steps=steps, random_start=True)(images, labels)
+    acc_ours, acc_theirs = accuracy(trained_mnist_model, ours, labels), accuracy(trained_mnist_model, theirs, labels)
+    assert acc_ours <= acc_theirs + 0.01, f"bf16 masked_pgd accuracy {acc_ours:.3f} vs torchattacks {acc_theirs:.3f}"
+
+
+def test_precision_auto_resolves_to_a_concrete_precision():
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    assert resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("auto", "cpu") in ("fp32", "bf16")
+    assert resolve_precision("auto", "meta") == "fp32"
+    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
+        resolve_precision("fp16", "cpu")
 
 
 def test_per_step_loss_never_below_natural_loss(trained_mnist_model, digits):
@@ -175,6 +207,7 @@ def test_runs_on_the_device_of_its_inputs(trained_mnist_model, digits):
         (dict(steps=2.5), TypeError, "steps must be an int"),
         (dict(step_size=-0.1), ValueError, "step_size"),
         (dict(projection="after"), ValueError, "unknown projection"),
+        (dict(precision="half"), ValueError, "unknown precision"),
         (dict(images=torch.full((64, 1, 28, 28), 2.0)), ValueError, r"must lie in \[0, 1\]"),
         (dict(images=torch.rand(1, 28, 28)), ValueError, "4-D"),
     ],

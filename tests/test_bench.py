@@ -15,5 +15,6 @@ def test_benchmark_runs_and_saves_json(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "vs torchattacks" in result.stdout and "% of limit" in result.stdout
     saved = json.loads(out.read_text())
-    assert set(saved["training_step_seconds"]) == {"mnist", "cifar10"}
+    assert set(saved["training_step_seconds"]) == {f"{d}, {p}" for d in ("mnist", "cifar10") for p in ("fp32", "bf16")}
+    assert set(saved["limit_image_steps_per_second"]) == {"fp32", "bf16"}
     assert all(v > 0 for v in saved["image_steps_per_second"].values())

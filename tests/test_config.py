@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from lat_utils import config
@@ -19,6 +21,11 @@ def test_every_profile_states_its_deviations(name):
         assert any("training steps" in d for d in profile.deviations)
     if profile.eps_warmup_fraction:
         assert any("ramps" in d for d in profile.deviations)
+
+
+def test_attack_precision_is_checked():
+    with pytest.raises(ValueError, match="unknown attack_precision 'fp16'"):
+        dataclasses.replace(get_profile("smoke"), attack_precision="fp16")
 
 
 def test_unknown_profile():

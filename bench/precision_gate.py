@@ -1,0 +1,96 @@
+"""Does bf16 attack arithmetic move the loss grid? The gate for using ``precision="bf16"`` in a profile.
+
+    python bench/precision_gate.py [--profile quick] [--json bench/results/precision-gate-quick.json]
+
+Takes the trained models of a profile (run ``./run_all.sh --profile quick`` first) and evaluates every
+model x attack cell of Figure 2 three times on the same test images: float32 attack arithmetic with
+random-start seed 0, float32 with seed 1 (how much the grid moves by chance alone), and bf16 with
+seed 0. It prints, per cell, the loss and accuracy of each, and summarizes how far bf16 moves the grid
+compared with a change of random start. Nothing is asserted here; the verdict is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from datetime import datetime, timezone
+
+import pandas as pd
+import torch
+
+from lat_utils.attacks import resolve_precision
+from lat_utils.config import ATTACK_KINDS, DATASETS, get_profile
+from lat_utils.evaluation import evaluate, test_subset
+from lat_utils.report import device, device_name
+from lat_utils.training import load_trained, study_models
+
+VARIANTS = (("fp32", 0), ("fp32", 1), ("bf16", 0))
+
+
+def gate_table(profile_name: str) -> pd.DataFrame:
+    """One row per model x attack: loss and accuracy under each variant of ``VARIANTS``."""
+    profile = get_profile(profile_name)
+    rows = []
+    for dataset in DATASETS:
+        images, labels, _ = test_subset(dataset, profile.n_test)
+        for config in study_models(dataset, profile_name):
+            model = load_trained(config)
+            for attack in ATTACK_KINDS[dataset]:
+                row = {"dataset": dataset, "model": config.name, "seed": config.seed, "attack": attack}
+                for precision, seed in VARIANTS:
+                    torch.manual_seed(seed)
+                    result = evaluate(model, images, labels, attack, eps=profile.eps, steps=profile.eval_pgd_steps,
+                                      step_size=profile.eval_step_size, precision=precision)
+                    row[f"loss {precision} s{seed}"] = result["loss"]
+                    row[f"accuracy {precision} s{seed}"] = 100 * result["accuracy"]
+                rows.append(row)
+                print(row, flush=True)
+    return pd.DataFrame(rows)
+
+
+def relative_change(a: pd.Series, b: pd.Series) -> pd.Series:
+    """|a - b| / b in percent."""
+    return 100 * (a - b).abs() / b.abs()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    if resolve_precision("auto", device()) != "bf16":
+        print(f"note: {device_name()} has no native bf16; the bf16 column is emulated (slow, same numbers)")
+    table = gate_table(args.profile)
+    chance = relative_change(table["loss fp32 s1"], table["loss fp32 s0"])
+    bf16 = relative_change(table["loss bf16 s0"], table["loss fp32 s0"])
+    chance_acc = (table["accuracy fp32 s1"] - table["accuracy fp32 s0"]).abs()
+    bf16_acc = (table["accuracy bf16 s0"] - table["accuracy fp32 s0"]).abs()
+    summary = {
+        "loss change (%), median: random start": statistics.median(chance),
+        "loss change (%), median: bf16": statistics.median(bf16),
+        "loss change (%), max: random start": chance.max(),
+        "loss change (%), max: bf16": bf16.max(),
+        "accuracy change (points), max: random start": chance_acc.max(),
+        "accuracy change (points), max: bf16": bf16_acc.max(),
+    }
+    # the grid "does not move" when bf16 moves it no more than drawing another random start does (x2 slack)
+    passed = (summary["loss change (%), median: bf16"] <= 2 * summary["loss change (%), median: random start"]
+              and summary["accuracy change (points), max: bf16"] <= 2 * summary["accuracy change (points), max: random start"])
+    pd.set_option("display.width", 200)
+    print(f"\nPrecision gate, {args.profile} profile, {device_name()}, torch {torch.__version__}, "
+          f"{datetime.now(timezone.utc):%Y-%m-%d}\n")
+    print(table.round(4).to_string(index=False))
+    print()
+    for name, value in summary.items():
+        print(f"{name:<46} {value:8.3f}")
+    print(f"\nverdict: bf16 {'does not move' if passed else 'MOVES'} the loss grid more than a change of random start")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"profile": args.profile, "device": device_name(), "torch": torch.__version__,
+                       "date": datetime.now(timezone.utc).isoformat(), "summary": summary, "passed": bool(passed),
+                       "cells": table.to_dict("records")}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
