@@ -1,12 +1,17 @@
 """Does bf16 attack arithmetic move the loss grid? The gate for using ``precision="bf16"`` in a profile.
 
     python bench/precision_gate.py [--profile quick] [--json bench/results/precision-gate-quick.json]
+    python bench/precision_gate.py --compare OLD/tables NEW/tables [--csv out.csv]
 
 Takes the trained models of a profile (run ``./run_all.sh --profile quick`` first) and evaluates every
 model x attack cell of Figure 2 three times on the same test images: float32 attack arithmetic with
 random-start seed 0, float32 with seed 1 (how much the grid moves by chance alone), and bf16 with
 seed 0. It prints, per cell, the loss and accuracy of each, and summarizes how far bf16 moves the grid
 compared with a change of random start. Nothing is asserted here; the verdict is printed.
+
+``--compare`` instead sets two finished runs side by side (their ``eval_<dataset>.csv`` tables, e.g.
+models trained with fp32 attacks against models trained with bf16 attacks): per cell, both losses
+and accuracies and the change.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import argparse
 import json
 import statistics
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -54,11 +60,37 @@ def relative_change(a: pd.Series, b: pd.Series) -> pd.Series:
     return 100 * (a - b).abs() / b.abs()
 
 
+def compare_runs(before: Path, after: Path) -> pd.DataFrame:
+    """Every cell of two runs' cross-evaluation tables: loss and accuracy before and after."""
+    tables = []
+    for dataset in DATASETS:
+        a, b = (pd.read_csv(folder / f"eval_{dataset}.csv").set_index(["dataset", "model", "attack"])
+                for folder in (before, after))
+        tables.append(pd.DataFrame({"loss before": a["loss"], "loss after": b["loss"],
+                                    "accuracy before": 100 * a["accuracy"], "accuracy after": 100 * b["accuracy"]}))
+    table = pd.concat(tables)
+    table["loss change (%)"] = relative_change(table["loss after"], table["loss before"])
+    table["accuracy change (points)"] = table["accuracy after"] - table["accuracy before"]
+    return table.reset_index()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), default=None,
+                        help="two folders with eval_<dataset>.csv tables to set side by side")
+    parser.add_argument("--csv", default=None, help="with --compare: also save the table here")
     args = parser.parse_args()
+    if args.compare:
+        table = compare_runs(*args.compare)
+        pd.set_option("display.width", 200)
+        print(table.round(4).to_string(index=False))
+        print(f"\nloss change: median {table['loss change (%)'].median():.2f}%, max {table['loss change (%)'].max():.2f}%; "
+              f"accuracy change: max {table['accuracy change (points)'].abs().max():.1f} points")
+        if args.csv:
+            table.to_csv(args.csv, index=False)
+        return
     if resolve_precision("auto", device()) != "bf16":
         print(f"note: {device_name()} has no native bf16; the bf16 column is emulated (slow, same numbers)")
     table = gate_table(args.profile)

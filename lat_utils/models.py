@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn as nn
 
@@ -57,3 +59,37 @@ def model_for(dataset: str) -> PaperCNN:
         raise ValueError(f"unknown dataset {dataset!r}: choose one of {sorted(shapes)}")
     in_channels, image_size = shapes[dataset]
     return PaperCNN(in_channels=in_channels, image_size=image_size)
+
+
+class StackedModels(nn.Module):
+    """Several models of one architecture run as one network with ``torch.func.vmap``: on a GPU, one
+    kernel launch per layer for all of them instead of one per model (the GPU path of
+    ``training.train_together``).
+
+    Input: the models' batches one after the other, [M * B, ...], model m taking rows m*B to
+    (m+1)*B - 1; output: their logits in the same order. Each parameter is stacked along a new first
+    dimension, so one element-wise optimizer (Adam) updates every model as M separate ones would.
+    """
+
+    def __init__(self, models: list[nn.Module]) -> None:
+        super().__init__()
+        if not models:
+            raise ValueError("StackedModels needs at least one model")
+        params, buffers = torch.func.stack_module_state(models)
+        if buffers:
+            raise ValueError("StackedModels takes models without buffers (such as PaperCNN)")
+        self.count, self.names = len(models), list(params)
+        self.stacked = nn.ParameterList(nn.Parameter(p.detach()) for p in params.values())
+        # the architecture only (no weights, not a submodule): functional_call fills in each model's weights
+        object.__setattr__(self, "template", copy.deepcopy(models[0]).to("meta"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        def one(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+            return torch.func.functional_call(self.template, params, (x,))
+
+        params = dict(zip(self.names, self.stacked))
+        return torch.func.vmap(one)(params, x.unflatten(0, (self.count, -1))).flatten(0, 1)
+
+    def state_dict_of(self, index: int) -> dict[str, torch.Tensor]:
+        """The state dict of model ``index``, as the single model's ``state_dict()`` would give it."""
+        return {name: p[index].detach().clone() for name, p in zip(self.names, self.stacked)}

@@ -3,7 +3,9 @@
 ``python -m lat_utils.pipeline --profile quick --jobs 2`` (what ``./run_all.sh`` calls) executes
 
 1. ``01_imagenet_attack``: the localized attack on an ImageNet classifier (Figure 1, Tables 1-2);
-2. ``02_train``: once per model of the study (independent: up to ``--jobs`` at a time);
+2. ``02_train``: once per model of the study (independent: up to ``--jobs`` at a time), or with
+   ``--together`` (the default on a GPU) once per group of ``training.together_groups``, whose models
+   train in lockstep as one stacked network;
 3. ``03_evaluate``: once per dataset (cross-evaluation, Figure 2, accuracy grid, attack sanity);
 4. ``04_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table.
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 
 from .config import DATASETS, PROFILES, get_profile
 from .paths import PROJECT_ROOT, reports_dir
-from .training import study_models
+from .training import group_name, study_models, together_groups
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 
@@ -35,13 +37,17 @@ class Execution:
     parameters: dict = field(default_factory=dict)
 
 
-def plan(profile: str) -> list[list[Execution]]:
+def plan(profile: str, together: bool = False) -> list[list[Execution]]:
     """The stages of the study, in order; the executions inside a stage are independent."""
     get_profile(profile)
-    trainings = [Execution("02_train.ipynb", f"02_train_{c.key}.ipynb",
-                           {"profile": profile, "dataset": c.dataset, "localization": c.localization,
-                            "projection": c.projection, "seed": c.seed})
-                 for dataset in DATASETS for c in study_models(dataset, profile)]
+    groups = []  # models trained by one execution of 02_train
+    for dataset in DATASETS:
+        groups += together_groups(dataset, profile) if together else [[c] for c in study_models(dataset, profile)]
+    trainings = [Execution("02_train.ipynb", f"02_train_{group_name(group)}.ipynb",
+                           {"profile": profile, "dataset": group[0].dataset, "localization": group[0].localization,
+                            "projection": group[0].projection, "seed": group[0].seed,
+                            "together": len(group) > 1})
+                 for group in groups]
     return [
         [Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})],
         trainings,
@@ -77,11 +83,11 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
     return time.perf_counter() - start
 
 
-def run(profile: str, jobs: int = 1) -> dict[str, float]:
-    """Execute every stage of ``plan(profile)``; the wall time of each executed notebook."""
+def run(profile: str, jobs: int = 1, together: bool = False) -> dict[str, float]:
+    """Execute every stage of ``plan(profile, together)``; the wall time of each executed notebook."""
     times: dict[str, float] = {}
     gpus = _gpu_count()
-    for stage in plan(profile):
+    for stage in plan(profile, together):
         workers = min(jobs, len(stage))
         threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 and not gpus else None
         if workers == 1:
@@ -111,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None,
                         help="notebooks run at the same time within a stage (default: one per GPU, else one per "
                              "CPU core, at most 4)")
+    parser.add_argument("--together", action=argparse.BooleanOptionalAction, default=None,
+                        help="train the adversarial models of a dataset together, as one stacked network "
+                             "(default: on with a GPU, off on a CPU)")
     args = parser.parse_args(argv)
     if args.profile not in PROFILES:
         parser.error(f"unknown profile {args.profile!r}: choose one of {sorted(PROFILES)}")
@@ -118,9 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         args.jobs = _gpu_count() or min(4, os.cpu_count() or 1)
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
+    if args.together is None:
+        args.together = _gpu_count() > 0
     start = time.perf_counter()
     try:
-        times = run(args.profile, args.jobs)
+        times = run(args.profile, args.jobs, args.together)
     except NotebookFailed as error:
         print(f"\nFAILED: {error}", file=sys.stderr)
         return 1

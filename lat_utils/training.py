@@ -1,6 +1,7 @@
 """Training one model of the study, natural or (localized) adversarial, resumable and never repeated.
 
-``train_model(TrainConfig(...))`` is the only entry point. Checkpoints live in ``runs/<profile>/``
+``train_model(TrainConfig(...))`` trains one model; ``train_together(configs)`` trains several
+adversarial models of one dataset in lockstep as one stacked network (the GPU path). Checkpoints live in ``runs/<profile>/``
 under a name built from the config; each one records the full config and the profile's settings, so
 a checkpoint made with other settings is refused instead of silently reused. A finished checkpoint
 is loaded, not retrained; an unfinished one is resumed from its last step.
@@ -8,6 +9,7 @@ is loaded, not retrained; an unfinished one is resumed from its last step.
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import time
@@ -23,7 +25,7 @@ from .attacks import masked_pgd
 from .config import DATASETS, MODEL_KINDS, PROJECTIONS, Profile, get_profile
 from .data import load_dataset
 from .masks import epsilon_matrix
-from .models import fast_layout, model_for
+from .models import StackedModels, fast_layout, model_for
 from .paths import runs_dir, write_atomically
 from .report import device
 
@@ -169,10 +171,152 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
                                    round(time.perf_counter() - began, 2)))
             bar.set_postfix(loss=f"{loss.item():.3f}", eps=f"{eps:.3f}")
         if last or time.perf_counter() - last_save > checkpoint_every:
-            _save_checkpoint(ckpt_path, config, model, optimizer, step + 1, last, time.perf_counter() - began)
+            _save_checkpoint(ckpt_path, config, model.state_dict(), optimizer.state_dict(), step + 1, last,
+                             time.perf_counter() - began)
             last_save = time.perf_counter()
     bar.close()
     return TrainedModel(config, model.eval(), log_path, ckpt_path, time.perf_counter() - began, start)
+
+
+def together_groups(dataset: str, profile_name: str) -> list[list[TrainConfig]]:
+    """``study_models`` in the groups ``train_together`` takes: the adversarial models of one seed and
+    projection together, each natural model alone."""
+    groups: dict[tuple, list[TrainConfig]] = {}
+    for config in study_models(dataset, profile_name):
+        key = ("natural", config.seed) if config.localization == "natural" else (config.projection, config.seed)
+        groups.setdefault(key, []).append(config)
+    return list(groups.values())
+
+
+def train_together(configs: list[TrainConfig], *, progress: bool = True,
+                   checkpoint_every: float = 60.0) -> list[TrainedModel]:
+    """Train adversarial models of one dataset, profile, seed and projection in lockstep, as one
+    ``StackedModels``: on a GPU, one attack and one update for all of them per step.
+
+    Same initial weights, batches, eps and learning-rate schedules, attack and optimizer as
+    ``train_model``, and checkpoints in its format (loading, evaluation and resuming treat the models
+    alike); only the attacks' random starts are drawn otherwise (one draw for all models). Finished
+    models are loaded; the others resume from their common step. With fewer than two models to train,
+    or models stopped at different steps, each goes through ``train_model`` instead.
+    """
+    _check_group(configs)
+    states = {c: load_checkpoint(checkpoint_path(c), c) for c in configs}
+    todo = [c for c in configs if not (states[c] and states[c]["done"])]
+    starts = {states[c]["step"] if states[c] else 0 for c in todo}
+    if len(todo) < 2 or len(starts) > 1:
+        return [train_model(c, progress=progress, checkpoint_every=checkpoint_every) for c in configs]
+
+    first, start, dev = todo[0], starts.pop(), device()
+    profile = get_profile(first.profile)
+    models = []
+    for config in todo:
+        torch.manual_seed(config.seed)  # the initial weights train_model draws
+        models.append(model_for(config.dataset))
+        if states[config]:
+            models[-1].load_state_dict(states[config]["model"])
+    stacked = StackedModels(models).to(dev)
+    optimizer = torch.optim.Adam(stacked.parameters(), lr=profile.learning_rate)
+    seconds = 0.0
+    if start:
+        optimizer.load_state_dict(_stacked_optimizer_state([states[c]["optimizer"] for c in todo]))
+        torch.set_rng_state(states[first]["rng"])
+        seconds = states[first]["seconds"]
+    log_paths = [runs_dir(c.profile) / f"{c.key}.csv" for c in todo]
+    for path in log_paths:
+        _trim_log(path, start)
+
+    images, labels, _ = load_dataset(first.dataset, "train")
+    steps_per_epoch, count = len(images) // profile.batch_size, len(todo)
+    bar = tqdm(range(start, profile.train_steps), initial=start, total=profile.train_steps,
+               desc=f"{first.dataset}: {count} models together", disable=not progress, mininterval=2.0)
+    began, last_save = time.perf_counter() - seconds, time.perf_counter()
+    for step in bar:
+        index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), first.seed)
+        x, y = images[index].to(dev), labels[index].to(dev)
+        eps = eps_at(step, profile)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, profile)
+        eps_matrix = torch.cat([epsilon_matrix(x, c.localization, eps) for c in todo])
+        xs, ys = x.repeat(count, 1, 1, 1), y.repeat(count)
+        x_adv = masked_pgd(stacked, xs, ys, eps_matrix, steps=profile.train_pgd_steps,
+                           step_size=profile.train_step_size * eps / profile.eps, projection=first.projection,
+                           precision=profile.attack_precision)
+        logits = stacked(x_adv)
+        losses = F.cross_entropy(logits, ys, reduction="none").view(count, -1).mean(1)
+        optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()  # each model's parameters get the gradient of its own loss
+        optimizer.step()
+
+        last = step + 1 == profile.train_steps
+        if step % max(1, profile.train_steps // 100) == 0 or last:
+            accuracies = (logits.argmax(1) == ys).view(count, -1).float().mean(1)
+            for path, loss, accuracy in zip(log_paths, losses.tolist(), accuracies.tolist()):
+                _append_log(path, (step + 1, round(eps, 5), loss, accuracy, round(time.perf_counter() - began, 2)))
+            bar.set_postfix(loss=f"{losses.mean().item():.3f}", eps=f"{eps:.3f}")
+        if last or time.perf_counter() - last_save > checkpoint_every:
+            optimizer_state = optimizer.state_dict()
+            for m, config in enumerate(todo):
+                _save_checkpoint(checkpoint_path(config), config, stacked.state_dict_of(m),
+                                 _optimizer_state_of(optimizer_state, m), step + 1, last, time.perf_counter() - began)
+            last_save = time.perf_counter()
+    bar.close()
+    seconds = time.perf_counter() - began
+    out = []
+    for config in configs:
+        if config in todo:
+            model = fast_layout(model_for(config.dataset), dev)
+            model.load_state_dict(stacked.state_dict_of(todo.index(config)))
+            out.append(TrainedModel(config, model.eval(), runs_dir(config.profile) / f"{config.key}.csv",
+                                    checkpoint_path(config), seconds, start))
+        else:
+            out.append(train_model(config, progress=False))  # finished: loads it
+    return out
+
+
+def group_name(configs: list[TrainConfig]) -> str:
+    """The key of a single model, or for a group trained together e.g. ``mnist-together-per_step-seed0``."""
+    if len(configs) == 1:
+        return configs[0].key
+    return f"{configs[0].dataset}-together-{configs[0].projection}-seed{configs[0].seed}"
+
+
+def trained_models(config: TrainConfig, *, together: bool = False, progress: bool = True) -> list[TrainedModel]:
+    """``[train_model(config)]``, or with ``together`` every model of the ``together_groups`` group of
+    ``config``, trained by ``train_together`` (what ``02_train`` runs)."""
+    if not together:
+        return [train_model(config, progress=progress)]
+    group = next(g for g in together_groups(config.dataset, config.profile) if config in g)
+    return train_together(group, progress=progress)
+
+
+def _check_group(configs: list[TrainConfig]) -> None:
+    if not configs:
+        raise ValueError("train_together needs at least one model")
+    if any(c.localization == "natural" for c in configs):
+        raise ValueError("train_together trains adversarial models; train natural ones with train_model")
+    shared = {(c.dataset, c.profile, c.seed, c.projection) for c in configs}
+    if len(shared) > 1:
+        raise ValueError(f"train_together needs one dataset, profile, seed and projection, got {sorted(shared)}")
+    if len(set(configs)) < len(configs):
+        raise ValueError("train_together got the same model twice")
+
+
+def _optimizer_state_of(stacked_state: dict, index: int) -> dict:
+    """Model ``index``'s share of an optimizer state over stacked parameters, in the format of the
+    same optimizer over that model alone (per-parameter tensors sliced, scalars such as step copied)."""
+    return {"state": {i: {k: v[index].clone() if torch.is_tensor(v) and v.ndim else copy.deepcopy(v)
+                          for k, v in param_state.items()}
+                      for i, param_state in stacked_state["state"].items()},
+            "param_groups": copy.deepcopy(stacked_state["param_groups"])}
+
+
+def _stacked_optimizer_state(states: list[dict]) -> dict:
+    """The inverse of ``_optimizer_state_of``: one optimizer state over the stacked parameters."""
+    first = states[0]
+    return {"state": {i: {k: torch.stack([s["state"][i][k] for s in states]) if torch.is_tensor(v) and v.ndim
+                          else copy.deepcopy(v) for k, v in param_state.items()}
+                      for i, param_state in first["state"].items()},
+            "param_groups": copy.deepcopy(first["param_groups"])}
 
 
 def load_trained(config: TrainConfig) -> nn.Module:
@@ -204,11 +348,11 @@ def load_checkpoint(path: Path, config: TrainConfig) -> dict | None:
     return state
 
 
-def _save_checkpoint(path: Path, config: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+def _save_checkpoint(path: Path, config: TrainConfig, model_state: dict, optimizer_state: dict,
                      step: int, done: bool, seconds: float) -> None:
     """Write atomically: a kill during the save leaves the previous checkpoint intact."""
     state = {"fingerprint": fingerprint(config), "step": step, "done": done, "seconds": seconds,
-             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()}
+             "model": model_state, "optimizer": optimizer_state, "rng": torch.get_rng_state()}
     write_atomically(path, lambda tmp: torch.save(state, tmp))
 
 

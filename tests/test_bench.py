@@ -18,3 +18,20 @@ def test_benchmark_runs_and_saves_json(tmp_path):
     assert set(saved["training_step_seconds"]) == {f"{d}, {p}" for d in ("mnist", "cifar10") for p in ("fp32", "bf16")}
     assert set(saved["limit_image_steps_per_second"]) == {"fp32", "bf16"}
     assert all(v > 0 for v in saved["image_steps_per_second"].values())
+
+
+def test_precision_gate_sets_two_runs_side_by_side(tmp_path):
+    import pandas as pd
+
+    for name, loss in (("before", 1.0), ("after", 1.1)):
+        (tmp_path / name).mkdir()
+        for dataset in ("mnist", "cifar10"):
+            pd.DataFrame({"dataset": [dataset], "model": ["standard"], "attack": ["background"], "loss": [loss],
+                          "accuracy": [0.5]}).to_csv(tmp_path / name / f"eval_{dataset}.csv", index=False)
+    out = tmp_path / "gate.csv"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "precision_gate.py"), "--compare",
+                             str(tmp_path / "before"), str(tmp_path / "after"), "--csv", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out)
+    assert len(table) == 2 and table["loss change (%)"].round(6).eq(10.0).all()

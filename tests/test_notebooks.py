@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from lat_utils import pipeline
+from lat_utils import pipeline, training
 from lat_utils.paths import PROJECT_ROOT, figures_dir, reports_dir, tables_dir
 
 
@@ -15,6 +15,19 @@ def test_plan_covers_every_model_and_dataset():
                                                "04_figures_and_claims.ipynb"]
     assert len(stages[1]) == 6 + 3  # MNIST: 5 localizations + background (final); CIFAR-10: 3
     assert all((pipeline.NOTEBOOKS / e.notebook).exists() for stage in stages for e in stage)
+
+
+def test_plan_together_trains_each_model_once():
+    trainings = pipeline.plan("quick", together=True)[1]
+    assert [e.parameters["together"] for e in trainings] == [False, True, False, False, True]
+    assert trainings[1].output == "02_train_mnist-together-per_step-seed0.ipynb"
+    covered = []
+    for e in trainings:
+        p = e.parameters
+        config = training.TrainConfig(p["dataset"], p["localization"], p["projection"], "quick", p["seed"])
+        groups = training.together_groups(config.dataset, "quick") if p["together"] else [[config]]
+        covered += [c.key for c in next(g for g in groups if config in g)]
+    assert sorted(covered) == sorted(e.output[len("02_train_"):-len(".ipynb")] for e in pipeline.plan("quick")[1])
 
 
 def test_unknown_profile_is_refused(capsys):
@@ -51,6 +64,10 @@ def test_smoke_study_runs_end_to_end():
     pipeline.execute(training, "smoke")
     assert "loaded (already finished)" in (reports / training.output).read_text()
     assert PROJECT_ROOT.joinpath("runs", "smoke", "mnist-natural-seed0.pt").exists()
+    # the GPU path's notebook (models trained together) runs too; here it finds them finished
+    group = next(e for e in pipeline.plan("smoke", together=True)[1] if e.parameters["together"])
+    pipeline.execute(group, "smoke")
+    assert (reports / group.output).read_text().count("loaded (already finished)") >= 2
 
 
 def test_a_failing_notebook_names_notebook_and_cell():

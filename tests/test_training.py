@@ -3,8 +3,10 @@ import dataclasses
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lat_utils import config, evaluation, training
+from lat_utils.models import StackedModels, model_for
 from lat_utils.training import TrainConfig, eps_at, load_trained, study_models, train_model
 
 
@@ -112,3 +114,116 @@ def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
     monkeypatch.setattr(evaluation, "evaluate", no_more_work)
     again = evaluation.cross_evaluate("cifar10", "smoke", progress=False)
     pd.testing.assert_frame_equal(table, again)
+
+
+# --- training several models together (the GPU path), checked on the CPU ---
+
+def test_stacked_models_compute_what_each_model_computes():
+    torch.manual_seed(0)
+    models = [model_for("cifar10").eval() for _ in range(3)]
+    stacked = StackedModels(models)
+    x = torch.rand(3 * 4, 3, 32, 32, requires_grad=True)
+    separate = torch.cat([m(x[4 * i:4 * (i + 1)]) for i, m in enumerate(models)])
+    together = stacked(x)
+    assert torch.allclose(together, separate, atol=1e-5)
+    (g_separate,) = torch.autograd.grad(separate.logsumexp(1).sum(), x)
+    (g_together,) = torch.autograd.grad(together.logsumexp(1).sum(), x)
+    assert torch.allclose(g_together, g_separate, atol=1e-6)
+    assert all(torch.equal(v, models[1].state_dict()[k]) for k, v in stacked.state_dict_of(1).items())
+    # each model's parameters receive the gradient of its own loss
+    y = torch.randint(0, 10, (12,))
+    F.cross_entropy(stacked(x.detach()), y, reduction="none").view(3, -1).mean(1).sum().backward()
+    for i, model in enumerate(models):
+        F.cross_entropy(model(x.detach()[4 * i:4 * (i + 1)]), y[4 * i:4 * (i + 1)]).backward()
+        for p, stacked_p in zip(model.parameters(), stacked.stacked):
+            assert torch.allclose(stacked_p.grad[i], p.grad, rtol=1e-3, atol=1e-5)
+
+
+def test_one_adam_over_stacked_parameters_is_one_adam_per_model():
+    torch.manual_seed(0)
+    models = [model_for("mnist") for _ in range(2)]
+    stacked = StackedModels(models)
+    optimizers = [torch.optim.Adam(m.parameters(), lr=1e-3) for m in models]
+    optimizer = torch.optim.Adam(stacked.parameters(), lr=1e-3)
+    for _ in range(3):  # the same gradients on both sides
+        for model in models:
+            for p in model.parameters():
+                p.grad = torch.randn_like(p)
+        for j, stacked_p in enumerate(stacked.stacked):
+            stacked_p.grad = torch.stack([list(m.parameters())[j].grad for m in models])
+        for o in (*optimizers, optimizer):
+            o.step()
+    for i, (model, single) in enumerate(zip(models, optimizers)):
+        assert all(torch.allclose(v, model.state_dict()[k], atol=1e-7) for k, v in stacked.state_dict_of(i).items())
+        sliced, expected = training._optimizer_state_of(optimizer.state_dict(), i), single.state_dict()
+        for index, state in expected["state"].items():
+            assert all(torch.allclose(sliced["state"][index][k], v, atol=1e-7) for k, v in state.items())
+    restacked = training._stacked_optimizer_state([training._optimizer_state_of(optimizer.state_dict(), i)
+                                                   for i in range(2)])
+    assert all(torch.equal(restacked["state"][0][k], v) for k, v in optimizer.state_dict()["state"][0].items())
+
+
+def _without_random_start_in_fp32(monkeypatch):
+    """Attacks without random start and in float32: then train_together must equal train_model."""
+    original = training.masked_pgd
+
+    def deterministic(*args, **kwargs):
+        return original(*args, **{**kwargs, "random_start": False, "precision": "fp32"})
+
+    monkeypatch.setattr(training, "masked_pgd", deterministic)
+
+
+def test_training_together_gives_the_models_of_training_one_by_one(tmp_path, monkeypatch):
+    _without_random_start_in_fp32(monkeypatch)
+    group = [TrainConfig("mnist", kind, profile="smoke") for kind in ("standard", "exact", "broad")]
+    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "together")
+    (tmp_path / "together").mkdir()
+    together = training.train_together(group, progress=False)
+    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "alone")
+    (tmp_path / "alone").mkdir()
+    alone = [train_model(c, progress=False) for c in group]
+    # Adam turns float rounding in near-zero gradients into full-size steps, so the weights drift apart
+    # by a few learning rates; the training trajectories (same batches, same attacks) must agree
+    for a, b in zip(together, alone):
+        assert a.config == b.config and a.resumed_from == 0
+        log_a, log_b = pd.read_csv(a.log_path), pd.read_csv(b.log_path)
+        assert list(log_a["step"]) == list(log_b["step"])
+        assert log_a["loss"].to_numpy() == pytest.approx(log_b["loss"].to_numpy(), rel=0.05)
+
+
+def test_training_together_resumes_and_then_loads(run_folder, monkeypatch):
+    group = [TrainConfig("cifar10", kind, profile="smoke") for kind in ("standard", "background")]
+    calls = {"n": 0}
+    original_step = torch.optim.Adam.step
+
+    def failing_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 9:
+            raise Interrupt
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", failing_step)
+    with pytest.raises(Interrupt):
+        training.train_together(group, progress=False, checkpoint_every=0.0)
+    monkeypatch.setattr(torch.optim.Adam, "step", original_step)
+    resumed = training.train_together(group, progress=False)
+    assert [t.resumed_from for t in resumed] == [8, 8]
+    for t in resumed:
+        log = pd.read_csv(t.log_path)
+        assert log["step"].is_unique and log["step"].iloc[-1] == config.get_profile("smoke").train_steps
+        assert isinstance(load_trained(t.config), torch.nn.Module)
+    assert [t.resumed_from for t in training.train_together(group, progress=False)] == [-1, -1]
+
+
+def test_training_together_refuses_mixed_groups():
+    with pytest.raises(ValueError, match="one dataset, profile, seed and projection"):
+        training.train_together([TrainConfig("mnist", "standard", profile="smoke"),
+                                 TrainConfig("mnist", "background", "final", profile="smoke")])
+    with pytest.raises(ValueError, match="natural"):
+        training.train_together([TrainConfig("mnist", "natural", profile="smoke")])
+
+
+def test_together_groups_cover_the_study_once():
+    groups = training.together_groups("mnist", "quick")
+    assert sorted(c.key for g in groups for c in g) == sorted(c.key for c in study_models("mnist", "quick"))
+    assert [len(g) for g in groups] == [1, 4, 1]  # natural; standard, background, exact, broad; background (final)
