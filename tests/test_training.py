@@ -1,3 +1,4 @@
+import contextlib
 import dataclasses
 
 import pandas as pd
@@ -22,6 +23,25 @@ class Interrupt(Exception):
     pass
 
 
+@contextlib.contextmanager
+def interrupted_at_optimizer_step(n: int, monkeypatch):
+    """Inside the block, the n-th optimizer step raises Interrupt (a kill mid-training)."""
+    calls = {"n": 0}
+    original_step = torch.optim.Adam.step
+
+    def failing_step(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise Interrupt
+        return original_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", failing_step)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(torch.optim.Adam, "step", original_step)
+
+
 def test_trains_once_then_loads(run_folder):
     cfg = TrainConfig("mnist", "background", profile="smoke")
     first = train_model(cfg, progress=False)
@@ -36,19 +56,8 @@ def test_trains_once_then_loads(run_folder):
 
 def test_interrupted_training_resumes_where_it_stopped(run_folder, monkeypatch):
     cfg = TrainConfig("mnist", "exact", profile="smoke")
-    calls = {"n": 0}
-    original_step = torch.optim.Adam.step
-
-    def failing_step(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 12:
-            raise Interrupt
-        return original_step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", failing_step)
-    with pytest.raises(Interrupt):
+    with interrupted_at_optimizer_step(12, monkeypatch), pytest.raises(Interrupt):
         train_model(cfg, progress=False, checkpoint_every=0.0)  # checkpoint after every step
-    monkeypatch.setattr(torch.optim.Adam, "step", original_step)
     resumed = train_model(cfg, progress=False)
     assert resumed.resumed_from == 11
     log = pd.read_csv(resumed.log_path)
@@ -193,19 +202,8 @@ def test_training_together_gives_the_models_of_training_one_by_one(tmp_path, mon
 
 def test_training_together_resumes_and_then_loads(run_folder, monkeypatch):
     group = [TrainConfig("cifar10", kind, profile="smoke") for kind in ("standard", "background")]
-    calls = {"n": 0}
-    original_step = torch.optim.Adam.step
-
-    def failing_step(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 9:
-            raise Interrupt
-        return original_step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", failing_step)
-    with pytest.raises(Interrupt):
+    with interrupted_at_optimizer_step(9, monkeypatch), pytest.raises(Interrupt):
         training.train_together(group, progress=False, checkpoint_every=0.0)
-    monkeypatch.setattr(torch.optim.Adam, "step", original_step)
     resumed = training.train_together(group, progress=False)
     assert [t.resumed_from for t in resumed] == [8, 8]
     for t in resumed:

@@ -1,0 +1,28 @@
+"""A slice of the quick study, to time one version of the code against another as whole processes.
+
+    PYTHONPATH=. python bench/quick_slice.py            # this checkout
+    PYTHONPATH=../old-checkout python bench/quick_slice.py   # another version of lat_utils
+
+60 adversarial training steps (MNIST, background mask, the quick profile's settings) and the PGD-20
+background-attack evaluation of 500 test images, with whichever ``lat_utils`` is first on the path
+(the attack's precision is "auto" where that version has the option). Time it with any tool that
+runs two commands in turn (A B A B ...), e.g. hyperfine, and quote the median ratio.
+"""
+import dataclasses
+import inspect
+import pathlib
+import tempfile
+
+import torch
+
+from lat_utils import config, evaluation, training
+
+profile = dataclasses.replace(config.PROFILES["quick"], name="slice", train_steps=60)
+config.PROFILES["slice"] = profile
+tmp = pathlib.Path(tempfile.mkdtemp())
+training.runs_dir = lambda p: tmp
+trained = training.train_model(training.TrainConfig("mnist", "background", profile="slice"), progress=False)
+images, labels, _ = evaluation.test_subset("mnist", 500)
+extra = {"precision": "auto"} if "precision" in inspect.signature(evaluation.evaluate).parameters else {}
+images = images.to(memory_format=torch.channels_last)
+print(evaluation.evaluate(trained.model, images, labels, "background", eps=0.3, steps=20, step_size=0.0375, **extra))
