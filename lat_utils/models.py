@@ -12,10 +12,10 @@ class PaperCNN(nn.Module):
     """conv 5x5x32 -> ReLU -> 2x2 max-pool -> conv 5x5x64 -> ReLU -> 2x2 max-pool -> FC 1024 -> ReLU -> logits.
 
     'same' padding, as in Madry et al.'s MNIST challenge. Each ReLU is applied after its pooling
-    instead of before: max-pooling commutes with the (monotone) ReLU, so outputs and input gradients
-    are identical (tested), and the ReLU and its backward touch 4x fewer values. Takes images in [0, 1] without normalization
-    (the attack budgets are in that space). 28x28x1 (MNIST) gives 7x7x64 features before the FC layer,
-    32x32x3 (CIFAR-10) gives 8x8x64.
+    instead of before: max-pooling commutes with the (monotone) ReLU, so outputs and gradients are
+    identical (tested), and the ReLU and its backward touch 4x fewer values. Takes images in [0, 1]
+    without normalization (the attack budgets are in that space). 28x28x1 (MNIST) gives 7x7x64
+    features before the FC layer, 32x32x3 (CIFAR-10) gives 8x8x64.
     """
 
     def __init__(self, in_channels: int = 1, image_size: int = 28, num_classes: int = 10) -> None:

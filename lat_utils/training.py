@@ -283,9 +283,9 @@ def group_name(configs: list[TrainConfig]) -> str:
 def trained_models(config: TrainConfig, *, together: bool = False, progress: bool = True) -> list[TrainedModel]:
     """``[train_model(config)]``, or with ``together`` every model of the ``together_groups`` group of
     ``config``, trained by ``train_together`` (what ``02_train`` runs)."""
-    if not together:
+    group = next(g for g in together_groups(config.dataset, config.profile) if config in g) if together else [config]
+    if len(group) == 1:  # natural models, and groups of one, train alone
         return [train_model(config, progress=progress)]
-    group = next(g for g in together_groups(config.dataset, config.profile) if config in g)
     return train_together(group, progress=progress)
 
 

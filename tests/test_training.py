@@ -221,6 +221,12 @@ def test_training_together_refuses_mixed_groups():
         training.train_together([TrainConfig("mnist", "natural", profile="smoke")])
 
 
+def test_natural_models_train_alone_even_when_asked_to_train_together(run_folder):
+    natural = TrainConfig("mnist", "natural", profile="smoke")
+    (trained,) = training.trained_models(natural, together=True, progress=False)
+    assert trained.config == natural and trained.checkpoint_path.exists()
+
+
 def test_together_groups_cover_the_study_once():
     groups = training.together_groups("mnist", "quick")
     assert sorted(c.key for g in groups for c in g) == sorted(c.key for c in study_models("mnist", "quick"))
