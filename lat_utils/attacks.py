@@ -79,20 +79,21 @@ def _pgd(
         noise = torch.empty_like(x).uniform_(-1.0, 1.0) * budget
         x_adv = torch.minimum(torch.maximum(x + noise, lower), upper)
     best, best_loss = x_adv, torch.full((x.shape[0],), -float("inf"), device=x.device)
-    for step in range(steps + 1):
-        x_adv.requires_grad_(True)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x_adv)
-        loss = F.cross_entropy(logits.float(), labels, reduction="none")
-        with torch.no_grad():
-            improved = loss > best_loss
-            best_loss = torch.where(improved, loss, best_loss)
-            best = torch.where(improved.view(-1, 1, 1, 1), x_adv, best)
-        if step == steps:  # the last forward only scores the last iterate
-            break
-        (grad,) = torch.autograd.grad(loss.sum(), x_adv)
-        with torch.no_grad():
-            x_adv = torch.minimum(torch.maximum(x_adv + step_size * grad.sign(), lower), upper)
+    # one autocast context for all steps, so the weights are cast to bf16 once, not at every step; the
+    # element-wise steps and projections below are not autocast and stay float32
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        for step in range(steps + 1):
+            x_adv.requires_grad_(True)
+            loss = F.cross_entropy(model(x_adv).float(), labels, reduction="none")
+            with torch.no_grad():
+                improved = loss > best_loss
+                best_loss = torch.where(improved, loss, best_loss)
+                best = torch.where(improved.view(-1, 1, 1, 1), x_adv, best)
+            if step == steps:  # the last forward only scores the last iterate
+                break
+            (grad,) = torch.autograd.grad(loss.sum(), x_adv)
+            with torch.no_grad():
+                x_adv = torch.minimum(torch.maximum(x_adv + step_size * grad.sign(), lower), upper)
     return best
 
 
