@@ -161,17 +161,21 @@ def _cache_path(dataset: str, profile_name: str) -> Path:
     return runs_dir(profile_name) / f"eval-{dataset}.csv"
 
 
+def _used_precision(attack: str, precision: str) -> str:
+    """The attack's arithmetic as recorded: natural inputs are never attacked, so always fp32."""
+    return "fp32" if attack == "natural" else precision
+
+
 def _row_key(config: TrainConfig, attack: str, steps: int, restarts: int, n: int, precision: str) -> tuple:
-    natural = attack == "natural"
-    return (config.name, config.seed, attack, 0 if natural else steps, restarts, n,
-            "fp32" if natural else precision, _checkpoint_stamp(config))
+    return (config.name, config.seed, attack, 0 if attack == "natural" else steps, restarts, n,
+            _used_precision(attack, precision), _checkpoint_stamp(config))
 
 
 def _record(config: TrainConfig, attack: str, result: dict, steps: int, restarts: int, precision: str,
             collapsed: bool, exact: bool) -> dict:
     """One row of the evaluation cache."""
     return {"dataset": config.dataset, "model": config.name, "seed": config.seed, "attack": attack, **result,
-            "steps": steps, "restarts": restarts, "precision": "fp32" if attack == "natural" else precision,
+            "steps": steps, "restarts": restarts, "precision": _used_precision(attack, precision),
             "collapsed": collapsed, "exact_data": exact, "checkpoint": _checkpoint_stamp(config)}
 
 
