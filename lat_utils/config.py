@@ -24,6 +24,17 @@ LOSS_SCALE = {"mnist": 1000, "cifar10": 100}  # Figure 2 scales the natural-inpu
 IMAGENET_EPS = 2 / 255      # the attack guide the paper adapted (Athalye) uses 2/255
 IMAGENET_PGD_STEPS = 100
 
+# --- How the field judges robustness: the reference AutoAttack's "standard" settings (Croce & Hein 2020) ---
+AUTOATTACK_APGD_STEPS = 100     # APGD-CE and APGD-T, one restart each
+AUTOATTACK_TARGETS = 9          # APGD-T: the 9 most likely wrong classes
+AUTOATTACK_SQUARE_QUERIES = 5000
+
+# The quick profile's localized AutoAttack, chosen by measurement on the quick models (README, "Robust accuracy")
+APGD_STEPS_QUICK = 50
+APGD_TARGETS_QUICK = 3
+SQUARE_QUERIES_QUICK = 500
+THIRD_PARTY_N_QUICK = 100
+
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
 PROJECTIONS = ("per_step", "final")
@@ -61,9 +72,10 @@ class Profile:
     eval_step_size: float
     n_test: int | None              # first n test images; None = the full test set
     seeds: tuple[int, ...]
-    sanity_step_factor: int         # attack sanity check: steps multiplied by this ...
-    sanity_restarts: int            # ... and this many random restarts
-    sanity_n: int                   # ... on the first this many test images
+    apgd_steps: int                 # localized AutoAttack: APGD-CE and each APGD-T run take this many steps ...
+    apgd_targets: int               # ... APGD-T attacks this many target classes ...
+    square_queries: int             # ... and the Square Attack makes this many queries per image
+    third_party_n: int              # cross-check: torchattacks' APGD-CE and APGD-DLR on the first this many images
     background_projections: tuple[str, ...]  # projections used to train the MNIST background model
     imagenet_steps: int
     imagenet_extra: int             # how many of the 100 extra ImageNet photos to attack
@@ -87,7 +99,7 @@ PROFILES: dict[str, Profile] = {
         train_steps=30, batch_size=50, learning_rate=1e-3,
         train_pgd_steps=2, train_step_size=2.5 * EPS / 2, eps_warmup_fraction=0.5, lr_schedule="cosine",
         eval_pgd_steps=3, eval_step_size=2.5 * EPS / 3, n_test=100, seeds=(0,),
-        sanity_step_factor=2, sanity_restarts=1, sanity_n=100, background_projections=("per_step", "final"),
+        apgd_steps=4, apgd_targets=2, square_queries=20, third_party_n=10, background_projections=("per_step", "final"),
         imagenet_steps=2, imagenet_extra=0, imagenet_eps_sweep=(), attack_precision="auto",
         deviations=(
             "30 training steps instead of 100,000 (a smoke test, not a result)",
@@ -104,7 +116,8 @@ PROFILES: dict[str, Profile] = {
         train_steps=1200, batch_size=50, learning_rate=1e-3,
         train_pgd_steps=5, train_step_size=2.5 * EPS / 5, eps_warmup_fraction=0.5, lr_schedule="cosine",
         eval_pgd_steps=20, eval_step_size=2.5 * EPS / 20, n_test=1000, seeds=(0,),
-        sanity_step_factor=2, sanity_restarts=2, sanity_n=300, background_projections=("per_step", "final"),
+        apgd_steps=APGD_STEPS_QUICK, apgd_targets=APGD_TARGETS_QUICK, square_queries=SQUARE_QUERIES_QUICK,
+        third_party_n=THIRD_PARTY_N_QUICK, background_projections=("per_step", "final"),
         imagenet_steps=IMAGENET_PGD_STEPS, imagenet_extra=10, imagenet_eps_sweep=(2 / 255, 8 / 255),
         attack_precision="auto",
         deviations=(
@@ -125,7 +138,8 @@ PROFILES: dict[str, Profile] = {
         train_pgd_steps=PGD_STEPS, train_step_size=PGD_STEP_SIZE, eps_warmup_fraction=0.0,
         lr_schedule="constant",
         eval_pgd_steps=PGD_STEPS, eval_step_size=PGD_STEP_SIZE, n_test=None, seeds=(0, 1, 2),
-        sanity_step_factor=2, sanity_restarts=5, sanity_n=2000, background_projections=("per_step", "final"),
+        apgd_steps=AUTOATTACK_APGD_STEPS, apgd_targets=AUTOATTACK_TARGETS, square_queries=AUTOATTACK_SQUARE_QUERIES,
+        third_party_n=1000, background_projections=("per_step", "final"),
         imagenet_steps=IMAGENET_PGD_STEPS, imagenet_extra=100,
         imagenet_eps_sweep=(1 / 255, 2 / 255, 4 / 255, 8 / 255),
         attack_precision="auto",

@@ -1,78 +1,55 @@
 """Cross-evaluation: every model of a dataset on natural inputs and under every localized attack.
 
-The paper's measure is the mean cross-entropy; we report accuracy and the number of test images
-beside it. Results are tidy DataFrames (one row per model x attack x seed) and are cached in
-``runs/<profile>/`` so a rerun only computes what is missing.
+Each cell (model x input type) is measured on the profile's test images:
+
+- ``accuracy``: robust accuracy under the localized AutoAttack (``attacks.localized_autoattack``:
+  the profile's masked PGD, APGD-CE, APGD-T and Square, the worst case per image); natural accuracy
+  in the ``natural`` column. With its 95% Wilson interval (``accuracy_low``, ``accuracy_high``).
+- ``loss``: the paper's measure, the mean cross-entropy; under an attack, per image the highest
+  cross-entropy any gradient attack found. With a 95% bootstrap interval over test images.
+- ``pgd_accuracy``, ``pgd_loss``: the profile's PGD alone (the study's attack before this
+  evaluation); ``pgd_overestimate``: how many points PGD's accuracy lies above AutoAttack's.
+
+Results are cached per model in ``runs/<profile>/eval/`` (per cell, so an interrupted evaluation
+resumes at the cell it was in), keyed by the attack settings and the checkpoint; each cell's random
+starts are seeded from its name, so a resumed evaluation ends where an uninterrupted one would.
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .attacks import masked_pgd, resolve_precision
-from .checks import check_count
-from .config import ATTACK_KINDS, get_profile
+from .attacks import ATTACK_NAMES, localized_autoattack, resolve_precision
+from .config import ATTACK_KINDS, Profile, get_profile
 from .data import load_dataset
 from .masks import epsilon_matrix
 from .models import fast_layout
 from .paths import runs_dir, tables_dir, write_atomically
 from .report import device
+from .stats import bootstrap_mean_interval, wilson_interval
 from .training import TrainConfig, checkpoint_path, load_trained, study_models
 
-EVAL_COLUMNS = ["dataset", "model", "seed", "attack", "loss", "accuracy", "n", "steps", "restarts",
-                "precision", "collapsed", "exact_data"]
+EVAL_COLUMNS = ["dataset", "model", "seed", "attack", "n", "loss", "loss_low", "loss_high", "accuracy", "accuracy_low",
+                "accuracy_high", "pgd_loss", "pgd_accuracy", "pgd_overestimate", "broken_by", "pgd_steps", "apgd_steps",
+                "apgd_targets", "square_queries", "precision", "collapsed", "exact_data"]
+PER_IMAGE_COLUMNS = ["model", "seed", "attack", "image", "loss", "correct", "pgd_loss", "pgd_correct", "broken_by"]
+THIRD_PARTY_COLUMNS = ["dataset", "model", "seed", "attack", "n", "ours", "worst case with torchattacks",
+                       "difference (points)", "broken only by torchattacks", "flag"]
+BATCH = 500
 
 
-def evaluate(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    attack: str,
-    *,
-    eps: float,
-    steps: int,
-    step_size: float,
-    restarts: int = 1,
-    batch_size: int = 500,
-    precision: str = "fp32",
-) -> dict:
-    """Mean cross-entropy and accuracy of ``model`` on ``images``, natural or under ``attack`` (a mask kind).
-
-    Under an attack each image counts its worst case: the highest loss over the ``restarts``, and
-    correct only if the natural image and every restart are classified correctly. ``precision`` is
-    the attack's arithmetic (see ``masked_pgd``); the reported losses are always computed in float32.
-    """
-    check_count(restarts, "restarts")
-    if attack != "natural" and restarts < 1:
-        raise ValueError("an attack needs restarts >= 1")
-    dev = next(model.parameters()).device
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(images), batch_size):
-        x, y = fast_layout(images[start:start + batch_size], dev), labels[start:start + batch_size].to(dev)
-        worst_loss, always_right = _scores(model, x, y)
-        if attack != "natural":
-            eps_matrix = epsilon_matrix(x, attack, eps)
-            worst_loss = torch.full_like(worst_loss, -float("inf"))
-            for _ in range(restarts):
-                x_adv = masked_pgd(model, x, y, eps_matrix, steps=steps, step_size=step_size, precision=precision)
-                loss, right = _scores(model, x_adv, y)
-                worst_loss, always_right = torch.maximum(worst_loss, loss), always_right & right
-        total_loss += worst_loss.sum().item()
-        correct += always_right.sum().item()
-    return {"loss": total_loss / len(images), "accuracy": correct / len(images), "n": len(images)}
-
-
-def _scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-image cross-entropy and correctness."""
-    with torch.no_grad():
-        logits = model(x)
-    return F.cross_entropy(logits, y, reduction="none"), logits.argmax(1) == y
+def test_subset(dataset: str, n: int | None) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """The first ``n`` test images (all when None), their labels, and whether the data is exact."""
+    images, labels, provenance = load_dataset(dataset, "test")
+    return images[:n], labels[:n], provenance.exact
 
 
 def is_collapsed(model: nn.Module, images: torch.Tensor, threshold: float = 0.9) -> bool:
@@ -82,101 +59,202 @@ def is_collapsed(model: nn.Module, images: torch.Tensor, threshold: float = 0.9)
     return predictions.bincount().max().item() > threshold * len(predictions)
 
 
-def test_subset(dataset: str, n: int | None) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """The first ``n`` test images (all when None), their labels, and whether the data is exact."""
-    images, labels, provenance = load_dataset(dataset, "test")
-    return images[:n], labels[:n], provenance.exact
+def natural_scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image: cross-entropy and correctness on the unattacked images."""
+    dev = next(model.parameters()).device
+    losses, correct = [], []
+    with torch.no_grad():
+        for start in range(0, len(images), BATCH):
+            logits = model(fast_layout(images[start:start + BATCH], dev)).float()
+            y = labels[start:start + BATCH].to(dev)
+            losses.append(F.cross_entropy(logits, y, reduction="none").cpu())
+            correct.append((logits.argmax(1) == y).cpu())
+    return torch.cat(losses), torch.cat(correct)
+
+
+def attacked_scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: str, profile: Profile,
+                    precision: str, progress: bool = False) -> dict[str, torch.Tensor | list[str]]:
+    """Per image under the localized AutoAttack with mask ``attack``: the highest cross-entropy, robust
+    or not, PGD's loss and correctness alone, and which attack broke it."""
+    dev = next(model.parameters()).device
+    parts = []
+    for start in tqdm(range(0, len(images), BATCH), desc=attack, disable=not progress, leave=False):
+        x, y = fast_layout(images[start:start + BATCH], dev), labels[start:start + BATCH].to(dev)
+        parts.append(localized_autoattack(model, x, y, epsilon_matrix(x, attack, profile.eps),
+                                          pgd_steps=profile.eval_pgd_steps, pgd_step_size=profile.eval_step_size,
+                                          apgd_steps=profile.apgd_steps, targets=profile.apgd_targets,
+                                          square_queries=profile.square_queries, precision=precision))
+    return {"loss": torch.cat([p.loss.cpu() for p in parts]), "correct": torch.cat([p.robust for p in parts]),
+            "pgd_loss": torch.cat([p.pgd_loss.cpu() for p in parts]),
+            "pgd_correct": torch.cat([p.pgd_robust for p in parts]),
+            "broken_by": [name for p in parts for name in p.broken_by]}
+
+
+def cell_row(config: TrainConfig, attack: str, cell: dict, profile: Profile, precision: str, collapsed: bool,
+             exact: bool) -> dict:
+    """One row of the evaluation table, with its intervals, from a cell's per-image results."""
+    n = len(cell["loss"])
+    loss = cell["loss"].double().numpy()
+    correct = int(cell["correct"].sum())
+    natural = attack == "natural"
+    pgd_correct = correct if natural else int(cell["pgd_correct"].sum())
+    counts = {name: sum(b == name for b in cell.get("broken_by", [])) for name in ATTACK_NAMES}
+    return {
+        "dataset": config.dataset, "model": config.name, "seed": config.seed, "attack": attack, "n": n,
+        "loss": float(loss.mean()), **dict(zip(("loss_low", "loss_high"), bootstrap_mean_interval(loss))),
+        "accuracy": correct / n, **dict(zip(("accuracy_low", "accuracy_high"), wilson_interval(correct, n))),
+        "pgd_loss": float(loss.mean()) if natural else float(cell["pgd_loss"].double().mean()),
+        "pgd_accuracy": pgd_correct / n, "pgd_overestimate": 100 * (pgd_correct - correct) / n,
+        "broken_by": "" if natural else ", ".join(f"{k} {v}" for k, v in counts.items()),
+        "pgd_steps": 0 if natural else profile.eval_pgd_steps, "apgd_steps": 0 if natural else profile.apgd_steps,
+        "apgd_targets": 0 if natural else profile.apgd_targets,
+        "square_queries": 0 if natural else profile.square_queries,
+        "precision": "fp32" if natural else precision, "collapsed": collapsed, "exact_data": exact,
+    }
+
+
+def evaluate_model(config: TrainConfig, *, progress: bool = True) -> pd.DataFrame:
+    """Every input type of the study on one trained model (rows of ``EVAL_COLUMNS``); cached per cell."""
+    profile = get_profile(config.profile)
+    precision = resolve_precision(profile.attack_precision, device())
+    images, labels, exact = test_subset(config.dataset, profile.n_test)
+    cache = _load_cache(config, _settings(profile, precision, len(images)))
+    model = None
+    attacks = ("natural", *ATTACK_KINDS[config.dataset])
+    for attack in tqdm(attacks, desc=f"evaluating {config.key}", disable=not progress):
+        if attack in cache["cells"]:
+            continue
+        model = model or load_trained(config)
+        if "collapsed" not in cache:
+            cache["collapsed"] = is_collapsed(model, images)
+        torch.manual_seed(_cell_seed(config, attack))
+        if attack == "natural":
+            loss, correct = natural_scores(model, images, labels)
+            cache["cells"][attack] = {"loss": loss, "correct": correct}
+        else:
+            cache["cells"][attack] = attacked_scores(model, images, labels, attack, profile, precision, progress)
+        _save_cache(config, cache)
+    return pd.DataFrame([cell_row(config, a, cache["cells"][a], profile, precision, cache["collapsed"], exact)
+                         for a in attacks])[EVAL_COLUMNS]
+
+
+def per_image(config: TrainConfig) -> pd.DataFrame:
+    """The per-image results of one evaluated model (``PER_IMAGE_COLUMNS``), for paired comparisons."""
+    profile = get_profile(config.profile)
+    precision = resolve_precision(profile.attack_precision, device())
+    images, _, _ = test_subset(config.dataset, profile.n_test)
+    cache = _load_cache(config, _settings(profile, precision, len(images)))
+    frames = []
+    for attack, cell in cache["cells"].items():
+        n = len(cell["loss"])
+        natural = attack == "natural"
+        frames.append(pd.DataFrame({
+            "model": config.name, "seed": config.seed, "attack": attack, "image": np.arange(n),
+            "loss": cell["loss"].numpy(), "correct": cell["correct"].numpy(),
+            "pgd_loss": (cell["loss"] if natural else cell["pgd_loss"]).numpy(),
+            "pgd_correct": (cell["correct"] if natural else cell["pgd_correct"]).numpy(),
+            "broken_by": [""] * n if natural else cell["broken_by"]}))
+    return pd.concat(frames, ignore_index=True)[PER_IMAGE_COLUMNS]
 
 
 def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) -> pd.DataFrame:
-    """Every trained model of ``dataset`` x {natural, each attack} for every seed; saved as CSV.
-
-    Returns a tidy DataFrame with the columns ``EVAL_COLUMNS``; also written to
-    ``reports/<profile>/tables/eval_<dataset>.csv``.
-    """
-    profile = get_profile(profile_name)
-    precision = resolve_precision(profile.attack_precision, device())
-    images, labels, exact = test_subset(dataset, profile.n_test)
-    attacks = ("natural", *ATTACK_KINDS[dataset])
-    jobs = [(config, attack) for config in study_models(dataset, profile_name) for attack in attacks]
-    rows = _cached_rows(dataset, profile_name)
-    for config, attack in tqdm(jobs, desc=f"cross-evaluation {dataset}", disable=not progress):
-        key = _row_key(config, attack, profile.eval_pgd_steps, 1, len(images), precision)
-        if key in rows:
-            continue
-        model = load_trained(config)
-        result = evaluate(model, images, labels, attack, eps=profile.eps, steps=profile.eval_pgd_steps,
-                          step_size=profile.eval_step_size, precision=precision)
-        steps = profile.eval_pgd_steps if attack != "natural" else 0
-        rows[key] = _record(config, attack, result, steps, 1, precision, is_collapsed(model, images), exact)
-        _save_cache(dataset, profile_name, rows)
-    keys = {_row_key(config, attack, profile.eval_pgd_steps, 1, len(images), precision) for config, attack in jobs}
-    table = pd.DataFrame([rows[k] for k in rows if k in keys])[EVAL_COLUMNS]
+    """Every trained model of ``dataset`` x {natural, each attack} for every seed (``evaluate_model``
+    each, computing only what is missing). Written to ``reports/<profile>/tables/eval_<dataset>.csv``,
+    and the per-image results to ``per_image_<dataset>.csv.gz`` (the claims' paired bootstrap reads them)."""
+    configs = study_models(dataset, profile_name)
+    table = pd.concat([evaluate_model(c, progress=progress) for c in configs], ignore_index=True)
     table.to_csv(tables_dir(profile_name) / f"eval_{dataset}.csv", index=False)
+    images = pd.concat([per_image(c) for c in configs], ignore_index=True)
+    images.to_csv(tables_dir(profile_name) / f"per_image_{dataset}.csv.gz", index=False)
     return table
 
 
-def attack_sanity(dataset: str, profile_name: str, *, progress: bool = True) -> pd.DataFrame:
-    """Does robustness survive a stronger attack? For each adversarially trained model, under the
-    standard attack and its own localization: accuracy with the profile's attack and with
-    ``sanity_step_factor`` x the steps and ``sanity_restarts`` random restarts, on the first
-    ``sanity_n`` test images. ``flag`` marks a drop of more than 1 point (the robustness may be an artefact of a weak attack).
-    """
-    profile = get_profile(profile_name)
+def pgd_overestimate(table: pd.DataFrame) -> pd.DataFrame:
+    """How much the profile's PGD alone overestimates robust accuracy, per attacked cell, in points;
+    ``flag`` where it does by more than 1 point."""
+    attacked = table[table["attack"] != "natural"]
+    out = attacked[["model", "seed", "attack", "n", "pgd_accuracy", "accuracy", "pgd_overestimate", "broken_by"]].copy()
+    out[["pgd_accuracy", "accuracy"]] *= 100
+    out = out.rename(columns={"pgd_accuracy": "PGD accuracy (%)", "accuracy": "AutoAttack accuracy (%)",
+                              "pgd_overestimate": "PGD overestimate (points)"})
+    out["flag"] = out["PGD overestimate (points)"] > 1.0
+    return out.reset_index(drop=True)
+
+
+# --- a cross-check with a third-party implementation ---
+
+class LocalizingWrapper(nn.Module):
+    """z -> x0 + m * (z - x0): a scalar-eps attack on z becomes a localized attack on the image x0
+    (only the pixels with m = 1 move). One image at a time: attack libraries re-index their batches."""
+
+    def __init__(self, model: nn.Module, x0: torch.Tensor, mask: torch.Tensor) -> None:
+        super().__init__()
+        self.model, self.x0, self.mask = model, x0, mask
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(self.localized(z))
+
+    def localized(self, z: torch.Tensor) -> torch.Tensor:
+        return self.x0 + self.mask * (z - self.x0)
+
+
+def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataFrame:
+    """Is our robust accuracy an overestimate? On the first ``third_party_n`` test images, torchattacks'
+    APGD-CE and APGD-DLR (``apgd_steps`` each, through ``LocalizingWrapper``) attack every image our
+    localized AutoAttack left correct; rows of ``THIRD_PARTY_COLUMNS`` per attacked cell, ``flag``
+    where the worst case over both lies more than one image in 100 below ours. Cached per model."""
+    import torchattacks
+
+    profile = get_profile(config.profile)
     precision = resolve_precision(profile.attack_precision, device())
-    images, labels, exact = test_subset(dataset, profile.sanity_n)
-    strong_steps = profile.eval_pgd_steps * profile.sanity_step_factor
-    settings = [(profile.eval_pgd_steps, profile.eval_step_size, 1),
-                (strong_steps, profile.eval_step_size * profile.eval_pgd_steps / strong_steps, profile.sanity_restarts)]
-    jobs = [(config, attack) for config in study_models(dataset, profile_name) if config.localization != "natural"
-            for attack in dict.fromkeys(("standard", config.localization))]
-    rows = _cached_rows(dataset, profile_name)
-    out = []
-    for config, attack in tqdm(jobs, desc=f"attack sanity {dataset}", disable=not progress):
-        accuracies, model = [], None
-        for steps, step_size, restarts in settings:
-            key = _row_key(config, attack, steps, restarts, len(images), precision)
-            if key not in rows:
-                model = model or load_trained(config)
-                result = evaluate(model, images, labels, attack, eps=profile.eps, steps=steps,
-                                  step_size=step_size, restarts=restarts, precision=precision)
-                rows[key] = _record(config, attack, result, steps, restarts, precision, is_collapsed(model, images),
-                                    exact)
-                _save_cache(dataset, profile_name, rows)
-            accuracies.append(rows[key]["accuracy"])
-        # in whole images, so that a drop of exactly 1 point is not flagged by a rounding error
-        drop = 100 * (round(accuracies[0] * len(images)) - round(accuracies[1] * len(images))) / len(images)
-        out.append({"dataset": dataset, "model": config.name, "seed": config.seed, "attack": attack,
-                    "n": len(images), f"accuracy PGD-{settings[0][0]}": 100 * accuracies[0],
-                    f"accuracy PGD-{strong_steps} x{profile.sanity_restarts} restarts": 100 * accuracies[1],
-                    "drop (points)": drop, "flag": drop > 1.0})
-    table = pd.DataFrame(out)
-    table.to_csv(tables_dir(profile_name) / f"attack_sanity_{dataset}.csv", index=False)
-    return table
+    images, labels, _ = test_subset(config.dataset, profile.n_test)
+    evaluate_model(config, progress=progress)
+    cache = _load_cache(config, _settings(profile, precision, len(images)))
+    n = min(profile.third_party_n, len(images))
+    if n == 0:
+        return pd.DataFrame(columns=THIRD_PARTY_COLUMNS)
+    checked = cache.setdefault("third_party", {})
+    model, rows = None, []
+    for attack in ATTACK_KINDS[config.dataset]:
+        ours = cache["cells"][attack]["correct"][:n]
+        entry = f"{attack} on {n} images"
+        if entry not in checked:
+            model = model or load_trained(config)
+            dev = next(model.parameters()).device
+            broken = torch.zeros(n, dtype=torch.bool)
+            for i in tqdm(ours.nonzero().squeeze(1).tolist(), desc=f"torchattacks {config.key} {attack}",
+                          disable=not progress, leave=False):
+                x0, y = images[i:i + 1].to(dev), labels[i:i + 1].to(dev)
+                mask = (epsilon_matrix(x0, attack, profile.eps) > 0).float()
+                wrapper = LocalizingWrapper(model, x0, mask).eval()
+                for loss in ("ce", "dlr"):
+                    z = torchattacks.APGD(wrapper, eps=profile.eps, steps=max(profile.apgd_steps, 1), loss=loss)(x0, y)
+                    with torch.no_grad():
+                        if model(wrapper.localized(z)).argmax(1).item() != y.item():
+                            broken[i] = True
+                            break
+            checked[entry] = broken
+            _save_cache(config, cache)
+        worst = ours & ~checked[entry]
+        difference = 100 * (int(ours.sum()) - int(worst.sum())) / n
+        rows.append({"dataset": config.dataset, "model": config.name, "seed": config.seed, "attack": attack, "n": n,
+                     "ours": 100 * float(ours.float().mean()), "worst case with torchattacks": 100 * float(worst.float().mean()),
+                     "difference (points)": difference, "broken only by torchattacks": int(checked[entry].sum()),
+                     "flag": difference > 1.0})
+    return pd.DataFrame(rows, columns=THIRD_PARTY_COLUMNS)
 
 
-# --- the evaluation cache: one CSV per dataset and profile, keyed by model, attack and attack strength ---
+# --- the evaluation cache: one file per model, one entry per cell ---
 
-def _cache_path(dataset: str, profile_name: str) -> Path:
-    return runs_dir(profile_name) / f"eval-{dataset}.csv"
-
-
-def _used_precision(attack: str, precision: str) -> str:
-    """The attack's arithmetic as recorded: natural inputs are never attacked, so always fp32."""
-    return "fp32" if attack == "natural" else precision
+def _settings(profile: Profile, precision: str, n: int) -> dict:
+    """Everything a cached cell depends on besides the checkpoint."""
+    return {"n": n, "eps": profile.eps, "pgd_steps": profile.eval_pgd_steps, "pgd_step_size": profile.eval_step_size,
+            "apgd_steps": profile.apgd_steps, "apgd_targets": profile.apgd_targets,
+            "square_queries": profile.square_queries, "precision": precision}
 
 
-def _row_key(config: TrainConfig, attack: str, steps: int, restarts: int, n: int, precision: str) -> tuple:
-    return (config.name, config.seed, attack, 0 if attack == "natural" else steps, restarts, n,
-            _used_precision(attack, precision), _checkpoint_stamp(config))
-
-
-def _record(config: TrainConfig, attack: str, result: dict, steps: int, restarts: int, precision: str,
-            collapsed: bool, exact: bool) -> dict:
-    """One row of the evaluation cache."""
-    return {"dataset": config.dataset, "model": config.name, "seed": config.seed, "attack": attack, **result,
-            "steps": steps, "restarts": restarts, "precision": _used_precision(attack, precision),
-            "collapsed": collapsed, "exact_data": exact, "checkpoint": _checkpoint_stamp(config)}
+def _cache_path(config: TrainConfig) -> Path:
+    return runs_dir(config.profile) / "eval" / f"{config.key}.pt"
 
 
 def _checkpoint_stamp(config: TrainConfig) -> int:
@@ -185,19 +263,20 @@ def _checkpoint_stamp(config: TrainConfig) -> int:
     return path.stat().st_mtime_ns if path.exists() else 0
 
 
-def _cached_rows(dataset: str, profile_name: str) -> dict[tuple, dict]:
-    path = _cache_path(dataset, profile_name)
-    if not path.exists():
-        return {}
-    rows = {}
-    for record in pd.read_csv(path).to_dict("records"):
-        record.setdefault("precision", "fp32")  # caches written before the precision option were fp32
-        key = (record["model"], int(record["seed"]), record["attack"], int(record["steps"]), int(record["restarts"]),
-               int(record["n"]), record["precision"], int(record["checkpoint"]))
-        rows[key] = record
-    return rows
+def _cell_seed(config: TrainConfig, attack: str) -> int:
+    return zlib.crc32(f"{config.key}/{attack}".encode())
 
 
-def _save_cache(dataset: str, profile_name: str, rows: dict[tuple, dict]) -> None:
-    write_atomically(_cache_path(dataset, profile_name),
-                     lambda tmp: pd.DataFrame(list(rows.values())).to_csv(tmp, index=False))
+def _load_cache(config: TrainConfig, settings: dict) -> dict:
+    """The model's cached cells if they were made with ``settings`` from its current checkpoint, else empty."""
+    key = {"settings": settings, "checkpoint": _checkpoint_stamp(config)}
+    path = _cache_path(config)
+    if path.exists():
+        cache = torch.load(path, weights_only=True)
+        if cache.get("key") == key:
+            return cache
+    return {"key": key, "cells": {}}
+
+
+def _save_cache(config: TrainConfig, cache: dict) -> None:
+    write_atomically(_cache_path(config), lambda tmp: torch.save(cache, tmp))

@@ -5,7 +5,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lat_utils.attacks import masked_pgd, resolve_precision
+from lat_utils.attacks import (ATTACK_NAMES, localized_autoattack, masked_apgd, masked_pgd, masked_square,
+                               resolve_precision)
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN
 
@@ -219,3 +220,219 @@ def test_bad_input_is_named(trained_mnist_model, digits, change, error, message)
     args.update(change)
     with pytest.raises(error, match=message):
         masked_pgd(trained_mnist_model, args.pop("images"), args.pop("labels"), args.pop("eps_matrix"), **args)
+
+
+# --- the whole family: every attack keeps the same contract ---
+
+FAMILY = {
+    "pgd": lambda model, x, y, e: masked_pgd(model, x, y, e, steps=5, step_size=0.05),
+    "apgd-ce": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8),
+    "apgd-t": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr-targeted", targets=3),
+    "apgd-ce-bf16": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, precision="bf16"),
+    "apgd-t-bf16": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr-targeted", targets=2,
+                                                      precision="bf16"),
+    "square": lambda model, x, y, e: masked_square(model, x, y, e, queries=60),
+    "autoattack": lambda model, x, y, e: localized_autoattack(model, x, y, e, pgd_steps=3, apgd_steps=6, targets=2,
+                                                              square_queries=30).images,
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("attack", FAMILY)
+def test_every_attack_keeps_the_epsilon_matrix_on_real_digits(trained_mnist_model, digits, attack, kind):
+    images, labels = digits
+    eps_matrix = _eps_matrix(images, kind)
+    torch.manual_seed(0)
+    x_adv = FAMILY[attack](trained_mnist_model, images, labels, eps_matrix)
+    _check_invariants(images, x_adv, eps_matrix)
+    assert x_adv.dtype == torch.float32
+    assert (x_adv != images).any()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("attack", FAMILY)
+def test_every_attack_keeps_the_epsilon_matrix_on_random_models(attack, kind):
+    torch.manual_seed(1)
+    model = PaperCNN(in_channels=3, image_size=32).eval()
+    images = torch.rand(6, 3, 32, 32)
+    images[:, :, 10:20, 10:20] = 0.0
+    images[0, :, 0, 0] = 1.0
+    labels = torch.randint(0, 10, (6,))
+    eps_matrix = _eps_matrix(images, kind, eps=0.5)
+    x_adv = FAMILY[attack](model, images, labels, eps_matrix)
+    _check_invariants(images, x_adv, eps_matrix)
+
+
+@pytest.mark.parametrize("attack", FAMILY)
+@pytest.mark.parametrize("training", [True, False])
+def test_every_attack_leaves_mode_and_parameters_untouched(digits, attack, training):
+    images, labels = digits
+    torch.manual_seed(0)
+    model = nn.Sequential(PaperCNN(), nn.Dropout(0.5))
+    model.train(training)
+    model[0].classifier[1].weight.grad = torch.ones_like(model[0].classifier[1].weight)
+    before = copy.deepcopy(model.state_dict())
+    FAMILY[attack](model, images, labels, epsilon_matrix(images, "background", 0.3))
+    assert model.training == training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(model[0].classifier[1].weight.grad, torch.ones_like(model[0].classifier[1].weight))
+    assert all(p.grad is None for n, p in model.named_parameters() if n != "0.classifier.1.weight")
+
+
+@pytest.mark.parametrize("attack", FAMILY)
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        (dict(eps_matrix=torch.zeros(64, 1, 28, 27)), ValueError, "eps_matrix must have the shape"),
+        (dict(eps_matrix=torch.full((64, 1, 28, 28), 1.5)), ValueError, r"eps_matrix entries must lie in \[0, 1\]"),
+        (dict(labels=torch.zeros(63, dtype=torch.long)), ValueError, "one per image"),
+        (dict(labels=torch.zeros(64)), TypeError, "integer"),
+        (dict(images=torch.full((64, 1, 28, 28), 2.0)), ValueError, r"must lie in \[0, 1\]"),
+        (dict(images=torch.rand(1, 28, 28)), ValueError, "4-D"),
+    ],
+)
+def test_every_attack_names_bad_input(trained_mnist_model, digits, attack, change, error, message):
+    images, labels = digits
+    args = dict(images=images, labels=labels, eps_matrix=epsilon_matrix(images, "standard", 0.3))
+    args.update(change)
+    with pytest.raises(error, match=message):
+        FAMILY[attack](trained_mnist_model, args["images"], args["labels"], args["eps_matrix"])
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda m, x, y, e: masked_apgd(m, x, y, e, loss="dlr"), ValueError, "unknown loss 'dlr'"),
+        (lambda m, x, y, e: masked_apgd(m, x, y, e, steps=-1), ValueError, "steps must be >= 0"),
+        (lambda m, x, y, e: masked_apgd(m, x, y, e, targets=0, loss="dlr-targeted"), ValueError, "targets must be >= 1"),
+        (lambda m, x, y, e: masked_apgd(m, x, y, e, restarts=0), ValueError, "restarts must be >= 1"),
+        (lambda m, x, y, e: masked_apgd(m, x, y, e, precision="half"), ValueError, "unknown precision"),
+        (lambda m, x, y, e: masked_square(m, x, y, e, queries=0), ValueError, "queries must be >= 1"),
+        (lambda m, x, y, e: masked_square(m, x, y, e, p_init=1.5), ValueError, r"p_init must be a number in \(0, 1\]"),
+        (lambda m, x, y, e: localized_autoattack(m, x, y, e, square_queries=2.5), TypeError, "square_queries must be an int"),
+        (lambda m, x, y, e: localized_autoattack(m, x, y, e, targets=-1), ValueError, "targets must be >= 0"),
+    ],
+)
+def test_attack_settings_are_checked(trained_mnist_model, digits, call, error, message):
+    images, labels = digits
+    with pytest.raises(error, match=message):
+        call(trained_mnist_model, images, labels, epsilon_matrix(images, "standard", 0.3))
+
+
+def test_dlr_loss_needs_four_classes(digits):
+    images, labels = digits
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 3))
+    with pytest.raises(ValueError, match="at least 4 classes"):
+        masked_apgd(model, images, labels % 3, epsilon_matrix(images, "standard", 0.3), loss="dlr-targeted")
+
+
+# --- strength: at least as strong as the reference implementations on the same model and settings ---
+
+def test_apgd_ce_at_least_as_strong_as_masked_pgd_with_the_same_steps(trained_mnist_model, mnist_test):
+    images, labels = mnist_test[0][:1000], mnist_test[1][:1000]
+    eps_matrix = epsilon_matrix(images, "exact", 0.1)
+    torch.manual_seed(0)
+    pgd = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=20, step_size=2.5 * 0.1 / 20)
+    torch.manual_seed(0)
+    apgd = masked_apgd(trained_mnist_model, images, labels, eps_matrix, steps=20)
+    acc_pgd, acc_apgd = accuracy(trained_mnist_model, pgd, labels), accuracy(trained_mnist_model, apgd, labels)
+    assert acc_apgd <= acc_pgd + 0.005, f"APGD-CE {acc_apgd:.3f} vs PGD {acc_pgd:.3f}"
+
+
+@pytest.mark.parametrize("ours, theirs", [("apgd-ce", "APGD"), ("apgd-t", "APGDT"), ("square", "Square")])
+def test_as_strong_as_torchattacks_with_the_standard_mask(trained_mnist_model, mnist_test, ours, theirs):
+    import torchattacks
+    images, labels = mnist_test[0][:500], mnist_test[1][:500]
+    eps = 0.08  # mid strength: about half of the images survive, so differences would show
+    eps_matrix = epsilon_matrix(images, "standard", eps)
+    torch.manual_seed(0)
+    if ours == "square":
+        mine = masked_square(trained_mnist_model, images, labels, eps_matrix, queries=300)
+        reference = torchattacks.Square(trained_mnist_model, eps=eps, n_queries=300)
+    else:
+        kind = {"apgd-ce": dict(loss="ce"), "apgd-t": dict(loss="dlr-targeted", targets=3)}[ours]
+        mine = masked_apgd(trained_mnist_model, images, labels, eps_matrix, steps=25, **kind)
+        reference = (torchattacks.APGD(trained_mnist_model, eps=eps, steps=25) if theirs == "APGD"
+                     else torchattacks.APGDT(trained_mnist_model, eps=eps, steps=25, n_classes=4))
+    acc_mine = accuracy(trained_mnist_model, mine, labels)
+    acc_theirs = accuracy(trained_mnist_model, reference(images, labels), labels)
+    assert 0.1 < acc_theirs < 0.9, f"eps {eps} does not leave a mid-strength setting: torchattacks {acc_theirs:.3f}"
+    assert acc_mine <= acc_theirs + 0.02, f"{ours} accuracy {acc_mine:.3f} vs torchattacks {theirs} {acc_theirs:.3f}"
+
+
+class _Localized(nn.Module):
+    """z -> x0 + m * (z - x0): a scalar-eps attack on z becomes a localized attack on x0 (one image at a time)."""
+
+    def __init__(self, model: nn.Module, x0: torch.Tensor, mask: torch.Tensor) -> None:
+        super().__init__()
+        self.model, self.x0, self.mask = model, x0, mask
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(self.x0 + self.mask * (z - self.x0))
+
+
+@pytest.mark.parametrize("kind", ["background", "exact"])
+def test_as_strong_as_torchattacks_apgd_through_a_localizing_wrapper(trained_mnist_model, mnist_test, kind):
+    import torchattacks
+    images, labels = mnist_test[0][:120], mnist_test[1][:120]
+    eps = 0.15
+    eps_matrix = epsilon_matrix(images, kind, eps)
+    torch.manual_seed(0)
+    mine = masked_apgd(trained_mnist_model, images, labels, eps_matrix, steps=25)
+    theirs = []
+    for i in range(len(images)):
+        x0, mask = images[i:i + 1], (eps_matrix[i:i + 1] > 0).float()
+        z = torchattacks.APGD(_Localized(trained_mnist_model, x0, mask), eps=eps, steps=25)(x0, labels[i:i + 1])
+        theirs.append(x0 + mask * (z - x0))
+    theirs = torch.cat(theirs)
+    _check_invariants(images, theirs, eps_matrix)
+    acc_mine, acc_theirs = accuracy(trained_mnist_model, mine, labels), accuracy(trained_mnist_model, theirs, labels)
+    assert 0.05 < acc_theirs < 0.95, f"not a mid-strength setting: torchattacks {acc_theirs:.3f}"
+    assert acc_mine <= acc_theirs + 0.025, f"masked_apgd {acc_mine:.3f} vs torchattacks through the wrapper {acc_theirs:.3f}"
+
+
+class _Quantized(nn.Module):
+    """A model whose gradients are masked: it rounds its input to 8 grey levels, so every input gradient is 0."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(torch.round(x * 7) / 7)
+
+
+def test_autoattack_breaks_a_model_that_masks_its_gradients(trained_mnist_model, mnist_test):
+    images, labels = mnist_test[0][:200], mnist_test[1][:200]
+    model = _Quantized(trained_mnist_model).eval()
+    eps_matrix = epsilon_matrix(images, "standard", 0.3)
+    torch.manual_seed(0)
+    pgd = masked_pgd(model, images, labels, eps_matrix, steps=20, step_size=0.0375, random_start=False)
+    result = localized_autoattack(model, images, labels, eps_matrix, pgd_steps=20, apgd_steps=20, targets=2,
+                                  square_queries=200)
+    natural = accuracy(model, images, labels)
+    assert natural > 0.8
+    assert accuracy(model, pgd, labels) >= natural - 0.01, "PGD should see zero gradients and fail"
+    assert result.robust.float().mean() < natural - 0.3, "the gradient-free Square Attack should break it"
+    assert "square" in result.broken_by
+
+
+def test_autoattack_result_is_consistent(trained_mnist_model, mnist_test):
+    images, labels = mnist_test[0][:300], mnist_test[1][:300]
+    eps_matrix = epsilon_matrix(images, "exact", 0.15)
+    torch.manual_seed(0)
+    result = localized_autoattack(trained_mnist_model, images, labels, eps_matrix, pgd_steps=10, apgd_steps=10,
+                                  targets=2, square_queries=50)
+    _check_invariants(images, result.images, eps_matrix)
+    with torch.no_grad():
+        correct = trained_mnist_model(result.images).argmax(1) == labels
+        natural_correct = trained_mnist_model(images).argmax(1) == labels
+    assert torch.equal(correct, result.robust), "robust must mean: the worst-case image is still classified right"
+    assert [b == "natural" for b in result.broken_by] == (~natural_correct).tolist()
+    assert set(result.broken_by) <= {"", "natural", *ATTACK_NAMES}
+    assert (result.loss >= result.pgd_loss - 1e-6).all()
+    assert result.robust.float().mean() <= result.pgd_robust.float().mean()
+    with torch.no_grad():  # the reported loss is at least the worst-case image's, wherever a gradient attack made it
+        worst_loss = F.cross_entropy(trained_mnist_model(result.images), labels, reduction="none")
+    by_gradient = torch.tensor([b in ("", "pgd", "apgd-ce", "apgd-t") for b in result.broken_by])
+    assert (result.loss[by_gradient] >= worst_loss[by_gradient] - 1e-5).all()

@@ -1,0 +1,110 @@
+"""What every localized attack shares: input checks, the budget box, the model's mode, the arithmetic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn as nn
+
+from ..checks import check_count, check_images
+from ..config import PRECISIONS
+
+
+def check_attack_inputs(images: torch.Tensor, labels: torch.Tensor, eps_matrix: torch.Tensor) -> None:
+    """The checks every attack makes on its tensors; each error names the problem."""
+    check_images(images)
+    if not isinstance(eps_matrix, torch.Tensor):
+        raise TypeError(f"eps_matrix must be a torch.Tensor, got {type(eps_matrix).__name__}")
+    if eps_matrix.shape != images.shape:
+        raise ValueError(f"eps_matrix must have the shape of images {tuple(images.shape)}, "
+                         f"got {tuple(eps_matrix.shape)}")
+    if eps_matrix.numel() and (eps_matrix.min() < 0 or eps_matrix.max() > 1):
+        raise ValueError("eps_matrix entries must lie in [0, 1]")
+    if not isinstance(labels, torch.Tensor) or labels.dtype not in (torch.int64, torch.int32):
+        raise TypeError("labels must be an integer torch.Tensor of class indices")
+    if labels.shape != (images.shape[0],):
+        raise ValueError(f"labels must have shape ({images.shape[0]},), one per image, got {tuple(labels.shape)}")
+
+
+def check_positive(value: int, name: str) -> None:
+    """An int >= 1 (restarts, queries, targets)."""
+    check_count(value, name)
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+def prepared(images: torch.Tensor, labels: torch.Tensor, eps_matrix: torch.Tensor):
+    """Detached float images, the budget on their device and dtype, long labels."""
+    x = images.detach()
+    return x, eps_matrix.detach().to(dtype=x.dtype, device=x.device), labels.to(device=x.device, dtype=torch.long)
+
+
+def budget_box(x: torch.Tensor, budget: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The lower and upper bound of every pixel: [x - budget, x + budget] ∩ [0, 1]."""
+    return (x - budget).clamp(min=0.0), (x + budget).clamp(max=1.0)
+
+
+def project(x_adv: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    return torch.minimum(torch.maximum(x_adv, lower), upper)
+
+
+def uniform_start(x: torch.Tensor, budget: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """A uniform random point of the budget box (pixels with budget 0 stay where they are)."""
+    return project(x + torch.empty_like(x).uniform_(-1.0, 1.0) * budget, lower, upper)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """The model in eval mode for the attack; its previous mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def autocast(x: torch.Tensor, bf16: bool):
+    """One bf16 autocast context for a whole attack (so the weights are cast once, not at every step);
+    element-wise work outside the model (steps, projections) is not autocast and stays float32."""
+    return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """"fp32" or "bf16": ``precision`` itself, or for "auto" bf16 where ``device`` computes it natively
+    (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX) and fp32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: choose one of {PRECISIONS}")
+    if precision != "auto":
+        return precision
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu" and hasattr(torch.cpu, "get_capabilities"):
+        capabilities = torch.cpu.get_capabilities()
+        return "bf16" if capabilities.get("avx512_bf16") or capabilities.get("amx_bf16") else "fp32"
+    return "fp32"
+
+
+def misclassified(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return logits.argmax(1) != labels
+
+
+def better(candidate_wrong: torch.Tensor, candidate_score: torch.Tensor, best_wrong: torch.Tensor,
+           best_score: torch.Tensor) -> torch.Tensor:
+    """Per image: is the candidate a better adversarial point? Misclassified beats correct; then the higher score."""
+    return (candidate_wrong & ~best_wrong) | ((candidate_wrong == best_wrong) & (candidate_score > best_score))
+
+
+def rows(mask: torch.Tensor) -> torch.Tensor:
+    """A per-image boolean as a mask broadcastable over (N, C, H, W)."""
+    return mask.view(-1, 1, 1, 1)
+
+
+def input_gradient(objective: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """d objective.sum() / d x; zeros where the model does not depend on its input differentiably
+    (a thresholding model, say: gradient attacks then stand still, and Square still attacks it)."""
+    (grad,) = torch.autograd.grad(objective.sum(), x, allow_unused=True)
+    return torch.zeros_like(x) if grad is None else grad

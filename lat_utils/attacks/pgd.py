@@ -1,0 +1,79 @@
+"""Masked (localized) L-inf PGD, the attack of the paper and of training.
+
+Batched (no per-image loop); returns, per image, the iterate of highest loss it visited, so it is
+never weaker than the same PGD returning its last iterate (as torchattacks and Madry et al.'s code do).
+``precision="bf16"`` runs the forward and backward passes under bfloat16 autocast (about 2x faster on
+CPUs with AVX512-BF16 and on GPUs); only the direction of each step comes from them: iterates,
+budgets and the projection stay float32, so the budget guarantees are unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..checks import check_count
+from ..config import PROJECTIONS
+from ._common import (autocast, budget_box, check_attack_inputs, eval_mode, input_gradient, prepared, project,
+                      resolve_precision, uniform_start)
+
+
+def masked_pgd(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    eps_matrix: torch.Tensor,
+    *,
+    steps: int,
+    step_size: float,
+    random_start: bool = True,
+    projection: str = "per_step",
+    precision: str = "fp32",
+) -> torch.Tensor:
+    """Localized L-inf PGD on the cross-entropy loss; returns detached adversarial images.
+
+    ``projection="per_step"`` projects onto [x - E, x + E] ∩ [0, 1] after every step (the random
+    start is drawn inside the same box): pixels with E = 0 never move. ``projection="final"`` is
+    Algorithm 1 read literally: an unmasked PGD with budget max(E) of each image, then one clip
+    into [x - E, x + E]. ``precision`` is "fp32", "bf16" or "auto" (see ``resolve_precision``).
+    """
+    check_attack_inputs(images, labels, eps_matrix)
+    check_count(steps, "steps")
+    if isinstance(step_size, bool) or not isinstance(step_size, (int, float)) or step_size < 0:
+        raise ValueError(f"step_size must be a number >= 0, got {step_size!r}")
+    if projection not in PROJECTIONS:
+        raise ValueError(f"unknown projection {projection!r}: choose one of {PROJECTIONS}")
+    bf16 = resolve_precision(precision, images.device) == "bf16"
+    x, eps_matrix, labels = prepared(images, labels, eps_matrix)
+    if projection == "per_step":
+        budget = eps_matrix
+    else:  # Algorithm 1: attack with the largest budget everywhere, localize afterwards
+        budget = eps_matrix.amax(dim=(1, 2, 3), keepdim=True).expand_as(x)
+    with eval_mode(model):
+        x_adv = _pgd(model, x, labels, budget, steps, step_size, random_start, bf16)
+    if projection == "final":
+        x_adv = project(x_adv, *budget_box(x, eps_matrix))
+    return x_adv.detach()
+
+
+def _pgd(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, budget: torch.Tensor, steps: int,
+         step_size: float, random_start: bool, bf16: bool) -> torch.Tensor:
+    """Sign-gradient ascent inside [x - budget, x + budget] ∩ [0, 1]; the highest-loss iterate of each image."""
+    lower, upper = budget_box(x, budget)
+    x_adv = uniform_start(x, budget, lower, upper) if random_start else x.clone()
+    best, best_loss = x_adv, torch.full((x.shape[0],), -float("inf"), device=x.device)
+    with autocast(x, bf16):
+        for step in range(steps + 1):
+            x_adv.requires_grad_(True)
+            loss = F.cross_entropy(model(x_adv).float(), labels, reduction="none")
+            with torch.no_grad():
+                improved = loss > best_loss
+                best_loss = torch.where(improved, loss, best_loss)
+                best = torch.where(improved.view(-1, 1, 1, 1), x_adv, best)
+            if step == steps:  # the last forward only scores the last iterate
+                break
+            grad = input_gradient(loss, x_adv)
+            with torch.no_grad():
+                x_adv = project(x_adv + step_size * grad.sign(), lower, upper)
+    return best

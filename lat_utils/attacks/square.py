@@ -1,0 +1,100 @@
+"""Masked L-inf Square Attack (Andriushchenko et al., ECCV 2020): random search, no gradients.
+
+It starts from vertical stripes (each column of each channel at +E or -E) and then, query after
+query, redraws one random square window at +E or -E per channel, keeping the change when it lowers
+the margin z_y - max_{j != y} z_j; the window's side shrinks with the fraction of pixels ``p``, which
+starts at ``p_init`` and is halved at the paper's schedule. Localized: every change is E times a
+sign, so pixels with budget 0 never move; and each window is placed over a pixel that has a budget
+(in a mostly fixed image, windows on fixed pixels would waste queries). Being gradient-free, it
+sees through gradient masking that fools every gradient attack.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+from ._common import budget_box, check_attack_inputs, check_positive, eval_mode, prepared, project
+
+# Square's schedule: p is halved after these fractions (in 1/10,000) of the queries
+P_HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
+
+
+def masked_square(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    eps_matrix: torch.Tensor,
+    *,
+    queries: int = 5000,
+    p_init: float = 0.8,
+) -> torch.Tensor:
+    """Localized L-inf Square Attack on the margin loss; returns detached adversarial images.
+
+    ``queries`` model evaluations per image at most (the stripes count as one); an image stops being
+    queried once it is misclassified. Returns, per image, the point of lowest margin found.
+    """
+    check_attack_inputs(images, labels, eps_matrix)
+    check_positive(queries, "queries")
+    if isinstance(p_init, bool) or not isinstance(p_init, (int, float)) or not 0 < p_init <= 1:
+        raise ValueError(f"p_init must be a number in (0, 1], got {p_init!r}")
+    x, budget, labels = prepared(images, labels, eps_matrix)
+    lower, upper = budget_box(x, budget)
+    n, channels, height, width = x.shape
+    has_budget = (budget > 0).any(dim=1).view(n, -1)            # pixels a window may be placed over
+    with eval_mode(model), torch.no_grad():
+        stripes = torch.randint(0, 2, (n, channels, 1, width), device=x.device).float() * 2 - 1
+        best = project(x + budget * stripes, lower, upper)
+        margin = _margin(model, best, labels)
+        for query in range(1, queries):
+            todo = ((margin > 0) & has_budget.any(dim=1)).nonzero().squeeze(1)
+            if len(todo) == 0:
+                break
+            side = _window_side(p_init, query, queries, height, width)
+            window = _windows(has_budget[todo], side, height, width)
+            signs = torch.randint(0, 2, (len(todo), channels, 1, 1), device=x.device).float() * 2 - 1
+            candidate = torch.where(window, x[todo] + budget[todo] * signs, best[todo])
+            candidate = project(candidate, lower[todo], upper[todo])
+            candidate_margin = _margin(model, candidate, labels[todo])
+            improved = candidate_margin < margin[todo]
+            best[todo] = torch.where(improved.view(-1, 1, 1, 1), candidate, best[todo])
+            margin[todo] = torch.where(improved, candidate_margin, margin[todo])
+    return best.detach()
+
+
+def _margin(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """z_y - max_{j != y} z_j: negative exactly when the image is misclassified."""
+    logits = model(x).float()
+    true = logits.gather(1, labels.view(-1, 1)).squeeze(1)
+    others = logits.scatter(1, labels.view(-1, 1), -float("inf"))
+    return true - others.amax(dim=1)
+
+
+def _window_side(p_init: float, query: int, queries: int, height: int, width: int) -> int:
+    """The side of the square at this query: sqrt(p * pixels), p halved at the schedule's points."""
+    progress = int(query / queries * 10_000)
+    p = p_init / 2 ** sum(progress > point for point in P_HALVINGS)
+    return min(max(int(round(math.sqrt(p * height * width))), 1), height - 1, width - 1)
+
+
+def _windows(has_budget: torch.Tensor, side: int, height: int, width: int) -> torch.Tensor:
+    """(M, 1, H, W) boolean windows of ``side`` x ``side``, each over a random pixel that has a budget."""
+    m = len(has_budget)
+    pixel = torch.multinomial(has_budget.float(), 1).squeeze(1)
+    row, col = pixel // width, pixel % width
+    top = _window_start(row, side, height)
+    left = _window_start(col, side, width)
+    rows = torch.arange(height, device=has_budget.device).view(1, -1)
+    cols = torch.arange(width, device=has_budget.device).view(1, -1)
+    in_rows = (rows >= top.view(-1, 1)) & (rows < top.view(-1, 1) + side)
+    in_cols = (cols >= left.view(-1, 1)) & (cols < left.view(-1, 1) + side)
+    return (in_rows.view(m, 1, height, 1) & in_cols.view(m, 1, 1, width))
+
+
+def _window_start(position: torch.Tensor, side: int, size: int) -> torch.Tensor:
+    """A uniformly random first row (or column) of a window of ``side`` that contains ``position``."""
+    low = (position - side + 1).clamp(min=0)
+    high = position.clamp(max=size - side)
+    return low + (torch.rand(len(position), device=position.device) * (high - low + 1)).long().clamp(max=high - low)
