@@ -43,6 +43,7 @@ from .attacks import masked_pgd
 from .config import IMAGENET_EPS, Profile
 from .data import MIRROR_ENV, OFFLINE_ENV, DataNotFoundError, offline_mirror, offline_requested
 from .masks import Box, epsilon_matrix
+from .quiet import native_stderr_silenced
 from .report import WallClock
 
 CLASSES_FILE = Path(__file__).with_name("imagenet_classes.txt")
@@ -325,8 +326,9 @@ class _TFLiteSSDMobileNet:
     def __init__(self, model_path: Path, labels_path: Path) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(model_path), num_threads=max(1, torch.get_num_threads()))
-        self.interpreter.allocate_tensors()
+        with native_stderr_silenced():  # TFLite's "INFO: Created ... XNNPACK delegate" line
+            self.interpreter = Interpreter(model_path=str(model_path), num_threads=max(1, torch.get_num_threads()))
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.outputs = [o["index"] for o in self.interpreter.get_output_details()]
         self.labels = labels_path.read_text().splitlines()  # line 0 is '???', the background
