@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,14 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     tmp.replace(path)
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a report prints it: relative to the project folder (``../`` for places beside it).
+
+    Reports travel to other machines; the absolute paths of the one that ran them mean nothing there.
+    """
+    return os.path.relpath(Path(path).resolve(), PROJECT_ROOT)
 
 
 def figures_dir(profile: str) -> Path:
