@@ -26,6 +26,8 @@ Here:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -199,7 +201,8 @@ def _torchvision_state_dict(url: str) -> dict[str, torch.Tensor]:
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
     if offline_requested() and not cached.exists():
         raise RuntimeError(f"{OFFLINE_ENV} is set and {cached} is not cached")
-    return torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True, weights_only=True)
+    with contextlib.redirect_stdout(io.StringIO()):  # torch prints 'Downloading ... to <home>/.cache/...'
+        return torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True, weights_only=True)
 
 
 def _inception_v3() -> Classifier:
