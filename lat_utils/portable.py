@@ -3,7 +3,8 @@
 Papermill records the absolute input and output paths of every execution in the notebook's
 metadata, and a notebook's own prints (a checkpoint's path, the folder of the tables) show absolute
 paths. :func:`make_portable` rewrites both relative to the project folder, the folder the pipeline
-runs the notebooks in, so ``/home/me/lat/runs/quick/x.pt`` reads ``runs/quick/x.pt``.
+runs the notebooks in, so ``/home/me/lat/runs/quick/x.pt`` reads ``runs/quick/x.pt`` (and any other
+path in the home folder starts with ``~``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from .paths import PROJECT_ROOT, write_atomically
 
 
 def relative_text(text: str, root: Path = PROJECT_ROOT) -> str:
-    """``text`` with every absolute path under ``root`` written relative to it."""
+    """``text`` with every absolute path under ``root`` written relative to it, and the home folder as ``~``."""
     under_root = re.compile(re.escape(str(root)) + r"(/|(?![\w.-]))")  # the root itself or a path in it
-    return under_root.sub(lambda match: "" if match.group(1) == "/" else ".", text)
+    text = under_root.sub(lambda match: "" if match.group(1) == "/" else ".", text)
+    return re.sub(re.escape(str(Path.home())) + r"(?=/)", "~", text)
 
 
 def make_portable(notebook: nbformat.NotebookNode, root: Path = PROJECT_ROOT) -> nbformat.NotebookNode:
