@@ -15,9 +15,13 @@ def _made(path: Path) -> Path:
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(tmp)`` then rename onto ``path``: a kill during the write leaves the old file intact."""
+    """``write(tmp)`` then rename onto ``path``: a kill during the write leaves the old file intact.
+
+    The temporary file is named for the process, so that processes writing the same file at the same
+    time (two trainings building the data cache) do not rename each other's file away.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     write(tmp)
     tmp.replace(path)
 
