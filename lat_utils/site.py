@@ -19,9 +19,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+import torch
 
-from .config import get_profile
+from .attacks import resolve_precision
+from .config import Profile, get_profile
 from .paths import figures_dir, reports_dir, shown, tables_dir, write_atomically
+from .report import device, profile_deviations
 
 INDEX = "index.html"
 RUN_RECORD = "run.json"
@@ -45,8 +48,6 @@ NOTEBOOK_ROLES = (
 
 def machine_description() -> str:
     """The GPU's name, else the CPU's model name and core count."""
-    import torch
-
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (GPU) x {torch.cuda.device_count()}"
     model = platform.processor() or platform.machine()
@@ -62,11 +63,6 @@ def machine_description() -> str:
 
 def record_run(profile: str, seconds: float, **settings: object) -> dict:
     """Save what this run was (profile, device, date, total wall time, ``settings``) to ``run.json``."""
-    import torch
-
-    from .attacks import resolve_precision
-    from .report import device
-
     record = {
         "profile": profile,
         "finished": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
@@ -107,9 +103,7 @@ def render_index(profile: str, reports: Path, figures: Path, tables: Path) -> st
     return _PAGE.format(title=f"LAT reproduction: {_e(profile)} report", body="\n".join(sections))
 
 
-def _run_section(settings, record: dict, timings: dict[str, float]) -> str:
-    from .report import profile_deviations
-
+def _run_section(settings: Profile, record: dict, timings: dict[str, float]) -> str:
     precision = record.get("attack_precision", "")
     total = record.get("seconds", timings.get("TOTAL"))
     facts = [
@@ -123,8 +117,8 @@ def _run_section(settings, record: dict, timings: dict[str, float]) -> str:
               if key not in {"profile", "device", "finished", "seconds", "attack_precision"}]
     rows = "".join(f"<tr><th>{key}</th><td>{value}</td></tr>" for key, value in facts)
     stages = _stage_times(timings)
-    stage_rows = "".join(f"<tr><td>{_e(stage)}</td><td class='num'>{seconds:.0f} s</td><td class='num'>{count}</td></tr>"
-                         for stage, (seconds, count) in stages.items())
+    stage_rows = "".join(f"<tr><td>{_e(stage)}</td><td class='num'>{seconds:.0f} s</td>"
+                         f"<td class='num'>{count}</td></tr>" for stage, (seconds, count) in stages.items())
     deviations = profile_deviations(settings, precision) if precision else list(settings.deviations)
     return (
         "<h2>What was run</h2>"
@@ -146,7 +140,8 @@ def _figures_section(figures: Path, reports: Path) -> str:
     link = Path(os.path.relpath(figures, reports)).as_posix()
     items = "".join(f"<figure><a href='{_e(link)}/{_e(name)}'><img src='{_e(link)}/{_e(name)}' alt='{_e(caption)}'>"
                     f"</a><figcaption>{_e(caption)}</figcaption></figure>" for name, caption in found)
-    return f"<h2>Headline figures</h2><p class='note'>Click a figure for its full size.</p><div class='figures'>{items}</div>"
+    return (f"<h2>Headline figures</h2><p class='note'>Click a figure for its full size.</p>"
+            f"<div class='figures'>{items}</div>")
 
 
 def _claims_section(path: Path) -> str:
