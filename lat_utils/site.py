@@ -235,6 +235,7 @@ table.facts th {{ width: 11rem; }}
 figure {{ margin: 0; }} figure img {{ display: block; max-width: 100%; max-height: 30rem; margin: auto;
                                       border: 1px solid #eee; }}
 figcaption {{ color: #444; font-size: .92rem; }}
+table.claims td:first-child {{ min-width: 16rem; }}
 td.verdict {{ white-space: nowrap; font-weight: 600; }}
 td.supported {{ color: #176f2c; }} td.not-supported {{ color: #a4251b; }}
 </style>
