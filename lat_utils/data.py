@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .config import DATASETS, SPLITS
-from .paths import PROJECT_ROOT, write_atomically
+from .paths import PROJECT_ROOT, shown, write_atomically
 
 MIRROR_ENV = "LAT_DATA_DIR"
 OFFLINE_ENV = "LAT_OFFLINE"
@@ -124,7 +124,7 @@ def _read_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor, Provenance] | N
             return None
         return saved["images"], saved["labels"], Provenance(**saved["provenance"])
     except Exception as error:  # an unreadable cache is rebuilt, never trusted
-        print(f"Ignoring unreadable cache {path} ({error}); rebuilding it.")
+        print(f"Ignoring unreadable cache {shown(path)} ({error}); rebuilding it.")
         return None
 
 
@@ -150,12 +150,12 @@ def _download(name: str, split: str, root: Path) -> tuple[torch.Tensor, torch.Te
         labels = torch.as_tensor(ds.targets, dtype=torch.int64)
     except Exception as error:  # no network, server down, ...: fall back to the mirror
         return f"torchvision download failed: {type(error).__name__}: {error}"
-    return images, labels, Provenance(name, split, f"torchvision download into {root}", exact=True)
+    return images, labels, Provenance(name, split, f"torchvision download into {shown(root)}", exact=True)
 
 
 def _from_mirror(name: str, split: str, why_not_download: str) -> tuple[torch.Tensor, torch.Tensor, Provenance]:
     mirror = offline_mirror()
-    print(f"{name}/{split}: {why_not_download}; using the offline mirror {mirror}")
+    print(f"{name}/{split}: {why_not_download}; using the offline mirror {shown(mirror)}")
     if name == "mnist":
         return _mnist_from_mirror(mirror, split)
     return _cifar10_from_mirror(mirror, split)
@@ -194,7 +194,7 @@ def _mnist_from_mirror(mirror: Path, split: str) -> tuple[torch.Tensor, torch.Te
                                   magic, stem)
     images = torch.from_numpy(arrays["images-idx3"].copy()).unsqueeze(1)
     labels = torch.from_numpy(arrays["labels-idx1"].astype(np.int64))
-    return images, labels, Provenance("mnist", split, f"offline mirror {mirror / 'mnist'}", exact=True,
+    return images, labels, Provenance("mnist", split, f"offline mirror {shown(mirror / 'mnist')}", exact=True,
                                       note="byte-identical to the original IDX files (SHA-256 verified)")
 
 
@@ -229,6 +229,6 @@ def _cifar10_from_mirror(mirror: Path, split: str) -> tuple[torch.Tensor, torch.
         raise DataCorruptError(f"{path} holds {len(images)} {split} images, expected {expected}")
     tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     return tensor, torch.tensor(labels, dtype=torch.int64), Provenance(
-        "cifar10", split, f"offline mirror {path}", exact=False,
+        "cifar10", split, f"offline mirror {shown(path)}", exact=False,
         note="JPEG re-encoding of CIFAR-10: pixels differ slightly from the original; "
         "ordered image 0 of each class, then image 1 of each class, ...")

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from .attacks import ATTACK_NAMES, localized_autoattack, resolve_precision
 from .config import ATTACK_KINDS, Profile, get_profile

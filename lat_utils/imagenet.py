@@ -26,6 +26,8 @@ Here:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +45,7 @@ from .attacks import masked_pgd
 from .config import IMAGENET_EPS, Profile
 from .data import MIRROR_ENV, OFFLINE_ENV, DataNotFoundError, offline_mirror, offline_requested
 from .masks import Box, epsilon_matrix
+from .quiet import native_stderr_silenced
 from .report import WallClock
 
 CLASSES_FILE = Path(__file__).with_name("imagenet_classes.txt")
@@ -198,7 +201,8 @@ def _torchvision_state_dict(url: str) -> dict[str, torch.Tensor]:
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
     if offline_requested() and not cached.exists():
         raise RuntimeError(f"{OFFLINE_ENV} is set and {cached} is not cached")
-    return torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True, weights_only=True)
+    with contextlib.redirect_stdout(io.StringIO()):  # torch prints 'Downloading ... to <home>/.cache/...'
+        return torch.hub.load_state_dict_from_url(url, progress=False, check_hash=True, weights_only=True)
 
 
 def _inception_v3() -> Classifier:
@@ -325,8 +329,9 @@ class _TFLiteSSDMobileNet:
     def __init__(self, model_path: Path, labels_path: Path) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(model_path), num_threads=max(1, torch.get_num_threads()))
-        self.interpreter.allocate_tensors()
+        with native_stderr_silenced():  # TFLite's "INFO: Created ... XNNPACK delegate" line
+            self.interpreter = Interpreter(model_path=str(model_path), num_threads=max(1, torch.get_num_threads()))
+            self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.outputs = [o["index"] for o in self.interpreter.get_output_details()]
         self.labels = labels_path.read_text().splitlines()  # line 0 is '???', the background

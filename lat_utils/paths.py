@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,11 +15,23 @@ def _made(path: Path) -> Path:
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """``write(tmp)`` then rename onto ``path``: a kill during the write leaves the old file intact."""
+    """``write(tmp)`` then rename onto ``path``: a kill during the write leaves the old file intact.
+
+    The temporary file is named for the process, so that processes writing the same file at the same
+    time (two trainings building the data cache) do not rename each other's file away.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     write(tmp)
     tmp.replace(path)
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a report prints it: relative to the project folder (``../`` for places beside it).
+
+    Reports travel to other machines; the absolute paths of the one that ran them mean nothing there.
+    """
+    return os.path.relpath(Path(path).resolve(), PROJECT_ROOT)
 
 
 def figures_dir(profile: str) -> Path:

@@ -23,8 +23,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+from . import progress, site
 from .config import DATASETS, PROFILES, get_profile
 from .paths import PROJECT_ROOT, reports_dir
+from .portable import make_file_portable
 from .training import group_name, study_models, together_groups
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
@@ -70,14 +72,17 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    os.environ[progress.ENV] = progress.TEXT  # the kernel inherits it: plain-text progress bars on stdout
     output = reports_dir(profile) / execution.output
     start = time.perf_counter()
     try:
         papermill.execute_notebook(NOTEBOOKS / execution.notebook, output, parameters=execution.parameters,
-                                   cwd=str(PROJECT_ROOT), kernel_name="python3", progress_bar=False)
+                                   cwd=str(PROJECT_ROOT), kernel_name="python3", progress_bar=False,
+                                   coalesce_streams=True)  # one stream output per cell, a bar's final line
     except papermill.PapermillExecutionError as error:
         raise NotebookFailed(f"{execution.notebook} {execution.parameters} failed in cell {error.exec_count} "
                              f"({error.ename}: {error.evalue}); see the executed copy {output}") from None
+    make_file_portable(output)
     body, _ = HTMLExporter().from_filename(str(output))
     output.with_suffix(".html").write_text(body, encoding="utf-8")
     return time.perf_counter() - start
@@ -139,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = reports_dir(args.profile) / "timings.csv"
     summary.write_text("notebook,seconds\n" + "".join(f"{k},{v:.1f}\n" for k, v in times.items())
                        + f"TOTAL,{total:.1f}\n")
-    print(f"\nDone: profile {args.profile} in {total / 60:.1f} min. Reports in {reports_dir(args.profile)}, "
+    site.record_run(args.profile, total, jobs=args.jobs, together=args.together)
+    index = site.write_index(args.profile)
+    print(f"\nDone: profile {args.profile} in {total / 60:.1f} min. Start at {index}; "
+          f"reports in {reports_dir(args.profile)}, "
           f"figures in {PROJECT_ROOT / 'figures' / args.profile}, timings in {summary}.")
     return 0
 

@@ -23,6 +23,16 @@ def device_name() -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def profile_deviations(profile: Profile, precision: str) -> list[str]:
+    """The profile's deviations from the paper, plus bf16 attack arithmetic when ``precision`` is bf16."""
+    deviations = list(profile.deviations)
+    if precision == "bf16":
+        deviations.append("the PGD steps of training and evaluation compute their gradients in bfloat16 (autocast); "
+                          "iterates, budgets and every reported loss are float32 (effect measured by "
+                          "bench/precision_gate.py)")
+    return deviations
+
+
 def run_header(profile: Profile, title: str) -> str:
     """Markdown: title, date, versions, device, profile and its deviations from the paper."""
     import torchvision
@@ -35,11 +45,7 @@ def run_header(profile: Profile, title: str) -> str:
     ]
     precision = resolve_precision(profile.attack_precision, device())
     lines.append(f"- attack arithmetic: {precision} (the profile asks for {profile.attack_precision!r})")
-    deviations = list(profile.deviations)
-    if precision == "bf16":
-        deviations.append("the PGD steps of training and evaluation compute their gradients in bfloat16 (autocast); "
-                          "iterates, budgets and every reported loss are float32 (effect measured by "
-                          "bench/precision_gate.py)")
+    deviations = profile_deviations(profile, precision)
     if deviations:
         lines.append("- deviations from the paper in this profile:")
         lines += [f"  - {d}" for d in deviations]

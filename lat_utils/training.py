@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from .attacks import masked_pgd
 from .config import DATASETS, MODEL_KINDS, PROJECTIONS, Profile, get_profile

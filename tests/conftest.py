@@ -43,3 +43,14 @@ def trained_mnist_model() -> PaperCNN:
 def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     with torch.no_grad():
         return (model(images).argmax(1) == labels).float().mean().item()
+
+
+@pytest.fixture(scope="session")
+def smoke_study() -> int:
+    """The whole study in the smoke profile, run once per test session; the pipeline's exit code.
+
+    Its reports (``reports/smoke/``, ``figures/smoke/``) are what the report tests look at.
+    """
+    from lat_utils import pipeline
+
+    return pipeline.main(["--profile", "smoke"])

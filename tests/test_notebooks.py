@@ -45,8 +45,8 @@ def test_source_notebooks_are_thin_and_clean():
 
 
 @pytest.mark.notebooks
-def test_smoke_study_runs_end_to_end():
-    assert pipeline.main(["--profile", "smoke"]) == 0
+def test_smoke_study_runs_end_to_end(smoke_study):
+    assert smoke_study == 0
     reports = reports_dir("smoke")
     for stage in pipeline.plan("smoke"):
         for execution in stage:

@@ -1,0 +1,53 @@
+"""Executed notebooks that travel: no absolute path of the machine that ran them.
+
+Papermill records the absolute input and output paths of every execution in the notebook's
+metadata, and a notebook's own prints (a checkpoint's path, the folder of the tables) show absolute
+paths. :func:`make_portable` rewrites both relative to the project folder, the folder the pipeline
+runs the notebooks in, so ``/home/me/lat/runs/quick/x.pt`` reads ``runs/quick/x.pt`` (and any other
+path in the home folder starts with ``~``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import nbformat
+
+from .paths import PROJECT_ROOT, write_atomically
+
+
+
+def relative_text(text: str, root: Path = PROJECT_ROOT) -> str:
+    """``text`` with every absolute path under ``root`` written relative to it, and the home folder as ``~``."""
+    under_root = re.compile(re.escape(str(root)) + r"(/|(?![\w.-]))")  # the root itself or a path in it
+    text = under_root.sub(lambda match: "" if match.group(1) == "/" else ".", text)
+    return re.sub(re.escape(str(Path.home())) + r"(?=/)", "~", text)
+
+
+def make_portable(notebook: nbformat.NotebookNode, root: Path = PROJECT_ROOT) -> nbformat.NotebookNode:
+    """Rewrite ``notebook`` in place: papermill's paths and every output's paths relative to ``root``."""
+    recorded = notebook.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if recorded.get(key):
+            recorded[key] = os.path.relpath(Path(recorded[key]).resolve(), root)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = relative_text(output["text"], root)
+            for mime, value in output.get("data", {}).items():
+                if mime.startswith("text/") and isinstance(value, str):
+                    output["data"][mime] = relative_text(value, root)
+            if "evalue" in output:
+                output["evalue"] = relative_text(output["evalue"], root)
+            if "traceback" in output:
+                output["traceback"] = [relative_text(line, root) for line in output["traceback"]]
+    return notebook
+
+
+def make_file_portable(path: Path) -> None:
+    """:func:`make_portable` on the executed notebook at ``path``, rewritten atomically."""
+    notebook = nbformat.read(path, as_version=4)
+    make_portable(notebook)
+    write_atomically(path, lambda tmp: nbformat.write(notebook, tmp))

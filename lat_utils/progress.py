@@ -1,0 +1,35 @@
+"""Progress bars: widgets in JupyterLab, plain text in papermill runs and logs.
+
+Every progress bar of ``lat_utils`` comes from :func:`tqdm` here. Interactively (JupyterLab, a
+terminal) it is ``tqdm.auto``: a widget in a notebook, text on stderr in a terminal. When the
+environment variable ``LAT_PROGRESS`` is ``text`` (the pipeline sets it for the kernels papermill
+starts) it is the plain-text bar written to **stdout**: an executed report then holds the bar's
+final line as ordinary output, neither widget JSON (which a static HTML page cannot draw) nor a
+stderr stream (which nbconvert renders as a red warning block).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+ENV = "LAT_PROGRESS"
+TEXT = "text"
+
+
+def text_mode() -> bool:
+    """True when progress bars are plain text on stdout (``LAT_PROGRESS=text``)."""
+    return os.environ.get(ENV, "").strip().lower() == TEXT
+
+
+def tqdm(*args: Any, **kwargs: Any):
+    """A ``tqdm`` progress bar of the kind this process should show (see the module docstring)."""
+    if text_mode():
+        from tqdm.std import tqdm as text_tqdm
+
+        kwargs.setdefault("file", sys.stdout)
+        return text_tqdm(*args, **kwargs)
+    from tqdm.auto import tqdm as auto_tqdm
+
+    return auto_tqdm(*args, **kwargs)

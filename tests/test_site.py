@@ -1,0 +1,116 @@
+"""The pieces that make reports travel, on small made-up inputs: the landing page, portable paths,
+the choice of progress bar, the browser's discovery. (The real reports are checked in test_reports.py.)"""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from lat_utils import browser, portable, progress, site
+from lat_utils.config import get_profile
+from lat_utils.paths import PROJECT_ROOT, shown
+
+
+@pytest.fixture
+def report_folders(tmp_path):
+    reports, figures = tmp_path / "reports" / "smoke", tmp_path / "figures" / "smoke"
+    tables = reports / "tables"
+    tables.mkdir(parents=True)
+    figures.mkdir(parents=True)
+    (figures / "fig2_loss_mnist.png").write_bytes(b"png")  # the only headline figure made
+    pd.DataFrame({
+        "claim": ["a <b>bold</b> claim", "another", "a third"],
+        "paper (%)": [99.0, 4.35, float("nan")],
+        "ours (%)": [91.5, -3.0, "mnist: none"],
+        "ours low": [88.0, -9.0, float("nan")],  # a column the page does not know of
+        "verdict": ["not supported", "inconclusive", "not supported"],
+    }).to_csv(tables / "claims.csv", index=False)
+    (reports / "timings.csv").write_text("notebook,seconds\n01_imagenet_attack.ipynb,30.0\n"
+                                         "02_train_mnist-natural-seed0.ipynb,20.0\n"
+                                         "02_train_mnist-standard-per_step-seed0.ipynb,25.0\nTOTAL,80.0\n")
+    (reports / site.RUN_RECORD).write_text(json.dumps({"device": "CPU: Test CPU, 2 cores", "finished": "2026-01-02",
+                                                       "attack_precision": "fp32", "seconds": 80.0, "jobs": 2}))
+    for name in ("01_imagenet_attack", "02_train_mnist-natural-seed0"):
+        (reports / f"{name}.html").write_text("<html></html>")
+    return reports, figures, tables
+
+
+def test_landing_page_shows_what_exists(report_folders):
+    reports, figures, tables = report_folders
+    page = site.render_index("smoke", reports, figures, tables)
+    assert "CPU: Test CPU, 2 cores" in page and "2026-01-02" in page
+    assert "45 s" in page  # stage 02: 20 s + 25 s
+    # figures: linked relative to the page; a figure not made is left out, not shown broken
+    assert "src='../../figures/smoke/fig2_loss_mnist.png'" in page
+    assert "fig1_mnist_attacks.png" not in page
+    # claims: escaped, every column shown (also unknown ones), one count per verdict
+    assert "a &lt;b&gt;bold&lt;/b&gt; claim" in page and "<b>bold</b>" not in page
+    assert "<th>ours low</th>" in page
+    assert "<strong>not supported</strong>: 2" in page and "<strong>inconclusive</strong>: 1" in page
+    # every executed notebook's page is linked
+    assert "href='01_imagenet_attack.html'" in page and "href='02_train_mnist-natural-seed0.html'" in page
+    for deviation in get_profile("smoke").deviations:
+        assert site._e(deviation) in page
+
+
+def test_landing_page_without_any_run(tmp_path):
+    reports, figures = tmp_path / "r", tmp_path / "f"
+    reports.mkdir()
+    figures.mkdir()
+    page = site.render_index("smoke", reports, figures, reports / "tables")
+    assert "not recorded" in page and "No claims table yet" in page and "No figure has been made yet" in page
+
+
+def test_portable_notebook_has_no_project_or_home_path():
+    root = str(PROJECT_ROOT)
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["papermill"] = {"input_path": f"{root}/notebooks/02_train.ipynb",
+                                      "output_path": f"{root}/reports/quick/02_train_x.ipynb"}
+    cell = nbformat.v4.new_code_cell("print(path)")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=f"checkpoint {root}/runs/quick/x.pt\n"),
+        nbformat.v4.new_output("display_data", data={"text/markdown": f"cache in {Path.home()}/.cache/torch",
+                                                     "text/plain": f"folder {root}"}),
+        nbformat.v4.new_output("stream", name="stdout", text=f"{root}-other/file stays\n"),
+    ]
+    notebook.cells.append(cell)
+    portable.make_portable(notebook)
+    assert notebook.metadata.papermill == {"input_path": "notebooks/02_train.ipynb",
+                                           "output_path": "reports/quick/02_train_x.ipynb"}
+    assert cell.outputs[0].text == "checkpoint runs/quick/x.pt\n"
+    assert cell.outputs[1].data["text/markdown"] == "cache in ~/.cache/torch"
+    assert cell.outputs[1].data["text/plain"] == "folder ."
+    assert cell.outputs[2].text == f"{root}-other/file stays\n"  # another folder, not the project's
+
+
+def test_shown_paths_are_relative_to_the_project():
+    assert shown(PROJECT_ROOT / "runs" / "quick") == "runs/quick"
+    assert shown(PROJECT_ROOT.parent / "shared" / "data") == "../shared/data"
+
+
+def test_progress_bars_are_text_on_stdout_when_asked(monkeypatch, capsys):
+    from tqdm.std import tqdm as text_tqdm
+
+    monkeypatch.setenv(progress.ENV, progress.TEXT)
+    bar = progress.tqdm(range(3), desc="counting")
+    assert type(bar) is text_tqdm
+    assert list(bar) == [0, 1, 2]
+    written = capsys.readouterr()
+    assert "counting: 100%" in written.out and "3/3" in written.out and written.err == ""
+    monkeypatch.delenv(progress.ENV)
+    from tqdm.auto import tqdm as auto_tqdm
+
+    assert isinstance(progress.tqdm(range(3), disable=True), auto_tqdm)
+
+
+def test_chromium_is_found_where_asked(monkeypatch, tmp_path):
+    fake = tmp_path / "my-chromium"
+    monkeypatch.setenv(browser.CHROMIUM_ENV, str(fake))
+    assert browser.find_chromium() == str(fake)
+    monkeypatch.delenv(browser.CHROMIUM_ENV)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert browser.find_chromium() is None
+    with pytest.raises(browser.BrowserError, match="no Chromium found"):
+        browser.Chromium()
