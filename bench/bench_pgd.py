@@ -15,7 +15,12 @@ input-gradient backward pass), all measured in this process on the same model, b
   torch's FlopCounterMode) divided by the dense matmul FLOP/s measured in this process, in float32
   and in bfloat16 (each row is compared with the limit of its own arithmetic);
 - one adversarial training step (PGD-k plus the weight update) for the MNIST and CIFAR-10 PaperCNNs,
-  as ``lat_utils.training`` runs it, with float32 and bf16 attack arithmetic.
+  as ``lat_utils.training`` runs it, with float32 and bf16 attack arithmetic;
+- the evaluation's attacks against torchattacks' same attacks on the same model and batch:
+  ``masked_apgd`` (cross-entropy, and targeted DLR with one target) against ``APGD`` and ``APGDT``
+  in image-steps per second, ``masked_square`` against ``Square`` in image-queries per second (a
+  query is one forward pass). The labels are the model's own predictions and eps is tiny
+  (``--robust-eps``), so that no image is broken early and both sides do all their work.
 
 Each figure is the median of ``--repeats`` timed runs after a warm-up; the attacks are timed in turn
 (A B C A B C ...) so that the machine's drift affects them alike. Nothing here is asserted.
@@ -37,7 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from lat_utils.attacks import masked_pgd
+from lat_utils.attacks import masked_apgd, masked_pgd, masked_square
 from lat_utils.data import load_dataset
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN, fast_layout, model_for
@@ -135,6 +140,39 @@ def attack_rows(batch: int, steps: int, repeats: int) -> tuple[dict[str, float],
     return rows, attack_step_flops(model, x, y) / batch
 
 
+def robust_rows(batch: int, steps: int, queries: int, eps: float, repeats: int) -> dict[str, tuple[float, str]]:
+    """Work per second of APGD-CE, APGD-T and Square, ours (standard and background mask) and torchattacks'."""
+    import torchattacks
+
+    images, _, _ = load_dataset("mnist", "test")
+    model = fast_layout(model_for("mnist").eval())
+    x = fast_layout(images[:batch])
+    with torch.no_grad():
+        y = model(x).argmax(1)  # every image starts correct, for both libraries
+    standard, background = epsilon_matrix(x, "standard", eps), epsilon_matrix(x, "background", eps)
+    image_steps, image_queries = batch * steps, batch * queries
+    apgd = torchattacks.APGD(model, eps=eps, steps=steps)
+    apgdt = torchattacks.APGDT(model, eps=eps, steps=steps, n_classes=2)  # one target class, as ours below
+    square = torchattacks.Square(model, eps=eps, n_queries=queries)
+    candidates = {
+        "masked_apgd CE, standard mask": (lambda: masked_apgd(model, x, y, standard, steps=steps), image_steps, "steps"),
+        "masked_apgd CE, background mask": (lambda: masked_apgd(model, x, y, background, steps=steps), image_steps,
+                                            "steps"),
+        "torchattacks APGD CE": (lambda: apgd(x, y), image_steps, "steps"),
+        "masked_apgd DLR-targeted, 1 target, standard mask": (
+            lambda: masked_apgd(model, x, y, standard, steps=steps, loss="dlr-targeted", targets=1), image_steps,
+            "steps"),
+        "torchattacks APGDT, 1 target": (lambda: apgdt(x, y), image_steps, "steps"),
+        "masked_square, standard mask": (lambda: masked_square(model, x, y, standard, queries=queries), image_queries,
+                                         "queries"),
+        "masked_square, background mask": (lambda: masked_square(model, x, y, background, queries=queries),
+                                           image_queries, "queries"),
+        "torchattacks Square": (lambda: square(x, y), image_queries, "queries"),
+    }
+    seconds = interleaved_median_seconds([fn for fn, _, _ in candidates.values()], repeats)
+    return {name: (work / s, unit) for (name, (_, work, unit)), s in zip(candidates.items(), seconds)}
+
+
 def training_rows(batch: int, pgd_steps: int, repeats: int) -> dict[str, float]:
     """Seconds of one adversarial training step per dataset and attack precision."""
     out = {}
@@ -156,6 +194,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="PGD iterations per attack")
     parser.add_argument("--train-steps", type=int, default=5, help="PGD iterations per training step")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--apgd-steps", type=int, default=20, help="APGD iterations per attack")
+    parser.add_argument("--queries", type=int, default=100, help="Square Attack queries per image")
+    parser.add_argument("--robust-eps", type=float, default=0.002, help="eps of the APGD and Square rows")
     parser.add_argument("--json", default=None, help="also save the results here")
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -165,6 +206,7 @@ def main() -> None:
              (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     limits = {p: peak / flops for p, peak in peaks.items()}
     train = training_rows(args.batch, args.train_steps, args.repeats)
+    robust = robust_rows(args.batch, args.apgd_steps, args.queries, args.robust_eps, args.repeats)
 
     ref = rows[REFERENCE]
     print(f"\nMasked PGD benchmark: {device_name()}, torch {torch.__version__}, batch {args.batch}, "
@@ -188,6 +230,13 @@ def main() -> None:
     for name, seconds in train.items():
         print(f"adversarial training step, {name} attack (PGD-{args.train_steps} + update, batch {args.batch}): "
               f"{seconds * 1e3:.0f} ms")
+    print(f"\nEvaluation attacks (fp32, batch {args.batch}, APGD-{args.apgd_steps}, Square {args.queries} queries, "
+          f"eps {args.robust_eps}), ratio against torchattacks' same attack:")
+    references = {"steps": None, "queries": robust["torchattacks Square"][0]}
+    for name, (value, unit) in robust.items():
+        reference = robust["torchattacks APGDT, 1 target" if "DLR" in name or "APGDT" in name
+                           else "torchattacks APGD CE"][0] if unit == "steps" else references["queries"]
+        print(f"{name:<52} {value:>12,.0f} image-{unit}/s {value / reference:>8.2f}x")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": device_name(), "platform": platform.platform(), "torch": torch.__version__,
@@ -195,7 +244,11 @@ def main() -> None:
                        "train_pgd_steps": args.train_steps, "mflop_per_image_step": flops / 1e6,
                        "matmul_gflops": {p: v / 1e9 for p, v in peaks.items()},
                        "image_steps_per_second": rows, "limit_image_steps_per_second": limits,
-                       "localization_overhead_percent": overhead, "training_step_seconds": train}, f, indent=2)
+                       "localization_overhead_percent": overhead, "training_step_seconds": train,
+                       "evaluation_attacks": {"apgd_steps": args.apgd_steps, "square_queries": args.queries,
+                                              "eps": args.robust_eps,
+                                              "work_per_second": {k: v for k, (v, _) in robust.items()}}},
+                      f, indent=2)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ import torch
 
 from lat_utils.attacks import resolve_precision
 from lat_utils.config import ATTACK_KINDS, DATASETS, get_profile
-from lat_utils.evaluation import evaluate, test_subset
+import dataclasses
+
+from lat_utils.evaluation import attacked_scores, test_subset
 from lat_utils.report import device, device_name
 from lat_utils.training import load_trained, study_models
 
@@ -36,7 +38,8 @@ VARIANTS = (("fp32", 0), ("fp32", 1), ("bf16", 0))
 
 def gate_table(profile_name: str) -> pd.DataFrame:
     """One row per model x attack: loss and accuracy under each variant of ``VARIANTS``."""
-    profile = get_profile(profile_name)
+    # the profile's PGD alone: the localized AutoAttack with its other attacks switched off
+    profile = dataclasses.replace(get_profile(profile_name), apgd_steps=0, square_queries=0)
     rows = []
     for dataset in DATASETS:
         images, labels, _ = test_subset(dataset, profile.n_test)
@@ -46,10 +49,9 @@ def gate_table(profile_name: str) -> pd.DataFrame:
                 row = {"dataset": dataset, "model": config.name, "seed": config.seed, "attack": attack}
                 for precision, seed in VARIANTS:
                     torch.manual_seed(seed)
-                    result = evaluate(model, images, labels, attack, eps=profile.eps, steps=profile.eval_pgd_steps,
-                                      step_size=profile.eval_step_size, precision=precision)
-                    row[f"loss {precision} s{seed}"] = result["loss"]
-                    row[f"accuracy {precision} s{seed}"] = 100 * result["accuracy"]
+                    result = attacked_scores(model, images, labels, attack, profile, precision)
+                    row[f"loss {precision} s{seed}"] = result["pgd_loss"].mean().item()
+                    row[f"accuracy {precision} s{seed}"] = 100 * result["pgd_correct"].float().mean().item()
                 rows.append(row)
                 print(row, flush=True)
     return pd.DataFrame(rows)

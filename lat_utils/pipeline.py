@@ -5,8 +5,10 @@
 1. ``01_imagenet_attack``: the localized attack on an ImageNet classifier (Figure 1, Tables 1-2);
 2. ``02_train``: once per model of the study (independent: up to ``--jobs`` at a time), or with
    ``--together`` (the default on a GPU) once per group of ``training.together_groups``, whose models
-   train in lockstep as one stacked network;
-3. ``03_evaluate``: once per dataset (cross-evaluation, Figure 2, accuracy grid, attack sanity);
+   train in lockstep as one stacked network; each then evaluates its models under every attack
+   (the localized AutoAttack) and cross-checks them with torchattacks, so evaluation runs in parallel too;
+3. ``03_evaluate``: once per dataset (gathers the evaluations: Figure 2, accuracy grid, PGD's
+   overestimate, the torchattacks cross-check);
 4. ``04_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table.
 
 Executed notebooks go to ``reports/<profile>/``. Models, evaluations and caches are reused, so a

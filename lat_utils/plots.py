@@ -82,14 +82,50 @@ def loss_grid(table: pd.DataFrame, dataset: str, path: str | Path | None = None)
 
 
 def accuracy_grid(table: pd.DataFrame, dataset: str, path: str | Path | None = None) -> plt.Figure:
-    """Accuracy (%) of each model on each input type."""
+    """Accuracy (%) of each model on each input type: natural, or robust under the localized AutoAttack,
+    with PGD alone's overestimate beside each attacked cell ("+x PGD")."""
     values = grid(table, "accuracy") * 100
-    fig, ax = plt.subplots(figsize=(1.4 * values.shape[1] + 2, 0.6 * values.shape[0] + 1.5))
-    sns.heatmap(values, annot=True, fmt=".1f", cmap="viridis", vmin=0, vmax=100, cbar_kws={"label": "accuracy %"},
-                ax=ax)
-    ax.set_xlabel("input")
+    overestimate = grid(table, "pgd_overestimate") if "pgd_overestimate" in table else None
+    labels = values.round(1).astype(str)
+    if overestimate is not None:
+        for column in values.columns:
+            if column != "natural":
+                labels[column] = labels[column] + "\n(+" + overestimate[column].round(1).astype(str) + " PGD)"
+    fig, ax = plt.subplots(figsize=(1.6 * values.shape[1] + 2, 0.7 * values.shape[0] + 1.5))
+    sns.heatmap(values, annot=labels, fmt="", cmap="viridis", vmin=0, vmax=100, cbar_kws={"label": "accuracy %"},
+                annot_kws={"fontsize": 8}, ax=ax)
+    ax.set_xlabel("input (attacks: localized AutoAttack)")
     ax.set_ylabel("model (trained on)")
-    ax.set_title(f"Accuracy ({dataset}), %")
+    ax.set_title(f"Accuracy ({dataset}), %; in brackets: how many points PGD alone overestimates it")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+VERDICT_COLOURS = {"supported": "tab:green", "direction only": "tab:olive", "inconclusive": "tab:gray",
+                   "not supported": "tab:red", "not comparable": "tab:purple"}
+
+
+def claims_forest(claims: pd.DataFrame, path: str | Path | None = None) -> plt.Figure:
+    """The claims as a forest plot: per claim our value with its 95% interval (coloured by verdict), the
+    paper's number (black diamond) and the boundary 0 (dashed); a symmetric-log axis, since values span decades."""
+    rows = claims.dropna(subset=["ours (%)"]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(rows) + 1.6))
+    for i, row in rows.iterrows():
+        colour = VERDICT_COLOURS.get(row["verdict"], "black")
+        ax.plot([row["low (%)"], row["high (%)"]], [i, i], color=colour, linewidth=3, solid_capstyle="butt")
+        ax.plot(row["ours (%)"], i, "o", color=colour, markersize=5)
+        ax.plot(row["paper (%)"], i, "D", color="black", markersize=4)
+    ax.axvline(0, color="gray", linestyle="--", linewidth=1)
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{t[:80]}{'...' if len(t) > 80 else ''} [{v}]" for t, v in zip(rows["claim"], rows["verdict"])],
+                       fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("% (less loss, more loss, or accuracy, as the claim states); symmetric log scale")
+    handles = [plt.Line2D([], [], color=c, linewidth=3, label=v) for v, c in VERDICT_COLOURS.items()]
+    handles.append(plt.Line2D([], [], marker="D", color="black", linestyle="", label="paper"))
+    ax.legend(handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(1.0, 0.0))
+    ax.set_title("Claims: ours with 95% interval vs the paper's number")
     fig.tight_layout()
     return _save(fig, path)
 

@@ -10,7 +10,8 @@ from lat_utils.paths import PROJECT_ROOT
 def test_benchmark_runs_and_saves_json(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "bench_pgd.py"), "--batch", "4",
-                             "--steps", "2", "--train-steps", "1", "--repeats", "1", "--json", str(out)],
+                             "--steps", "2", "--train-steps", "1", "--repeats", "1", "--apgd-steps", "2",
+                             "--queries", "3", "--json", str(out)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "vs torchattacks" in result.stdout and "% of limit" in result.stdout
@@ -18,6 +19,10 @@ def test_benchmark_runs_and_saves_json(tmp_path):
     assert set(saved["training_step_seconds"]) == {f"{d}, {p}" for d in ("mnist", "cifar10") for p in ("fp32", "bf16")}
     assert set(saved["limit_image_steps_per_second"]) == {"fp32", "bf16"}
     assert all(v > 0 for v in saved["image_steps_per_second"].values())
+    robust = saved["evaluation_attacks"]["work_per_second"]
+    assert {"masked_apgd CE, standard mask", "torchattacks APGD CE", "masked_square, standard mask",
+            "torchattacks Square", "torchattacks APGDT, 1 target"} <= set(robust)
+    assert all(v > 0 for v in robust.values())
 
 
 def test_precision_gate_sets_two_runs_side_by_side(tmp_path):

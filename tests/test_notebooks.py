@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from lat_utils import pipeline, training
+from lat_utils.claims import VERDICTS
 from lat_utils.paths import PROJECT_ROOT, figures_dir, reports_dir, tables_dir
 
 
@@ -54,10 +55,12 @@ def test_smoke_study_runs_end_to_end(smoke_study):
             assert (reports / execution.output).with_suffix(".html").exists()
     figures = {p.name for p in figures_dir("smoke").glob("*.png")}
     for name in ("fig1_mnist_attacks.png", "fig2_loss_mnist.png", "fig2_loss_cifar10.png", "accuracy_mnist.png",
-                 "training_mnist.png"):
+                 "training_mnist.png", "claims_forest.png"):
         assert name in figures
     claims = pd.read_csv(tables_dir("smoke") / "claims.csv")
-    assert set(claims.verdict) <= {"supported", "not supported", "not comparable"}
+    assert set(claims.verdict) <= set(VERDICTS)
+    bounded = claims.dropna(subset=["low (%)"])
+    assert bounded["low (%)"].le(bounded["high (%)"]).all()
     assert len(claims) >= 18
     # a rerun reuses the finished model: nothing is retrained
     training = pipeline.plan("smoke")[1][0]

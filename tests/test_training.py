@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lat_utils import config, evaluation, training
+from lat_utils.config import ATTACK_KINDS, get_profile
 from lat_utils.models import StackedModels, model_for
 from lat_utils.training import TrainConfig, eps_at, load_trained, study_models, train_model
 
@@ -116,13 +117,55 @@ def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
     assert table["n"].eq(100).all() and not table["exact_data"].any()
     natural = table.set_index(["model", "attack"])
     assert (natural.loc[("natural", "standard"), "loss"] > natural.loc[("natural", "natural"), "loss"])
+    assert (table["accuracy_low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["accuracy_high"]).all()
+    assert (table["loss_low"] <= table["loss"]).all() and (table["loss"] <= table["loss_high"]).all()
+    attacked = table[table["attack"] != "natural"]
+    assert (attacked["accuracy"] <= attacked["pgd_accuracy"]).all(), "AutoAttack starts with PGD: never weaker"
+    assert (attacked["loss"] >= attacked["pgd_loss"] - 1e-6).all()
+    per_image = pd.read_csv(evaluation.tables_dir("smoke") / "per_image_cifar10.csv.gz", keep_default_na=False)
+    assert len(per_image) == 9 * 100
+    means = per_image.groupby(["model", "attack"])["loss"].mean()
+    assert means.loc[("natural", "standard")] == pytest.approx(natural.loc[("natural", "standard"), "loss"])
 
     def no_more_work(*args, **kwargs):
         raise AssertionError("a cached evaluation was recomputed")
 
-    monkeypatch.setattr(evaluation, "evaluate", no_more_work)
+    monkeypatch.setattr(evaluation, "attacked_scores", no_more_work)
+    monkeypatch.setattr(evaluation, "natural_scores", no_more_work)
     again = evaluation.cross_evaluate("cifar10", "smoke", progress=False)
     pd.testing.assert_frame_equal(table, again)
+
+
+def test_an_interrupted_evaluation_resumes_and_ends_as_an_uninterrupted_one(run_folder, monkeypatch):
+    config = TrainConfig("mnist", "exact", profile="smoke")
+    train_model(config, progress=False)
+    whole = evaluation.evaluate_model(config, progress=False)
+    evaluation._cache_path(config).unlink()
+    real, calls = evaluation.attacked_scores, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(args[3])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "attacked_scores", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        evaluation.evaluate_model(config, progress=False)
+    monkeypatch.setattr(evaluation, "attacked_scores", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    resumed = evaluation.evaluate_model(config, progress=False)
+    assert calls == ["standard", "background", "exact", "exact", "broad"], "finished cells must not be recomputed"
+    pd.testing.assert_frame_equal(whole, resumed)
+
+
+def test_third_party_check_runs_torchattacks_on_what_we_left_correct(run_folder):
+    config = TrainConfig("mnist", "exact", profile="smoke")
+    train_model(config, progress=False)
+    check = evaluation.third_party_check(config, progress=False)
+    assert list(check.columns) == evaluation.THIRD_PARTY_COLUMNS
+    assert len(check) == len(ATTACK_KINDS["mnist"])
+    assert (check["worst case with torchattacks"] <= check["ours"]).all()
+    assert check["n"].eq(get_profile("smoke").third_party_n).all()
 
 
 # --- training several models together (the GPU path), checked on the CPU ---

@@ -1,0 +1,84 @@
+"""How much localized AutoAttack does a profile need? The measurement behind its AutoAttack budgets.
+
+    python bench/autoattack_budget.py [--profile quick] [--n 200] [--json bench/results/autoattack-budget-quick.json]
+
+Takes the trained MNIST models of a profile (run its training first) and, for the cells where
+robustness is at stake (each adversarially trained model under the standard attack and under its own
+localization), runs the localized AutoAttack on the first ``--n`` test images with the quick profile's budget and with
+the reference AutoAttack's "standard" settings (APGD 100 steps, 9 targets, Square 5,000 queries). It prints, per cell and budget, the robust accuracy and the seconds it took,
+and how far each budget's accuracy lies above the reference's: a profile can use the cheapest budget
+that stays within one image in 100 of the reference on every cell. Nothing is asserted here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import datetime, timezone
+
+import torch
+
+from lat_utils.attacks import localized_autoattack, resolve_precision
+from lat_utils.config import (APGD_STEPS_QUICK, APGD_TARGETS_QUICK, AUTOATTACK_APGD_STEPS, AUTOATTACK_SQUARE_QUERIES,
+                              AUTOATTACK_TARGETS, SQUARE_QUERIES_QUICK, get_profile)
+from lat_utils.evaluation import test_subset
+from lat_utils.masks import epsilon_matrix
+from lat_utils.models import fast_layout
+from lat_utils.report import device, device_name
+from lat_utils.training import load_trained, study_models
+
+BUDGETS = ((APGD_STEPS_QUICK, APGD_TARGETS_QUICK, SQUARE_QUERIES_QUICK),
+           (AUTOATTACK_APGD_STEPS, AUTOATTACK_TARGETS, AUTOATTACK_SQUARE_QUERIES))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--n", type=int, default=200, help="test images per cell")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    profile = get_profile(args.profile)
+    precision = resolve_precision(profile.attack_precision, device())
+    images, labels, _ = test_subset("mnist", args.n)
+    x, y = fast_layout(images, device()), labels.to(device())
+    rows = []
+    for config in study_models("mnist", args.profile):
+        if config.localization == "natural":
+            continue
+        model = load_trained(config)
+        for attack in dict.fromkeys(("standard", config.localization)):
+            eps_matrix = epsilon_matrix(x, attack, profile.eps)
+            for apgd_steps, targets, queries in BUDGETS:
+                torch.manual_seed(0)
+                start = time.perf_counter()
+                result = localized_autoattack(model, x, y, eps_matrix, pgd_steps=profile.eval_pgd_steps,
+                                              pgd_step_size=profile.eval_step_size, apgd_steps=apgd_steps,
+                                              targets=targets, square_queries=queries, precision=precision)
+                row = {"model": config.name, "attack": attack, "apgd_steps": apgd_steps, "targets": targets,
+                       "square_queries": queries, "n": args.n,
+                       "accuracy": 100 * result.robust.float().mean().item(),
+                       "pgd_accuracy": 100 * result.pgd_robust.float().mean().item(),
+                       "broken_by": {name: result.broken_by.count(name) for name in set(result.broken_by) if name},
+                       "seconds": time.perf_counter() - start}
+                rows.append(row)
+                print(row, flush=True)
+    reference = {(r["model"], r["attack"]): r["accuracy"] for r in rows if r["apgd_steps"] == AUTOATTACK_APGD_STEPS}
+    print(f"\nPGD-{profile.eval_pgd_steps} and each budget against the reference AutoAttack budget "
+          f"({device_name()}, {args.n} images per cell):")
+    for budget in BUDGETS:
+        part = [r for r in rows if (r["apgd_steps"], r["targets"], r["square_queries"]) == budget]
+        excess = [r["accuracy"] - reference[(r["model"], r["attack"])] for r in part]
+        print(f"APGD {budget[0]} steps, {budget[1]} targets, Square {budget[2]} queries: above the reference by at "
+              f"most {max(excess):.2f} points; {sum(r['seconds'] for r in part):.0f} s in all")
+    pgd_excess = [r["pgd_accuracy"] - reference[(r["model"], r["attack"])] for r in rows
+                  if r["apgd_steps"] == AUTOATTACK_APGD_STEPS]
+    print(f"PGD-{profile.eval_pgd_steps} alone: above the reference by up to {max(pgd_excess):.2f} points")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": device_name(), "date": datetime.now(timezone.utc).isoformat(),
+                       "profile": args.profile, "precision": precision, "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
