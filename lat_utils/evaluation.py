@@ -73,12 +73,12 @@ def natural_scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor)
 
 
 def attacked_scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: str, profile: Profile,
-                    precision: str, progress: bool = False) -> dict[str, torch.Tensor | list[str]]:
+                    precision: str) -> dict[str, torch.Tensor | list[str]]:
     """Per image under the localized AutoAttack with mask ``attack``: the highest cross-entropy, robust
     or not, PGD's loss and correctness alone, and which attack broke it."""
     dev = next(model.parameters()).device
     parts = []
-    for start in tqdm(range(0, len(images), BATCH), desc=attack, disable=not progress, leave=False):
+    for start in range(0, len(images), BATCH):
         x, y = fast_layout(images[start:start + BATCH], dev), labels[start:start + BATCH].to(dev)
         parts.append(localized_autoattack(model, x, y, epsilon_matrix(x, attack, profile.eps),
                                           pgd_steps=profile.eval_pgd_steps, pgd_step_size=profile.eval_step_size,
@@ -132,7 +132,7 @@ def evaluate_model(config: TrainConfig, *, progress: bool = True) -> pd.DataFram
             loss, correct = natural_scores(model, images, labels)
             cache["cells"][attack] = {"loss": loss, "correct": correct}
         else:
-            cache["cells"][attack] = attacked_scores(model, images, labels, attack, profile, precision, progress)
+            cache["cells"][attack] = attacked_scores(model, images, labels, attack, profile, precision)
         _save_cache(config, cache)
     return pd.DataFrame([cell_row(config, a, cache["cells"][a], profile, precision, cache["collapsed"], exact)
                          for a in attacks])[EVAL_COLUMNS]
@@ -208,7 +208,7 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
     profile = get_profile(config.profile)
     precision = resolve_precision(profile.attack_precision, device())
     images, labels, _ = test_subset(config.dataset, profile.n_test)
-    evaluate_model(config, progress=progress)
+    evaluate_model(config, progress=False)
     cache = _load_cache(config, _settings(profile, precision, len(images)))
     n = min(profile.third_party_n, len(images))
     if n == 0:
@@ -222,8 +222,8 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
             model = model or load_trained(config)
             dev = next(model.parameters()).device
             broken = torch.zeros(n, dtype=torch.bool)
-            for i in tqdm(ours.nonzero().squeeze(1).tolist(), desc=f"torchattacks {config.key} {attack}",
-                          disable=not progress, leave=False):
+            for i in tqdm(ours.nonzero().squeeze(1).tolist(), desc=f"torchattacks on {config.key}, {attack} mask",
+                          disable=not progress):
                 x0, y = images[i:i + 1].to(dev), labels[i:i + 1].to(dev)
                 mask = (epsilon_matrix(x0, attack, profile.eps) > 0).float()
                 wrapper = LocalizingWrapper(model, x0, mask).eval()
