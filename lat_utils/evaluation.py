@@ -7,6 +7,7 @@ beside it. Results are tidy DataFrames (one row per model x attack x seed) and a
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -82,10 +83,11 @@ def is_collapsed(model: nn.Module, images: torch.Tensor, threshold: float = 0.9)
     return predictions.bincount().max().item() > threshold * len(predictions)
 
 
-def test_subset(dataset: str, n: int | None) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """The first ``n`` test images (all when None), their labels, and whether the data is exact."""
+def test_subset(dataset: str, n: int | None, cap: int | None = None) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """The first ``n`` test images (all when None) but at most ``cap`` (a dry run's ``image_cap``),
+    their labels, and whether the data is exact."""
     images, labels, provenance = load_dataset(dataset, "test")
-    return images[:n], labels[:n], provenance.exact
+    return images[:n][:cap], labels[:n][:cap], provenance.exact
 
 
 def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) -> pd.DataFrame:
@@ -96,7 +98,7 @@ def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) ->
     """
     profile = get_profile(profile_name)
     precision = resolve_precision(profile.attack_precision, device())
-    images, labels, exact = test_subset(dataset, profile.n_test)
+    images, labels, exact = test_subset(dataset, profile.n_test, profile.image_cap)
     attacks = ("natural", *ATTACK_KINDS[dataset])
     jobs = [(config, attack) for config in study_models(dataset, profile_name) for attack in attacks]
     rows = _cached_rows(dataset, profile_name)
@@ -105,6 +107,7 @@ def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) ->
         if key in rows:
             continue
         model = load_trained(config)
+        seed_cell(config, attack, profile.eval_pgd_steps, 1)
         result = evaluate(model, images, labels, attack, eps=profile.eps, steps=profile.eval_pgd_steps,
                           step_size=profile.eval_step_size, precision=precision)
         steps = profile.eval_pgd_steps if attack != "natural" else 0
@@ -124,7 +127,7 @@ def attack_sanity(dataset: str, profile_name: str, *, progress: bool = True) -> 
     """
     profile = get_profile(profile_name)
     precision = resolve_precision(profile.attack_precision, device())
-    images, labels, exact = test_subset(dataset, profile.sanity_n)
+    images, labels, exact = test_subset(dataset, profile.sanity_n, profile.image_cap)
     strong_steps = profile.eval_pgd_steps * profile.sanity_step_factor
     settings = [(profile.eval_pgd_steps, profile.eval_step_size, 1),
                 (strong_steps, profile.eval_step_size * profile.eval_pgd_steps / strong_steps, profile.sanity_restarts)]
@@ -138,6 +141,7 @@ def attack_sanity(dataset: str, profile_name: str, *, progress: bool = True) -> 
             key = _row_key(config, attack, steps, restarts, len(images), precision)
             if key not in rows:
                 model = model or load_trained(config)
+                seed_cell(config, attack, steps, restarts)
                 result = evaluate(model, images, labels, attack, eps=profile.eps, steps=steps,
                                   step_size=step_size, restarts=restarts, precision=precision)
                 rows[key] = _record(config, attack, result, steps, restarts, precision, is_collapsed(model, images),
@@ -153,6 +157,13 @@ def attack_sanity(dataset: str, profile_name: str, *, progress: bool = True) -> 
     table = pd.DataFrame(out)
     table.to_csv(tables_dir(profile_name) / f"attack_sanity_{dataset}.csv", index=False)
     return table
+
+
+def seed_cell(config: TrainConfig, attack: str, steps: int, restarts: int) -> None:
+    """Seed torch's generators (the attacks' random starts) from what one evaluation cell is, so a
+    cell gives the same numbers whichever cells ran before it: a resumed evaluation equals an
+    uninterrupted one."""
+    torch.manual_seed(zlib.crc32(f"{config.key}/{attack}/{steps}/{restarts}".encode()))
 
 
 # --- the evaluation cache: one CSV per dataset and profile, keyed by model, attack and attack strength ---
