@@ -12,6 +12,11 @@
 Executed notebooks go to ``reports/<profile>/``. Models, evaluations and caches are reused, so a
 rerun after an interruption only does what is missing. A failing notebook stops the run with a
 non-zero exit that names the notebook and the cell.
+
+``--dry-run`` runs a profile's code path with every count shrunk (``config.dry_run``) into
+``<profile>-dry-run`` folders; ``--estimate`` prints what each stage costs and exits
+(``lat_utils.estimate``); ``--executor slurm`` runs each notebook as a SLURM job through submitit
+(``lat_utils.cluster``). The executor of a run is any object with ``run_stage`` (``StageExecutor``).
 """
 
 from __future__ import annotations
@@ -180,9 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.executor != "local":
         from .cluster import SubmititExecutor
 
-        executor = SubmititExecutor(profile, cluster="slurm" if args.executor == "slurm" else "local",
-                                    jobs=args.jobs, partition=args.slurm_partition,
-                                    gpus_per_job=args.slurm_gpus_per_job, time_minutes=args.slurm_time)
+        try:
+            executor = SubmititExecutor(profile, cluster="slurm" if args.executor == "slurm" else "local",
+                                        jobs=args.jobs, partition=args.slurm_partition,
+                                        gpus_per_job=args.slurm_gpus_per_job, time_minutes=args.slurm_time)
+        except RuntimeError as error:  # e.g. submitit finds no srun: not on a SLURM cluster
+            parser.error(f"--executor {args.executor}: {error}")
     start = time.perf_counter()
     try:
         times = run(profile, args.jobs, args.together, executor)
