@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from lat_utils import estimate, pipeline
+from lat_utils import estimate
 from lat_utils.config import PROFILES, get_profile
 from lat_utils.estimate import FORWARD
 

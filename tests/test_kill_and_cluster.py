@@ -7,7 +7,6 @@ time; it must end with the evaluation tables of an uninterrupted local run.
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
