@@ -18,6 +18,7 @@ forward scoring the last iterate. To count a new kind of evaluation, extend ``ev
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -108,26 +109,28 @@ def image_step_flops(model: nn.Module, shape: tuple[int, ...]) -> float:
     return float(counter.get_total_flops())
 
 
-def calibrate(model: nn.Module, shape: tuple[int, ...], batch: int, precision: str, seconds: float = 1.5) -> float:
-    """Image-steps per second of ``masked_pgd`` on ``model`` on this device, timed for about ``seconds``."""
+def calibrate(model: nn.Module, shape: tuple[int, ...], batch: int, precision: str, *, steps: int = 10,
+              seconds: float = 1.5) -> float:
+    """Image-steps per second of ``masked_pgd`` (``steps`` steps on ``batch`` images) on ``model`` on this
+    device: the median over the attacks that fit in about ``seconds`` (robust to a busy machine)."""
     dev = device()
     model = model.to(dev).eval()
     x = fast_layout(torch.rand(batch, *shape), dev)
     y = torch.zeros(batch, dtype=torch.long, device=dev)
     eps = torch.full_like(x, 0.1)
-    steps = 2
 
-    def attack() -> None:
+    def attack() -> float:
+        start = time.perf_counter()
         masked_pgd(model, x, y, eps, steps=steps, step_size=0.01, precision=precision)
         if dev.type == "cuda":
             torch.cuda.synchronize()
+        return time.perf_counter() - start
 
     attack()  # warm-up
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds or done == 0:
-        attack()
-        done += 1
-    return done * batch * attack_image_steps(steps) / (time.perf_counter() - start)
+    times, began = [], time.perf_counter()
+    while time.perf_counter() - began < seconds or len(times) < 3:
+        times.append(attack())
+    return batch * attack_image_steps(steps) / statistics.median(times)
 
 
 def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost], dict[str, float]]:
@@ -140,7 +143,7 @@ def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost
         classifier = load_classifier(device())
         shape = (3, classifier.input_size, classifier.input_size)
         flops["imagenet"] = image_step_flops(classifier.model, shape)
-        rates["imagenet"] = calibrate(classifier.model, shape, 2, precision)
+        rates["imagenet"] = calibrate(classifier.model, shape, 2, precision, steps=2)
         stages.append(StageCost("01 ImageNet attack", imagenet_image_steps(profile),
                                 imagenet_image_steps(profile) * flops["imagenet"],
                                 imagenet_image_steps(profile) / rates["imagenet"]))
