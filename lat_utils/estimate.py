@@ -110,12 +110,14 @@ def image_step_flops(model: nn.Module, shape: tuple[int, ...]) -> float:
 
 
 def calibrate(model: nn.Module, shape: tuple[int, ...], batch: int, precision: str, *, steps: int = 10,
-              seconds: float = 1.5) -> float:
+              channels_last: bool = True, seconds: float = 1.5) -> float:
     """Image-steps per second of ``masked_pgd`` (``steps`` steps on ``batch`` images) on ``model`` on this
-    device: the median over the attacks that fit in about ``seconds`` (robust to a busy machine)."""
+    device, in the memory layout the study uses for it (``channels_last``: PaperCNN's, see ``fast_layout``):
+    the median over the attacks that fit in about ``seconds`` (robust to a busy machine)."""
     dev = device()
-    model = model.to(dev).eval()
-    x = fast_layout(torch.rand(batch, *shape), dev)
+    layout = fast_layout if channels_last else (lambda t, d: t.to(d))
+    model = layout(model, dev).eval()
+    x = layout(torch.rand(batch, *shape), dev)
     y = torch.zeros(batch, dtype=torch.long, device=dev)
     eps = torch.full_like(x, 0.1)
 
@@ -143,7 +145,7 @@ def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost
         classifier = load_classifier(device())
         shape = (3, classifier.input_size, classifier.input_size)
         flops["imagenet"] = image_step_flops(classifier.model, shape)
-        rates["imagenet"] = calibrate(classifier.model, shape, 2, precision, steps=2)
+        rates["imagenet"] = calibrate(classifier.model, shape, 2, precision, steps=2, channels_last=False)
         stages.append(StageCost("01 ImageNet attack", imagenet_image_steps(profile),
                                 imagenet_image_steps(profile) * flops["imagenet"],
                                 imagenet_image_steps(profile) / rates["imagenet"]))
