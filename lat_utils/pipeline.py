@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                              "CPU core, at most 4)")
     parser.add_argument("--together", action=argparse.BooleanOptionalAction, default=None,
                         help="train the adversarial models of a dataset together, as one stacked network "
-                             "(default: on with a GPU or in a dry run, off on a CPU)")
+                             "(default: on with a GPU, in a dry run or with SLURM jobs with GPUs; off on a CPU)")
     parser.add_argument("--dry-run", action="store_true",
                         help="the profile's exact code path with every count shrunk (minutes on a CPU); outputs "
                              f"go to reports|runs|figures/<profile>{DRY_RUN_SUFFIX}/ and say DRY RUN")
@@ -179,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--jobs must be >= 1")
     if args.slurm_gpus_per_job < 0 or args.slurm_time < 1:
         parser.error("--slurm-gpus-per-job must be >= 0 and --slurm-time >= 1 (minutes)")
-    if args.together is None:  # a dry run takes the GPU path, which is what it checks
-        args.together = _gpu_count() > 0 or args.dry_run
+    if args.together is None:  # a dry run takes the GPU path, which is what it checks; SLURM jobs get GPUs
+        args.together = (_gpu_count() > 0 or args.dry_run
+                         or (args.executor == "slurm" and args.slurm_gpus_per_job > 0))
     executor: StageExecutor = LocalExecutor(args.jobs)
     if args.executor != "local":
         from .cluster import SubmititExecutor

@@ -2,7 +2,8 @@
 
 The smoke study, run through the cluster path (submitit's local executor: real subprocess jobs, the
 code path of ``--executor slurm``), is killed with SIGKILL at three random moments and restarted each
-time; it must end with the evaluation tables of an uninterrupted local run.
+time; it must end with the evaluation tables of an uninterrupted local run (test_notebooks' smoke run,
+which pytest runs first: this file's name sorts after it).
 """
 
 import os
