@@ -7,7 +7,7 @@ report can print them beside its results.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 
 # --- The paper (Rothberg et al., AdvML'19) and the setup it follows (Madry et al.'s MNIST challenge) ---
 EPS = 0.3                   # L-inf budget of every pixel that may change, inputs in [0, 1]
@@ -85,6 +85,8 @@ class Profile:
     eps: float = EPS
     attack_precision: str = "fp32"  # arithmetic of every PGD step, in training and evaluation (PRECISIONS)
     deviations: tuple[str, ...] = field(default_factory=tuple)
+    dry_run: bool = False           # a dry run (see ``dry_run``): the code path of a profile, not a result
+    image_cap: int | None = None    # dry runs: at most this many test images, cut where the test set is sliced
 
     def __post_init__(self) -> None:
         if self.attack_precision not in PRECISIONS:
@@ -161,8 +163,37 @@ PROFILES: dict[str, Profile] = {
 }
 
 
+# --- Dry runs: a profile's exact code path with its counts shrunk, so it finishes in minutes on a CPU ---
+DRY_RUN_SUFFIX = "-dry-run"     # "paper-dry-run" is the dry run of "paper"
+DRY_RUN_IMAGES = 32             # test images per evaluation
+DRY_RUN_COUNT = 2               # what every other int setting (steps, queries, restarts, ...) becomes at most
+DRY_RUN_LIMITS = {"train_steps": 3, "n_test": DRY_RUN_IMAGES, "imagenet_extra": 2}
+DRY_RUN_KEPT = ("batch_size",)  # int settings that shape the code path rather than its length
+
+
+def dry_run(profile: Profile) -> Profile:
+    """``profile`` with every int setting shrunk (to ``DRY_RUN_LIMITS[name]``, else ``DRY_RUN_COUNT``)
+    and everything else kept: its seeds, batch size, schedules, precision, eps sweep and ``n_test``
+    (None stays None, so the full-test-set path runs; ``image_cap`` cuts it where it is sliced)."""
+    if profile.dry_run:
+        raise ValueError(f"{profile.name!r} is already a dry run")
+    shrunk = {f.name: min(value, DRY_RUN_LIMITS.get(f.name, DRY_RUN_COUNT)) for f in fields(profile)
+              if f.name not in DRY_RUN_KEPT
+              and isinstance(value := getattr(profile, f.name), int) and not isinstance(value, bool)}
+    return replace(
+        profile, **shrunk, name=profile.name + DRY_RUN_SUFFIX, dry_run=True, image_cap=DRY_RUN_IMAGES,
+        description=f"DRY RUN of the {profile.name} profile: its code path with every count shrunk; "
+                    "its numbers mean nothing. " + profile.description,
+        deviations=(f"DRY RUN: counts shrunk ({', '.join(f'{k}={v}' for k, v in shrunk.items())}; "
+                    f"at most {DRY_RUN_IMAGES} test images): not a result", *profile.deviations),
+    )
+
+
 def get_profile(name: str) -> Profile:
-    """The profile called ``name``; a ValueError naming the known ones otherwise."""
+    """The profile called ``name`` (or ``<profile>-dry-run``); a ValueError naming the known ones otherwise."""
+    if name.endswith(DRY_RUN_SUFFIX) and name[:-len(DRY_RUN_SUFFIX)] in PROFILES:
+        return dry_run(PROFILES[name[:-len(DRY_RUN_SUFFIX)]])
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)}")
+        raise ValueError(f"unknown profile {name!r}: choose one of {sorted(PROFILES)} "
+                         f"(or a dry run of one, e.g. 'paper{DRY_RUN_SUFFIX}')")
     return PROFILES[name]

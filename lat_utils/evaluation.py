@@ -46,10 +46,11 @@ THIRD_PARTY_COLUMNS = ["dataset", "model", "seed", "attack", "n", "ours", "worst
 BATCH = 500
 
 
-def test_subset(dataset: str, n: int | None) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """The first ``n`` test images (all when None), their labels, and whether the data is exact."""
+def test_subset(dataset: str, n: int | None, cap: int | None = None) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """The first ``n`` test images (all when None) but at most ``cap`` (a dry run's ``image_cap``),
+    their labels, and whether the data is exact."""
     images, labels, provenance = load_dataset(dataset, "test")
-    return images[:n], labels[:n], provenance.exact
+    return images[:n][:cap], labels[:n][:cap], provenance.exact
 
 
 def is_collapsed(model: nn.Module, images: torch.Tensor, threshold: float = 0.9) -> bool:
@@ -117,7 +118,7 @@ def evaluate_model(config: TrainConfig, *, progress: bool = True) -> pd.DataFram
     """Every input type of the study on one trained model (rows of ``EVAL_COLUMNS``); cached per cell."""
     profile = get_profile(config.profile)
     precision = resolve_precision(profile.attack_precision, device())
-    images, labels, exact = test_subset(config.dataset, profile.n_test)
+    images, labels, exact = test_subset(config.dataset, profile.n_test, profile.image_cap)
     cache = _load_cache(config, _settings(profile, precision, len(images)))
     model = None
     attacks = ("natural", *ATTACK_KINDS[config.dataset])
@@ -142,7 +143,7 @@ def per_image(config: TrainConfig) -> pd.DataFrame:
     """The per-image results of one evaluated model (``PER_IMAGE_COLUMNS``), for paired comparisons."""
     profile = get_profile(config.profile)
     precision = resolve_precision(profile.attack_precision, device())
-    images, _, _ = test_subset(config.dataset, profile.n_test)
+    images, _, _ = test_subset(config.dataset, profile.n_test, profile.image_cap)
     cache = _load_cache(config, _settings(profile, precision, len(images)))
     frames = []
     for attack, cell in cache["cells"].items():
@@ -207,7 +208,7 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
 
     profile = get_profile(config.profile)
     precision = resolve_precision(profile.attack_precision, device())
-    images, labels, _ = test_subset(config.dataset, profile.n_test)
+    images, labels, _ = test_subset(config.dataset, profile.n_test, profile.image_cap)
     evaluate_model(config, progress=False)
     cache = _load_cache(config, _settings(profile, precision, len(images)))
     n = min(profile.third_party_n, len(images))

@@ -1,4 +1,8 @@
-"""Where the project writes things: one folder per profile, so a smoke run never overwrites a real one."""
+"""Where the project writes things: one folder per profile, so a smoke run never overwrites a real one.
+
+``figures/``, ``reports/`` and ``runs/`` live in the project root, or under ``$LAT_OUTPUT_ROOT``
+when it is set (the tests use it to run the same profile twice without the runs meeting).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def output_root() -> Path:
+    """Where ``figures/``, ``reports/`` and ``runs/`` go: ``$LAT_OUTPUT_ROOT``, else the project root."""
+    return Path(os.environ["LAT_OUTPUT_ROOT"]).resolve() if os.environ.get("LAT_OUTPUT_ROOT") else PROJECT_ROOT
 
 
 def _made(path: Path) -> Path:
@@ -36,12 +45,12 @@ def shown(path: str | Path) -> str:
 
 def figures_dir(profile: str) -> Path:
     """``figures/<profile>/``: every PNG the notebooks make."""
-    return _made(PROJECT_ROOT / "figures" / profile)
+    return _made(output_root() / "figures" / profile)
 
 
 def reports_dir(profile: str) -> Path:
     """``reports/<profile>/``: executed notebooks, their HTML, and ``tables/``."""
-    return _made(PROJECT_ROOT / "reports" / profile)
+    return _made(output_root() / "reports" / profile)
 
 
 def tables_dir(profile: str) -> Path:
@@ -51,4 +60,4 @@ def tables_dir(profile: str) -> Path:
 
 def runs_dir(profile: str) -> Path:
     """``runs/<profile>/``: checkpoints and training logs (gitignored)."""
-    return _made(PROJECT_ROOT / "runs" / profile)
+    return _made(output_root() / "runs" / profile)

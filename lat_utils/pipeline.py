@@ -14,6 +14,11 @@
 Executed notebooks go to ``reports/<profile>/``. Models, evaluations and caches are reused, so a
 rerun after an interruption only does what is missing. A failing notebook stops the run with a
 non-zero exit that names the notebook and the cell.
+
+``--dry-run`` runs a profile's code path with every count shrunk (``config.dry_run``) into
+``<profile>-dry-run`` folders; ``--estimate`` prints what each stage costs and exits
+(``lat_utils.estimate``); ``--executor slurm`` runs each notebook as a SLURM job through submitit
+(``lat_utils.cluster``). The executor of a run is any object with ``run_stage`` (``StageExecutor``).
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from . import progress, site
-from .config import DATASETS, PROFILES, get_profile
-from .paths import PROJECT_ROOT, reports_dir
+from .config import DATASETS, DRY_RUN_SUFFIX, PROFILES, get_profile
+from .paths import PROJECT_ROOT, figures_dir, reports_dir, tables_dir
 from .portable import make_file_portable
 from .training import group_name, study_models, together_groups
 
@@ -90,26 +96,52 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
     return time.perf_counter() - start
 
 
-def run(profile: str, jobs: int = 1, together: bool = False) -> dict[str, float]:
-    """Execute every stage of ``plan(profile, together)``; the wall time of each executed notebook."""
+def run(profile: str, jobs: int = 1, together: bool = False, executor: StageExecutor | None = None) -> dict[str, float]:
+    """Execute every stage of ``plan(profile, together)``, each stage after the previous one, through
+    ``executor`` (default: ``LocalExecutor(jobs)``, processes on this machine); the wall time of each
+    executed notebook."""
+    executor = executor or LocalExecutor(jobs)
     times: dict[str, float] = {}
-    gpus = _gpu_count()
     for stage in plan(profile, together):
-        workers = min(jobs, len(stage))
-        threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 and not gpus else None
+        times.update(executor.run_stage(stage, profile))
+    return times
+
+
+class StageExecutor(Protocol):
+    """Runs the independent executions of one stage and returns when all are done (or one failed)."""
+
+    def run_stage(self, stage: list[Execution], profile: str) -> dict[str, float]: ...
+
+
+class LocalExecutor:
+    """This machine: one process per execution, up to ``jobs`` at a time (one per GPU where there are several)."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = jobs
+
+    def run_stage(self, stage: list[Execution], profile: str) -> dict[str, float]:
+        times: dict[str, float] = {}
+        gpus = _gpu_count()
+        workers = min(self.jobs, len(stage))
         if workers == 1:
             for execution in stage:
                 print(f"[{profile}] {execution.output} ...", flush=True)
                 times[execution.output] = execute(execution, profile)
                 print(f"[{profile}] {execution.output}: {times[execution.output]:.0f} s", flush=True)
-            continue
+            return times
         with ProcessPoolExecutor(workers) as pool:
-            futures = {e.output: pool.submit(execute, e, profile, threads, i % gpus if gpus else None)
+            futures = {e.output: pool.submit(execute, e, profile, stage_threads(workers, gpus),
+                                             i % gpus if gpus else None)
                        for i, e in enumerate(stage)}
             for name, future in futures.items():
                 times[name] = future.result()
                 print(f"[{profile}] {name}: {times[name]:.0f} s", flush=True)
-    return times
+        return times
+
+
+def stage_threads(workers: int, gpus: int) -> int | None:
+    """CPU threads per notebook when ``workers`` run at once on a CPU (the cores shared out); else torch's default."""
+    return max(1, (os.cpu_count() or 1) // workers) if workers > 1 and not gpus else None
 
 
 def _gpu_count() -> int:
@@ -126,32 +158,80 @@ def main(argv: list[str] | None = None) -> int:
                              "CPU core, at most 4)")
     parser.add_argument("--together", action=argparse.BooleanOptionalAction, default=None,
                         help="train the adversarial models of a dataset together, as one stacked network "
-                             "(default: on with a GPU, off on a CPU)")
+                             "(default: on with a GPU, in a dry run or with SLURM jobs with GPUs; off on a CPU)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="the profile's exact code path with every count shrunk (minutes on a CPU); outputs "
+                             f"go to reports|runs|figures/<profile>{DRY_RUN_SUFFIX}/ and say DRY RUN")
+    parser.add_argument("--estimate", action="store_true",
+                        help="print the image-steps, FLOPs and estimated wall time of each stage on this "
+                             "device (a few seconds of calibration), then exit without training")
+    parser.add_argument("--executor", choices=("local", "slurm", "local-submitit"), default="local",
+                        help="where notebooks run: this machine (default), SLURM jobs through submitit, or "
+                             "submitit's local executor (subprocess jobs: the SLURM code path, for tests)")
+    parser.add_argument("--slurm-partition", default=None, help="SLURM partition of the jobs")
+    parser.add_argument("--slurm-gpus-per-job", type=int, default=1, help="GPUs per SLURM job (default 1)")
+    parser.add_argument("--slurm-time", type=int, default=24 * 60, help="time limit of each job in minutes")
     args = parser.parse_args(argv)
     if args.profile not in PROFILES:
         parser.error(f"unknown profile {args.profile!r}: choose one of {sorted(PROFILES)}")
+    profile = args.profile + DRY_RUN_SUFFIX if args.dry_run else args.profile
+    if args.estimate:
+        from .estimate import print_estimate
+
+        print_estimate(get_profile(profile))
+        return 0
     if args.jobs is None:
         args.jobs = _gpu_count() or min(4, os.cpu_count() or 1)
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
-    if args.together is None:
-        args.together = _gpu_count() > 0
+    if args.slurm_gpus_per_job < 0 or args.slurm_time < 1:
+        parser.error("--slurm-gpus-per-job must be >= 0 and --slurm-time >= 1 (minutes)")
+    if args.together is None:  # a dry run takes the GPU path, which is what it checks; SLURM jobs get GPUs
+        args.together = (_gpu_count() > 0 or args.dry_run
+                         or (args.executor == "slurm" and args.slurm_gpus_per_job > 0))
+    executor: StageExecutor = LocalExecutor(args.jobs)
+    if args.executor != "local":
+        from .cluster import SubmititExecutor
+
+        try:
+            executor = SubmititExecutor(profile, cluster="slurm" if args.executor == "slurm" else "local",
+                                        jobs=args.jobs, partition=args.slurm_partition,
+                                        gpus_per_job=args.slurm_gpus_per_job, time_minutes=args.slurm_time)
+        except RuntimeError as error:  # e.g. submitit finds no srun: not on a SLURM cluster
+            parser.error(f"--executor {args.executor}: {error}")
     start = time.perf_counter()
     try:
-        times = run(args.profile, args.jobs, args.together)
+        times = run(profile, args.jobs, args.together, executor)
     except NotebookFailed as error:
         print(f"\nFAILED: {error}", file=sys.stderr)
         return 1
     total = time.perf_counter() - start
-    summary = reports_dir(args.profile) / "timings.csv"
+    if args.dry_run:
+        mark_dry_run_tables(profile)
+    summary = reports_dir(profile) / "timings.csv"
     summary.write_text("notebook,seconds\n" + "".join(f"{k},{v:.1f}\n" for k, v in times.items())
                        + f"TOTAL,{total:.1f}\n")
-    site.record_run(args.profile, total, jobs=args.jobs, together=args.together)
-    index = site.write_index(args.profile)
-    print(f"\nDone: profile {args.profile} in {total / 60:.1f} min. Start at {index}; "
-          f"reports in {reports_dir(args.profile)}, "
-          f"figures in {PROJECT_ROOT / 'figures' / args.profile}, timings in {summary}.")
+    site.record_run(profile, total, jobs=args.jobs, together=args.together)
+    index = site.write_index(profile)
+    print(f"\nDone: profile {profile} in {total / 60:.1f} min. Start at {index}; reports in {reports_dir(profile)}, "
+          f"figures in {figures_dir(profile)}, timings in {summary}."
+          + ("\nThis was a DRY RUN: its numbers mean nothing." if args.dry_run else ""))
     return 0
+
+
+DRY_RUN_COLUMN = "DRY RUN"
+
+
+def mark_dry_run_tables(profile: str) -> None:
+    """Give every table of a dry run a first column ``DRY RUN`` (value "not a result"), so that no
+    copied CSV can pass for a result."""
+    import pandas as pd
+
+    for path in sorted(tables_dir(profile).glob("*.csv*")):  # per-image tables are .csv.gz
+        table = pd.read_csv(path, keep_default_na=False)
+        if DRY_RUN_COLUMN not in table.columns:
+            table.insert(0, DRY_RUN_COLUMN, "not a result")
+            table.to_csv(path, index=False)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ def run_header(profile: Profile, title: str) -> str:
     import torchvision
 
     lines = [
-        f"## {title}",
+        f"# DRY RUN of the {profile.name.removesuffix('-dry-run')} profile: every number below is meaningless"
+        if profile.dry_run else "",
+        f"## {title}" + (" (DRY RUN)" if profile.dry_run else ""),
         f"- run: {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}, profile **{profile.name}** ({profile.description})",
         f"- device: {device_name()}; Python {platform.python_version()}, torch {torch.__version__}, "
         f"torchvision {torchvision.__version__}",
@@ -49,7 +51,7 @@ def run_header(profile: Profile, title: str) -> str:
     if deviations:
         lines.append("- deviations from the paper in this profile:")
         lines += [f"  - {d}" for d in deviations]
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line)
 
 
 class WallClock:

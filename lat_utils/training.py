@@ -138,7 +138,7 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
         if state["done"]:
             return TrainedModel(config, model.eval(), log_path, ckpt_path, seconds, resumed_from=-1)
         optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
+        _restore_rng(state)
         start = state["step"]
     _trim_log(log_path, start)
 
@@ -219,7 +219,7 @@ def train_together(configs: list[TrainConfig], *, progress: bool = True,
     seconds = 0.0
     if start:
         optimizer.load_state_dict(_stacked_optimizer_state([states[c]["optimizer"] for c in todo]))
-        torch.set_rng_state(states[first]["rng"])
+        _restore_rng(states[first])
         seconds = states[first]["seconds"]
     log_paths = [runs_dir(c.profile) / f"{c.key}.csv" for c in todo]
     for path in log_paths:
@@ -353,7 +353,21 @@ def _save_checkpoint(path: Path, config: TrainConfig, model_state: dict, optimiz
     """Write atomically: a kill during the save leaves the previous checkpoint intact."""
     state = {"fingerprint": fingerprint(config), "step": step, "done": done, "seconds": seconds,
              "model": model_state, "optimizer": optimizer_state, "rng": torch.get_rng_state()}
+    if torch.cuda.is_available():  # the attacks' random starts on a GPU come from its generator
+        state["cuda_rng"] = torch.cuda.get_rng_state()
     write_atomically(path, lambda tmp: torch.save(state, tmp))
+
+
+def _restore_rng(state: dict) -> None:
+    """Put torch's global generators where the checkpoint left them (the attacks' random starts).
+
+    Everything else that decides the rest of a run is in the checkpoint too (weights, optimizer with
+    its step count, the step itself) or a function of the step (batches, eps, learning rate), so a
+    resumed training ends bit-identical to an uninterrupted one on the same device.
+    """
+    torch.set_rng_state(state["rng"].cpu())
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu())
 
 
 def _batch_indices(step: int, steps_per_epoch: int, batch_size: int, n: int, seed: int) -> torch.Tensor:

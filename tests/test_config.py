@@ -31,3 +31,50 @@ def test_attack_precision_is_checked():
 def test_unknown_profile():
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         get_profile("fast")
+
+
+# --- dry runs: a profile's code path with its counts shrunk ---
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_dry_run_shrinks_every_count_and_keeps_the_code_path(name):
+    base, dry = get_profile(name), get_profile(name + "-dry-run")
+    assert dry.name == name + "-dry-run" and dry.dry_run and not base.dry_run
+    assert dry.description.startswith("DRY RUN") and dry.deviations[0].startswith("DRY RUN")
+    counts = [f.name for f in dataclasses.fields(base) if type(getattr(base, f.name)) is int]
+    assert "train_steps" in counts and "eval_pgd_steps" in counts
+    for field in counts:
+        if field in config.DRY_RUN_KEPT:
+            assert getattr(dry, field) == getattr(base, field)
+        else:
+            assert getattr(dry, field) <= config.DRY_RUN_LIMITS.get(field, config.DRY_RUN_COUNT), field
+    # what decides the code path is kept: seeds (training together), full-test-set indexing, schedules,
+    # the ImageNet sweep, the arithmetic
+    assert (dry.n_test is None) == (base.n_test is None)
+    for field in ("seeds", "batch_size", "lr_schedule", "eps", "attack_precision",
+                  "background_projections", "imagenet_eps_sweep", "eps_warmup_fraction"):
+        assert getattr(dry, field) == getattr(base, field), field
+    assert dry.image_cap == config.DRY_RUN_IMAGES
+
+
+def test_a_new_count_field_is_shrunk_without_being_listed(monkeypatch):
+    @dataclasses.dataclass(frozen=True)
+    class Extended(config.Profile):
+        square_queries: int = 5000
+
+    extended = Extended(**{**dataclasses.asdict(get_profile("paper"))})
+    assert config.dry_run(extended).square_queries == config.DRY_RUN_COUNT
+
+
+def test_a_dry_run_of_a_dry_run_or_of_an_unknown_profile_is_refused():
+    with pytest.raises(ValueError, match="already a dry run"):
+        config.dry_run(get_profile("paper-dry-run"))
+    with pytest.raises(ValueError, match="unknown profile 'huge-dry-run'"):
+        get_profile("huge-dry-run")
+
+
+def test_the_report_header_says_dry_run():
+    from lat_utils.report import run_header
+
+    header = run_header(get_profile("paper-dry-run"), "Training")
+    assert header.startswith("# DRY RUN") and "## Training (DRY RUN)" in header
+    assert "DRY RUN" not in run_header(get_profile("paper"), "Training")

@@ -245,14 +245,14 @@ def _fresh_state_dict(url: str) -> dict[str, torch.Tensor]:
 
 
 def test_inception_v3_is_preferred_when_its_weights_load(monkeypatch) -> None:
-    monkeypatch.setattr(imagenet, "_torchvision_state_dict", _fresh_state_dict)
+    monkeypatch.setattr(imagenet.classifier, "_torchvision_state_dict", _fresh_state_dict)
     classifier = imagenet.load_classifier()
     assert classifier.name.startswith("Inception v3") and classifier.input_size == 299
     assert imagenet.predict(classifier, torch.rand(1, 3, 299, 299)).shape == (1, 1000)
 
 
 def test_torchvision_ssdlite_is_preferred_when_its_weights_load(monkeypatch) -> None:
-    monkeypatch.setattr(imagenet, "_torchvision_state_dict", _fresh_state_dict)
+    monkeypatch.setattr(imagenet.detector, "_torchvision_state_dict", _fresh_state_dict)
     detector = imagenet.load_detector()
     assert detector.name.startswith("SSDlite")
     (d,) = imagenet.detect_boxes(detector, torch.rand(1, 3, 224, 224))

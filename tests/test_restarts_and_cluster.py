@@ -1,0 +1,126 @@
+"""A reproduction gives the same numbers whether or not it was interrupted, and on a cluster.
+
+The smoke study, run through the cluster path (submitit's local executor: real subprocess jobs, the
+code path of ``--executor slurm``), is killed with SIGKILL at three random moments and restarted each
+time; it must end with the evaluation tables of an uninterrupted local run (test_notebooks' smoke run,
+which pytest runs first: this file's name sorts after it).
+"""
+
+import os
+import random
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import psutil
+import pytest
+
+from lat_utils import pipeline
+from lat_utils.paths import PROJECT_ROOT
+
+SESSION_START = time.time()  # this module is imported before any test runs
+COMPARED_TABLES = ("eval_mnist.csv", "eval_cifar10.csv", "per_image_mnist.csv.gz", "per_image_cifar10.csv.gz",
+                   "claims.csv")
+KILLS = 3
+
+
+def _tables(root) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_csv(root / "reports" / "smoke" / "tables" / name) for name in COMPARED_TABLES}
+
+
+@pytest.fixture(scope="session")
+def uninterrupted_smoke_tables(tmp_path_factory) -> dict[str, pd.DataFrame]:
+    """The tables of an uninterrupted local smoke run: those of test_notebooks' run when it trained every
+    model from scratch in this session (a fresh clone, as in CI), else of a fresh run made here."""
+    checkpoints = list((PROJECT_ROOT / "runs" / "smoke").glob("*.pt"))
+    tables = [PROJECT_ROOT / "reports" / "smoke" / "tables" / name for name in COMPARED_TABLES]
+    if (checkpoints and all(p.stat().st_mtime > SESSION_START for p in checkpoints + tables if p.exists())
+            and all(p.exists() for p in tables)):
+        return _tables(PROJECT_ROOT)
+    root = tmp_path_factory.mktemp("uninterrupted")
+    _pipeline(root).wait()
+    return _tables(root)
+
+
+def _pipeline(root, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "lat_utils.pipeline", "--profile", "smoke", *extra],
+                            env={**os.environ, "LAT_OUTPUT_ROOT": str(root)}, cwd=PROJECT_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL the run and everything it started (jobs, notebook kernels), freezing them first so that
+    none can start another process in between."""
+    frozen: dict[int, psutil.Process] = {}
+    try:
+        root = psutil.Process(process.pid)
+    except psutil.NoSuchProcess:
+        return
+    for _ in range(3):  # freeze, then freeze whatever was started meanwhile
+        for p in [root, *root.children(recursive=True)]:
+            if p.pid not in frozen:
+                try:
+                    p.suspend()
+                    frozen[p.pid] = p
+                except psutil.NoSuchProcess:
+                    pass
+    for p in frozen.values():
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    process.wait()
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_smoke_study_through_submitit_killed_three_times_ends_as_an_uninterrupted_run(
+        tmp_path, uninterrupted_smoke_tables):
+    moments = random.Random().sample(range(8, 45), KILLS)  # seconds into each attempt
+    for moment in moments:
+        run = _pipeline(tmp_path, "--executor", "local-submitit")
+        try:
+            run.wait(timeout=moment)
+        except subprocess.TimeoutExpired:
+            _kill_tree(run)
+    final = _pipeline(tmp_path, "--executor", "local-submitit")
+    assert final.wait(timeout=900) == 0, f"the restarted run failed (kills at {moments} s)"
+    reports = tmp_path / "reports" / "smoke"
+    for execution in (e for stage in pipeline.plan("smoke") for e in stage):
+        assert (reports / execution.output).with_suffix(".html").exists()
+    assert list((tmp_path / "runs" / "smoke" / "submitit").glob("*_result.pkl")), "no submitit job ran"
+    for name, table in _tables(tmp_path).items():
+        pd.testing.assert_frame_equal(table, uninterrupted_smoke_tables[name], obj=f"{name} (kills at {moments} s)")
+
+
+def test_slurm_jobs_ask_for_the_partition_gpus_and_time_given(tmp_path, monkeypatch):
+    from lat_utils.cluster import SubmititExecutor
+
+    bin_dir = tmp_path / "bin"  # submitit looks for srun before it submits anything
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    executor = SubmititExecutor("smoke", cluster="slurm", partition="gpu", gpus_per_job=2, time_minutes=90,
+                                folder=tmp_path / "submitit")
+    script = executor.executor._executor._make_submission_file_text("python job.py", "uid")
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=2", "#SBATCH --time=90",
+                 f"#SBATCH --output={tmp_path / 'submitit'}"):
+        assert line in script
+
+
+def test_slurm_without_a_cluster_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SystemExit):
+        pipeline.main(["--profile", "smoke", "--executor", "slurm"])
+    assert "--executor slurm" in capsys.readouterr().err
+
+
+def test_bad_cluster_settings_are_named():
+    with pytest.raises(SystemExit):
+        pipeline.main(["--profile", "smoke", "--executor", "local-submitit", "--slurm-time", "0"])
+    from lat_utils.cluster import SubmititExecutor
+
+    with pytest.raises(ValueError, match="unknown cluster 'pbs'"):
+        SubmititExecutor("smoke", cluster="pbs")
