@@ -59,10 +59,10 @@ def test_dry_run_shrinks_every_count_and_keeps_the_code_path(name):
 def test_a_new_count_field_is_shrunk_without_being_listed(monkeypatch):
     @dataclasses.dataclass(frozen=True)
     class Extended(config.Profile):
-        square_queries: int = 5000
+        future_queries: int = 5000
 
     extended = Extended(**{**dataclasses.asdict(get_profile("paper"))})
-    assert config.dry_run(extended).square_queries == config.DRY_RUN_COUNT
+    assert config.dry_run(extended).future_queries == config.DRY_RUN_COUNT
 
 
 def test_a_dry_run_of_a_dry_run_or_of_an_unknown_profile_is_refused():
