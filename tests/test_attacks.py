@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from lat_utils.attacks import (ATTACK_NAMES, localized_autoattack, masked_apgd, masked_pgd, masked_square,
                                resolve_precision)
+from lat_utils.evaluation import LocalizingWrapper
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN
 
@@ -360,17 +361,6 @@ def test_as_strong_as_torchattacks_with_the_standard_mask(trained_mnist_model, m
     assert acc_mine <= acc_theirs + 0.02, f"{ours} accuracy {acc_mine:.3f} vs torchattacks {theirs} {acc_theirs:.3f}"
 
 
-class _Localized(nn.Module):
-    """z -> x0 + m * (z - x0): a scalar-eps attack on z becomes a localized attack on x0 (one image at a time)."""
-
-    def __init__(self, model: nn.Module, x0: torch.Tensor, mask: torch.Tensor) -> None:
-        super().__init__()
-        self.model, self.x0, self.mask = model, x0, mask
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.model(self.x0 + self.mask * (z - self.x0))
-
-
 @pytest.mark.parametrize("kind", ["background", "exact"])
 def test_as_strong_as_torchattacks_apgd_through_a_localizing_wrapper(trained_mnist_model, mnist_test, kind):
     import torchattacks
@@ -382,8 +372,8 @@ def test_as_strong_as_torchattacks_apgd_through_a_localizing_wrapper(trained_mni
     theirs = []
     for i in range(len(images)):
         x0, mask = images[i:i + 1], (eps_matrix[i:i + 1] > 0).float()
-        z = torchattacks.APGD(_Localized(trained_mnist_model, x0, mask), eps=eps, steps=25)(x0, labels[i:i + 1])
-        theirs.append(x0 + mask * (z - x0))
+        wrapper = LocalizingWrapper(trained_mnist_model, x0, mask)
+        theirs.append(wrapper.localized(torchattacks.APGD(wrapper, eps=eps, steps=25)(x0, labels[i:i + 1])))
     theirs = torch.cat(theirs).detach()
     _check_invariants(images, theirs, eps_matrix)
     acc_mine, acc_theirs = accuracy(trained_mnist_model, mine, labels), accuracy(trained_mnist_model, theirs, labels)
