@@ -56,7 +56,7 @@ def test_executed_notebooks_show_no_stderr_or_error(smoke_study):
 
 def test_progress_bars_are_plain_text_in_reports(smoke_study):
     text = (reports_dir("smoke") / "03_evaluate_mnist.ipynb").read_text()
-    assert "cross-evaluation mnist: 100%" in text  # the bar's final state, as ordinary output
+    assert "evaluating mnist-natural-seed0: 100%" in text  # the bar's final state, as ordinary output
     assert "application/vnd.jupyter.widget-view+json" not in text
     assert "IProgress" not in text
 
