@@ -1,11 +1,14 @@
 """How much localized AutoAttack does a profile need? The measurement behind its AutoAttack budgets.
 
-    python bench/autoattack_budget.py [--profile quick] [--n 200] [--json bench/results/autoattack-budget-quick.json]
+    python bench/autoattack_budget.py [--profile quick] [--n 200] [--budgets 30/3/300,30/9/300]
+                                      [--json bench/results/autoattack-budget-quick.json]
 
 Takes the trained MNIST models of a profile (run its training first) and, for the cells where
 robustness is at stake (each adversarially trained model under the standard attack and under its own
 localization), runs the localized AutoAttack on the first ``--n`` test images with the quick profile's budget and with
-the reference AutoAttack's "standard" settings (APGD 100 steps, 9 targets, Square 5,000 queries). It prints, per cell and budget, the robust accuracy and the seconds it took,
+the reference AutoAttack's "standard" settings (APGD 100 steps, 9 targets, Square 5,000 queries), and with
+every other budget given as ``--budgets`` (APGD steps/targets/Square queries). It prints, per cell and budget,
+the robust accuracy and the seconds it took,
 and how far each budget's accuracy lies above the reference's: a profile can use the cheapest budget
 that stays within one image in 100 of the reference on every cell. Nothing is asserted here.
 """
@@ -16,6 +19,7 @@ import argparse
 import json
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import torch
 
@@ -28,16 +32,29 @@ from lat_utils.models import fast_layout
 from lat_utils.report import device, device_name
 from lat_utils.training import load_trained, study_models
 
-BUDGETS = ((APGD_STEPS_QUICK, APGD_TARGETS_QUICK, SQUARE_QUERIES_QUICK),
-           (AUTOATTACK_APGD_STEPS, AUTOATTACK_TARGETS, AUTOATTACK_SQUARE_QUERIES))
+REFERENCE = (AUTOATTACK_APGD_STEPS, AUTOATTACK_TARGETS, AUTOATTACK_SQUARE_QUERIES)
+
+
+def budget_list(text: str) -> list[tuple[int, int, int]]:
+    """"30/3/300,30/9/300" -> [(30, 3, 300), (30, 9, 300)], with the reference budget added last."""
+    budgets = [tuple(int(v) for v in part.split("/")) for part in text.split(",") if part]
+    if any(len(b) != 3 for b in budgets):
+        raise SystemExit(f"--budgets takes APGD-steps/targets/Square-queries, comma separated; got {text!r}")
+    return list(dict.fromkeys([*budgets, REFERENCE]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--n", type=int, default=200, help="test images per cell")
+    parser.add_argument("--budgets", default=f"{APGD_STEPS_QUICK}/{APGD_TARGETS_QUICK}/{SQUARE_QUERIES_QUICK}",
+                        help="budgets besides the reference, as APGD-steps/targets/Square-queries, comma separated")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    budgets = budget_list(args.budgets)
+    done = []
+    if args.json and Path(args.json).exists():
+        done = [r for r in json.loads(Path(args.json).read_text())["rows"] if r["n"] == args.n]
     profile = get_profile(args.profile)
     precision = resolve_precision(profile.attack_precision, device())
     images, labels, _ = test_subset("mnist", args.n)
@@ -49,7 +66,12 @@ def main() -> None:
         model = load_trained(config)
         for attack in dict.fromkeys(("standard", config.localization)):
             eps_matrix = epsilon_matrix(x, attack, profile.eps)
-            for apgd_steps, targets, queries in BUDGETS:
+            for apgd_steps, targets, queries in budgets:
+                same = [r for r in done if (r["model"], r["attack"], r["apgd_steps"], r["targets"], r["square_queries"])
+                        == (config.name, attack, apgd_steps, targets, queries)]
+                if same:
+                    rows.append(same[0])
+                    continue
                 torch.manual_seed(0)
                 start = time.perf_counter()
                 result = localized_autoattack(model, x, y, eps_matrix, pgd_steps=profile.eval_pgd_steps,
@@ -63,16 +85,17 @@ def main() -> None:
                        "seconds": time.perf_counter() - start}
                 rows.append(row)
                 print(row, flush=True)
-    reference = {(r["model"], r["attack"]): r["accuracy"] for r in rows if r["apgd_steps"] == AUTOATTACK_APGD_STEPS}
+    reference = {(r["model"], r["attack"]): r["accuracy"] for r in rows
+                 if (r["apgd_steps"], r["targets"], r["square_queries"]) == REFERENCE}
     print(f"\nPGD-{profile.eval_pgd_steps} and each budget against the reference AutoAttack budget "
           f"({device_name()}, {args.n} images per cell):")
-    for budget in BUDGETS:
+    for budget in budgets:
         part = [r for r in rows if (r["apgd_steps"], r["targets"], r["square_queries"]) == budget]
         excess = [r["accuracy"] - reference[(r["model"], r["attack"])] for r in part]
         print(f"APGD {budget[0]} steps, {budget[1]} targets, Square {budget[2]} queries: above the reference by at "
               f"most {max(excess):.2f} points; {sum(r['seconds'] for r in part):.0f} s in all")
     pgd_excess = [r["pgd_accuracy"] - reference[(r["model"], r["attack"])] for r in rows
-                  if r["apgd_steps"] == AUTOATTACK_APGD_STEPS]
+                  if (r["apgd_steps"], r["targets"], r["square_queries"]) == REFERENCE]
     print(f"PGD-{profile.eval_pgd_steps} alone: above the reference by up to {max(pgd_excess):.2f} points")
     if args.json:
         with open(args.json, "w") as f:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import ATTACK_KINDS, Profile
+from .config import ATTACK_KINDS, LOSS_SCALE, Profile
 from .stats import bootstrap_indices, combine_seeds
 
 VERDICTS = ("supported", "direction only", "inconclusive", "not supported", "not comparable")
@@ -67,11 +67,12 @@ def _accuracy(model: str, attack: str):
     return lambda cell: 100 * cell(model, attack)
 
 
+PAPER_MNIST_NATURAL_ACCURACY = 99.19        # the natural MNIST model's natural accuracy, %
 PAPER_ATTACKS = ("standard", "background")   # the adversarial columns of the full paper's Figure 2
 ALL_MNIST_ATTACKS = ATTACK_KINDS["mnist"]    # the short version's four attacks
 
 CLAIMS = (
-    Claim("natural MNIST model: natural accuracy 99.19%", "full paper", "mnist", 99.19, "absolute",
+    Claim("natural MNIST model: natural accuracy 99.19%", "full paper", "mnist", PAPER_MNIST_NATURAL_ACCURACY, "absolute",
           _accuracy("natural", "natural"), ("natural",), "accuracy"),
     Claim("natural MNIST model under the exact-mask attack: 0.08% accuracy", "full paper", "mnist", 0.08,
           "absolute", _accuracy("natural", "exact"), ("natural",), "accuracy"),
@@ -134,10 +135,17 @@ class PerImage:
         self.n = int(per_image["image"].max()) + 1
         self.indices = bootstrap_indices(self.n)
 
-    def estimate(self, value: Callable[[Cell], np.ndarray], metric: str) -> tuple[np.ndarray, np.ndarray]:
-        """``value`` per seed on the full test set, and the bootstrap samples of its mean over seeds."""
+    def seeds_of(self, models: tuple[str, ...]) -> list[int]:
+        """The seeds in which every one of ``models`` was evaluated (a profile may train some with more seeds)."""
+        present = {(seed, model) for seed, model, _, _ in self.arrays}
+        return [seed for seed in self.seeds if all((seed, model) in present for model in models)]
+
+    def estimate(self, value: Callable[[Cell], np.ndarray], metric: str,
+                 models: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """``value`` per seed (each seed that has all ``models``) on the full test set, and the bootstrap
+        samples of its mean over those seeds."""
         points, samples = [], []
-        for seed in self.seeds:
+        for seed in self.seeds_of(models):
             def full(model: str, attack: str, seed: int = seed) -> float:
                 return float(self.arrays[(seed, model, attack, metric)].mean())
 
@@ -188,7 +196,7 @@ def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFr
             rows.append({**row, "seeds": 0, "verdict": "not comparable", "reason": f"{claim.dataset} was not run"})
             continue
         table, results = tables[claim.dataset], data[claim.dataset]
-        points, samples = results.estimate(claim.value, claim.metric)
+        points, samples = results.estimate(claim.value, claim.metric, claim.models)
         ours, low, high = combine_seeds(points, samples)
         collapsed = sorted(collapsed_models(table) & set(claim.models))
         if collapsed:
@@ -221,7 +229,8 @@ def _only_lat_beats_natural(tables: dict[str, pd.DataFrame], data: dict[str, Per
         for model in models:
             lows, highs = [], []
             for attack in attacks:
-                points, samples = results.estimate(lambda cell: cell("natural", attack) - cell(model, attack), "loss")
+                points, samples = results.estimate(lambda cell: cell("natural", attack) - cell(model, attack), "loss",
+                                                   ("natural", model))
                 _, low, high = combine_seeds(points, samples)
                 lows.append(low)
                 highs.append(high)
@@ -245,7 +254,7 @@ def _only_lat_beats_natural(tables: dict[str, pd.DataFrame], data: dict[str, Per
                      + (f" (collapsed: {', '.join(sorted(collapsed))})" if collapsed else ""))
     order = ("not supported", "not comparable", "inconclusive", "supported")
     overall = next((v for v in order if v in verdicts.values()), "not comparable")
-    seeds = min((len(d.seeds) for d in data.values()), default=0)
+    seeds = min((len(d.seeds_of(("natural", *LAT_MODELS[:1]))) for d in data.values()), default=0)
     return {"claim": "only the LAT models beat the natural model on all inputs (lower loss in every column)",
             "source": "both", "paper (%)": np.nan, "ours (%)": np.nan, "low (%)": np.nan, "high (%)": np.nan,
             "seeds": seeds, "interval covers": _covers(seeds), "verdict": overall,
@@ -265,3 +274,20 @@ def paper_figure2() -> pd.DataFrame:
     """The paper's MNIST Figure 2 grid, labelled like ``plots.grid(..., scale_natural=1000)``."""
     return pd.DataFrame.from_dict(PAPER_FIGURE2_MNIST, orient="index",
                                   columns=["natural (x1000)", "standard", "background"])
+
+
+def paper_curve_values(dataset: str) -> dict[tuple[str, str], float]:
+    """The paper's final values a learning curve can be compared with (``plots.learning_curves``):
+    Figure 2's MNIST losses on natural inputs, under the standard attack and under each model's own
+    localization, and the natural MNIST model's natural accuracy (a fraction)."""
+    if dataset != "mnist":
+        return {}
+    values = {}
+    for model, (natural, standard, background) in PAPER_FIGURE2_MNIST.items():
+        values[(model, "natural")] = natural / LOSS_SCALE["mnist"]
+        values[(model, "standard")] = standard
+        own = {"standard": standard, "background": background}.get(model)
+        if own is not None:
+            values[(model, "own")] = own
+    values[("natural", "natural accuracy")] = PAPER_MNIST_NATURAL_ACCURACY / 100
+    return values

@@ -34,8 +34,15 @@ APGD_STEPS_QUICK = 30
 APGD_TARGETS_QUICK = 3
 SQUARE_QUERIES_QUICK = 300
 THIRD_PARTY_N_QUICK = 100
+
+# The long profile (150 minutes of the 2-core CPU; README, "What longer training changes")
+LONG_TRAIN_STEPS = 4800
+LONG_CURVE_N = 500
 NO_FAB = ("beyond the paper, robustness is measured with a localized AutoAttack (masked PGD, APGD-CE, APGD-T, "
           "Square), without AutoAttack's FAB-T: it has no per-pixel-budget version")
+
+# Learning curves: the fractions of training at which the long and paper profiles keep and evaluate the weights
+MILESTONES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
 
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
@@ -55,6 +62,9 @@ ATTACK_KINDS = {
     "mnist": ("standard", "background", "exact", "broad"),
     "cifar10": ("standard", "background"),
 }
+# The models the central claims compare (the full paper's Figure 2): profiles may train these with
+# more seeds than the rest (``Profile.central_seeds``), so that those claims' intervals include training variance.
+CENTRAL_MODELS = {"mnist": ("natural", "standard", "background"), "cifar10": ()}
 
 
 @dataclass(frozen=True)
@@ -85,12 +95,17 @@ class Profile:
     eps: float = EPS
     attack_precision: str = "fp32"  # arithmetic of every PGD step, in training and evaluation (PRECISIONS)
     deviations: tuple[str, ...] = field(default_factory=tuple)
+    central_seeds: tuple[int, ...] = ()  # extra seeds of the CENTRAL_MODELS (background: per_step projection only)
+    milestones: tuple[float, ...] = ()   # learning curves: fractions of training whose weights are kept and evaluated
+    curve_n: int = 0                # learning curves: first this many test images, attacked with the profile's PGD
     dry_run: bool = False           # a dry run (see ``dry_run``): the code path of a profile, not a result
     image_cap: int | None = None    # dry runs: at most this many test images, cut where the test set is sliced
 
     def __post_init__(self) -> None:
         if self.attack_precision not in PRECISIONS:
             raise ValueError(f"unknown attack_precision {self.attack_precision!r}: choose one of {PRECISIONS}")
+        if any(not 0 < f <= 1 for f in self.milestones) or list(self.milestones) != sorted(set(self.milestones)):
+            raise ValueError(f"milestones must be increasing fractions in (0, 1], got {self.milestones}")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -105,6 +120,7 @@ PROFILES: dict[str, Profile] = {
         eval_pgd_steps=3, eval_step_size=2.5 * EPS / 3, n_test=100, seeds=(0,),
         apgd_steps=4, apgd_targets=2, square_queries=20, third_party_n=10, background_projections=("per_step", "final"),
         imagenet_steps=2, imagenet_extra=0, imagenet_eps_sweep=(), attack_precision="auto",
+        milestones=(0.5, 1.0), curve_n=20,
         deviations=(
             "30 training steps instead of 100,000 (a smoke test, not a result)",
             "Adam learning rate 1e-3 with a cosine decay instead of a constant 1e-4",
@@ -143,6 +159,37 @@ PROFILES: dict[str, Profile] = {
             NO_FAB,
         ),
     ),
+    "long": Profile(
+        name="long",
+        description="As close to the paper as 150 minutes of a 2-core CPU allow: learning curves, 3 seeds of the "
+                    "central models, 2,000 test images under the localized AutoAttack.",
+        train_steps=LONG_TRAIN_STEPS, batch_size=BATCH_SIZE, learning_rate=1e-3,
+        train_pgd_steps=5, train_step_size=2.5 * EPS / 5, eps_warmup_fraction=1 / 8, lr_schedule="constant",
+        eval_pgd_steps=20, eval_step_size=2.5 * EPS / 20, n_test=2000, seeds=(0,), central_seeds=(1, 2),
+        apgd_steps=APGD_STEPS_QUICK, apgd_targets=APGD_TARGETS_QUICK, square_queries=SQUARE_QUERIES_QUICK,
+        third_party_n=THIRD_PARTY_N_QUICK, background_projections=("per_step", "final"),
+        imagenet_steps=IMAGENET_PGD_STEPS, imagenet_extra=10, imagenet_eps_sweep=(2 / 255, 8 / 255),
+        attack_precision="auto", milestones=MILESTONES, curve_n=LONG_CURVE_N,
+        deviations=(
+            f"{LONG_TRAIN_STEPS:,} training steps instead of 100,000 ({LONG_TRAIN_STEPS * BATCH_SIZE // 60_000} "
+            "epochs of MNIST), on both datasets",
+            "Adam learning rate 1e-3 instead of 1e-4, constant as in the paper (so that every milestone is a model "
+            "trained for that many steps with the paper's optimizer, not a point of a decay schedule)",
+            "PGD-5 in training and PGD-20 in evaluation instead of PGD-100; step 2.5*eps/steps instead of 0.01",
+            "eps ramps from 0 to 0.3 over the first 1/8 of training (milestones 1/64 to 1/16 fall inside the "
+            "ramp: those models were trained at a smaller eps)",
+            "first 2,000 test images instead of the full test set; learning curves on the first "
+            f"{LONG_CURVE_N} with PGD-20 alone",
+            "3 seeds for the models the central claims compare (MNIST natural, standard, background), "
+            "one seed for the others (background (final), exact, broad, every CIFAR-10 model)",
+            "ImageNet extension (beyond the paper): 10 of the 100 extra photos and eps 2/255 and 8/255 only",
+            f"robust accuracy under a localized AutoAttack with APGD-CE and APGD-T of {APGD_STEPS_QUICK} steps, "
+            f"{APGD_TARGETS_QUICK} APGD-T targets and {SQUARE_QUERIES_QUICK} Square queries (the quick profile's "
+            "budget, bench/autoattack_budget.py)",
+            f"torchattacks cross-check on the first {THIRD_PARTY_N_QUICK} test images",
+            NO_FAB,
+        ),
+    ),
     "paper": Profile(
         name="paper",
         description="The paper's settings, for a GPU: 100,000 steps, PGD-100, eps 0.3, full test sets, 3 seeds.",
@@ -154,7 +201,7 @@ PROFILES: dict[str, Profile] = {
         third_party_n=1000, background_projections=("per_step", "final"),
         imagenet_steps=IMAGENET_PGD_STEPS, imagenet_extra=100,
         imagenet_eps_sweep=(1 / 255, 2 / 255, 4 / 255, 8 / 255),
-        attack_precision="auto",
+        attack_precision="auto", milestones=MILESTONES, curve_n=1000,
         deviations=(
             "step size 0.01 and a uniform random start are Madry et al.'s, the paper gives neither",
             NO_FAB,
@@ -167,7 +214,7 @@ PROFILES: dict[str, Profile] = {
 DRY_RUN_SUFFIX = "-dry-run"     # "paper-dry-run" is the dry run of "paper"
 DRY_RUN_IMAGES = 32             # test images per evaluation
 DRY_RUN_COUNT = 2               # what every other int setting (steps, queries, restarts, ...) becomes at most
-DRY_RUN_LIMITS = {"train_steps": 3, "n_test": DRY_RUN_IMAGES, "imagenet_extra": 2}
+DRY_RUN_LIMITS = {"train_steps": 3, "n_test": DRY_RUN_IMAGES, "curve_n": DRY_RUN_IMAGES, "imagenet_extra": 2}
 DRY_RUN_KEPT = ("batch_size",)  # int settings that shape the code path rather than its length
 
 

@@ -85,7 +85,15 @@ def evaluation_image_steps(profile: Profile, dataset: str) -> float:
     cross = len(models) * n * (FORWARD + len(ATTACK_KINDS[dataset]) * autoattack)
     n_check = min(profile.third_party_n, n)
     check = len(models) * len(ATTACK_KINDS[dataset]) * n_check * 2 * (max(profile.apgd_steps, 1) + 1)
-    return cross + check
+    return cross + check + milestone_image_steps(profile, dataset)
+
+
+def milestone_image_steps(profile: Profile, dataset: str) -> float:
+    """The learning curves (``curves``): every model at each milestone, on ``curve_n`` images, natural
+    (and the collapse check) and under every attack with the profile's PGD alone."""
+    n = _test_images(profile, profile.curve_n, dataset)
+    per_milestone = n * (2 * FORWARD + len(ATTACK_KINDS[dataset]) * (attack_image_steps(profile.eval_pgd_steps) + FORWARD))
+    return len(_study_models(profile, dataset)) * len(profile.milestones) * per_milestone
 
 
 def imagenet_image_steps(profile: Profile) -> float:

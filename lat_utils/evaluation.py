@@ -18,6 +18,7 @@ starts are seeded from its name, so a resumed evaluation ends where an uninterru
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -116,35 +117,59 @@ def cell_row(config: TrainConfig, attack: str, cell: dict, profile: Profile, pre
 
 def evaluate_model(config: TrainConfig, *, progress: bool = True) -> pd.DataFrame:
     """Every input type of the study on one trained model (rows of ``EVAL_COLUMNS``); cached per cell."""
-    profile = get_profile(config.profile)
+    return table_of(config, _evaluated(config, progress=progress))
+
+
+def per_image(config: TrainConfig) -> pd.DataFrame:
+    """The per-image results of one evaluated model (``PER_IMAGE_COLUMNS``), for paired comparisons."""
+    return per_image_of(config, _evaluated(config, progress=False))
+
+
+def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[[], nn.Module], cache_path: Path,
+                    stamp: int, *, salt: str = "", progress: bool = True) -> dict:
+    """The cache of one model's evaluation on the first ``profile.n_test`` test images: natural inputs and
+    every attack of its dataset under ``profile``'s localized AutoAttack, each cell computed only if missing.
+
+    ``cache_path`` holds the cells (saved after each, so an interrupted evaluation resumes at the cell it
+    was in); they are reused only if made with the same settings and checkpoint ``stamp``. Each cell's
+    random starts are seeded from the model, the cell and ``salt``. The model is loaded only if a cell is missing.
+    """
     precision = resolve_precision(profile.attack_precision, device())
     images, labels, exact = test_subset(config.dataset, profile.n_test, profile.image_cap)
-    cache = _load_cache(config, _settings(profile, precision, len(images)))
+    cache = _load_cache(cache_path, {"settings": _settings(profile, precision, len(images)), "checkpoint": stamp})
+    cache.update(profile=profile, precision=precision, exact=exact)
     model = None
     attacks = ("natural", *ATTACK_KINDS[config.dataset])
-    for attack in tqdm(attacks, desc=f"evaluating {config.key}", disable=not progress):
+    for attack in tqdm(attacks, desc=f"evaluating {config.key}{salt and ' ' + salt}", disable=not progress):
         if attack in cache["cells"]:
             continue
-        model = model or load_trained(config)
+        model = model or load_model()
         if "collapsed" not in cache:
             cache["collapsed"] = is_collapsed(model, images)
-        torch.manual_seed(_cell_seed(config, attack))
+        torch.manual_seed(_cell_seed(config, attack + salt))
         if attack == "natural":
             loss, correct = natural_scores(model, images, labels)
             cache["cells"][attack] = {"loss": loss, "correct": correct}
         else:
             cache["cells"][attack] = attacked_scores(model, images, labels, attack, profile, precision)
-        _save_cache(config, cache)
-    return pd.DataFrame([cell_row(config, a, cache["cells"][a], profile, precision, cache["collapsed"], exact)
-                         for a in attacks])[EVAL_COLUMNS]
+        _save_cache(cache_path, cache)
+    return cache
 
 
-def per_image(config: TrainConfig) -> pd.DataFrame:
-    """The per-image results of one evaluated model (``PER_IMAGE_COLUMNS``), for paired comparisons."""
-    profile = get_profile(config.profile)
-    precision = resolve_precision(profile.attack_precision, device())
-    images, _, _ = test_subset(config.dataset, profile.n_test, profile.image_cap)
-    cache = _load_cache(config, _settings(profile, precision, len(images)))
+def _evaluated(config: TrainConfig, *, progress: bool) -> dict:
+    """``evaluated_cells`` of the finished model of ``config`` with its profile's settings."""
+    return evaluated_cells(config, get_profile(config.profile), lambda: load_trained(config), _cache_path(config),
+                           _checkpoint_stamp(config), progress=progress)
+
+
+def table_of(config: TrainConfig, cache: dict) -> pd.DataFrame:
+    """The rows of ``EVAL_COLUMNS`` of an ``evaluated_cells`` cache, one per cell."""
+    return pd.DataFrame([cell_row(config, attack, cell, cache["profile"], cache["precision"], cache["collapsed"],
+                                  cache["exact"]) for attack, cell in cache["cells"].items()])[EVAL_COLUMNS]
+
+
+def per_image_of(config: TrainConfig, cache: dict) -> pd.DataFrame:
+    """The rows of ``PER_IMAGE_COLUMNS`` of an ``evaluated_cells`` cache."""
     frames = []
     for attack, cell in cache["cells"].items():
         n = len(cell["loss"])
@@ -162,11 +187,17 @@ def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) ->
     """Every trained model of ``dataset`` x {natural, each attack} for every seed (``evaluate_model``
     each, computing only what is missing). Written to ``reports/<profile>/tables/eval_<dataset>.csv``,
     and the per-image results to ``per_image_<dataset>.csv.gz`` (the claims' paired bootstrap reads them)."""
-    configs = study_models(dataset, profile_name)
-    table = pd.concat([evaluate_model(c, progress=progress) for c in configs], ignore_index=True)
-    table.to_csv(tables_dir(profile_name) / f"eval_{dataset}.csv", index=False)
-    images = pd.concat([per_image(c) for c in configs], ignore_index=True)
-    images.to_csv(tables_dir(profile_name) / f"per_image_{dataset}.csv.gz", index=False)
+    caches = {c: _evaluated(c, progress=progress) for c in study_models(dataset, profile_name)}
+    return write_tables(caches, tables_dir(profile_name), dataset)
+
+
+def write_tables(caches: dict[TrainConfig, dict], folder: Path, dataset: str, prefix: str = "") -> pd.DataFrame:
+    """The evaluation table of the caches of ``evaluated_cells`` (one per model), written to
+    ``<folder>/<prefix>eval_<dataset>.csv``, their per-image results to ``<prefix>per_image_<dataset>.csv.gz``."""
+    table = pd.concat([table_of(c, cache) for c, cache in caches.items()], ignore_index=True)
+    table.to_csv(folder / f"{prefix}eval_{dataset}.csv", index=False)
+    images = pd.concat([per_image_of(c, cache) for c, cache in caches.items()], ignore_index=True)
+    images.to_csv(folder / f"{prefix}per_image_{dataset}.csv.gz", index=False)
     return table
 
 
@@ -207,10 +238,8 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
     import torchattacks
 
     profile = get_profile(config.profile)
-    precision = resolve_precision(profile.attack_precision, device())
     images, labels, _ = test_subset(config.dataset, profile.n_test, profile.image_cap)
-    evaluate_model(config, progress=False)
-    cache = _load_cache(config, _settings(profile, precision, len(images)))
+    cache = _evaluated(config, progress=False)
     n = min(profile.third_party_n, len(images))
     if n == 0:
         return pd.DataFrame(columns=THIRD_PARTY_COLUMNS)
@@ -235,7 +264,7 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
                             broken[i] = True
                             break
             checked[entry] = broken
-            _save_cache(config, cache)
+            _save_cache(_cache_path(config), cache)
         worst = ours & ~checked[entry]
         difference = 100 * (int(ours.sum()) - int(worst.sum())) / n
         rows.append({"dataset": config.dataset, "model": config.name, "seed": config.seed, "attack": attack, "n": n,
@@ -268,16 +297,16 @@ def _cell_seed(config: TrainConfig, attack: str) -> int:
     return zlib.crc32(f"{config.key}/{attack}".encode())
 
 
-def _load_cache(config: TrainConfig, settings: dict) -> dict:
-    """The model's cached cells if they were made with ``settings`` from its current checkpoint, else empty."""
-    key = {"settings": settings, "checkpoint": _checkpoint_stamp(config)}
-    path = _cache_path(config)
+def _load_cache(path: Path, key: dict) -> dict:
+    """The cells cached at ``path`` if they were made under ``key`` (settings and checkpoint), else none."""
     if path.exists():
         cache = torch.load(path, weights_only=True)
         if cache.get("key") == key:
-            return cache
+            return {"key": key, **{k: v for k, v in cache.items() if k in ("cells", "collapsed", "third_party")}}
     return {"key": key, "cells": {}}
 
 
-def _save_cache(config: TrainConfig, cache: dict) -> None:
-    write_atomically(_cache_path(config), lambda tmp: torch.save(cache, tmp))
+def _save_cache(path: Path, cache: dict) -> None:
+    """What ``_load_cache`` reads back (the profile and other in-memory extras are left out)."""
+    kept = {k: v for k, v in cache.items() if k in ("key", "cells", "collapsed", "third_party")}
+    write_atomically(path, lambda tmp: torch.save(kept, tmp))

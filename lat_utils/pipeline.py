@@ -9,7 +9,9 @@
    (the localized AutoAttack) and cross-checks them with torchattacks, so evaluation runs in parallel too;
 3. ``03_evaluate``: once per dataset (gathers the evaluations: Figure 2, accuracy grid, PGD's
    overestimate, the torchattacks cross-check);
-4. ``04_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table.
+4. ``04_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table (and
+   the claims at each milestone of training, where the profile keeps milestones);
+5. ``05_budgets``: the claims across training budgets, over every profile that has run here.
 
 Executed notebooks go to ``reports/<profile>/``. Models, evaluations and caches are reused, so a
 rerun after an interruption only does what is missing. A failing notebook stops the run with a
@@ -64,6 +66,7 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
         [Execution("03_evaluate.ipynb", f"03_evaluate_{d}.ipynb", {"profile": profile, "dataset": d})
          for d in DATASETS],
         [Execution("04_figures_and_claims.ipynb", "04_figures_and_claims.ipynb", {"profile": profile})],
+        [Execution("05_budgets.ipynb", "05_budgets.ipynb", {"profile": profile})],
     ]
 
 

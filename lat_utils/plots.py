@@ -146,3 +146,88 @@ def training_curves(logs: dict[str, pd.DataFrame], title: str, path: str | Path 
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def learning_curves(curves: pd.DataFrame, dataset: str, paper_steps: int, paper_values: dict[tuple[str, str], float],
+                    path: str | Path | None = None) -> plt.Figure:
+    """Each claim's quantity against training steps (log axis), one line per model (the mean over seeds,
+    shaded between the lowest and highest seed): loss (top) and accuracy (bottom) on natural inputs, under
+    the standard attack and under each model's own localization. ``paper_values[(model, column)]``, where
+    the paper gives one, is marked as a star at its ``paper_steps``; column is "natural", "standard" or "own"."""
+    columns = ("natural", "standard", "own")
+    titles = {"natural": "natural inputs", "standard": "standard attack", "own": "the model's own localization"}
+    data = curves.assign(column=np.where(curves["attack"] == curves["localization"], "own", curves["attack"]))
+    own_standard = data[(data["localization"] == "standard") & (data["attack"] == "standard")].assign(column="own")
+    data = pd.concat([data, own_standard], ignore_index=True)
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.5), sharex=True)
+    colours = dict(zip(data["model"].unique(), sns.color_palette("tab10")))
+    for col, column in enumerate(columns):
+        part = data[data["column"] == column]
+        for row, metric in enumerate(("loss", "accuracy")):
+            ax = axes[row, col]
+            scale = 100 if metric == "accuracy" else 1
+            for model, lines in part.groupby("model", sort=False):
+                stats = lines.groupby("step")[metric].agg(["mean", "min", "max"]) * scale
+                seeds = lines["seed"].nunique()
+                ax.plot(stats.index, stats["mean"], "o-", markersize=3, color=colours[model],
+                        label=f"{model} ({seeds} seed{'s' if seeds > 1 else ''})")
+                if seeds > 1:
+                    ax.fill_between(stats.index, stats["min"], stats["max"], color=colours[model], alpha=0.2)
+                paper = paper_values.get((model, column)) if metric == "loss" else paper_values.get((model, f"{column} accuracy"))
+                if paper is not None:
+                    ax.plot(paper_steps, paper * (100 if metric == "accuracy" else 1), "*", markersize=12,
+                            color=colours[model], markeredgecolor="black")
+            ax.set_xscale("log")
+            if metric == "loss":
+                ax.set_yscale("log")
+            ax.set_title(f"{'cross-entropy' if metric == 'loss' else 'accuracy %'}: {titles[column]}", fontsize=9)
+            if row == 1:
+                ax.set_xlabel("training steps (log)")
+    axes[0, 0].legend(fontsize=7)
+    measure = curves[["pgd_steps", "n"]].iloc[0] if len(curves) else None
+    fig.suptitle(f"Learning curves ({dataset}): each milestone of training on the first "
+                 f"{measure['n'] if measure is not None else '?'} test images, attacks: PGD-"
+                 f"{measure['pgd_steps'] if measure is not None else '?'}; stars: the paper's values "
+                 f"(after {paper_steps:,} steps)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def claims_across_budgets(budgets: pd.DataFrame, path: str | Path | None = None) -> plt.Figure:
+    """One panel per claim: our value with its 95% interval at every budget (training steps, log axis;
+    circles: milestones, squares: the end of a profile), coloured by verdict; the paper's number dashed,
+    0 dotted."""
+    claims = list(dict.fromkeys(budgets.dropna(subset=["ours (%)"])["claim"]))
+    columns = 3
+    rows = -(-len(claims) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 2.6 * rows), squeeze=False)
+    for ax, claim in zip(axes.flat, claims):
+        part = budgets[budgets["claim"] == claim]
+        for profile, lines in part.groupby("profile", sort=False):
+            ends = lines["budget"].str.endswith(", end")
+            milestones = lines[~ends]
+            if len(milestones):
+                ax.plot(milestones["step"], milestones["ours (%)"], "-", color="gray", linewidth=0.8)
+            for _, point in lines.iterrows():
+                colour = VERDICT_COLOURS.get(point["verdict"], "black")
+                marker = "s" if point["budget"].endswith(", end") else "o"
+                ax.errorbar(point["step"], point["ours (%)"],
+                            yerr=[[point["ours (%)"] - point["low (%)"]], [point["high (%)"] - point["ours (%)"]]],
+                            fmt=marker, color=colour, markersize=5, capsize=2)
+        paper = part["paper (%)"].iloc[0]
+        if not np.isnan(paper):
+            ax.axhline(paper, color="black", linestyle="--", linewidth=1)
+        ax.axhline(0, color="gray", linestyle=":", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=10)
+        ax.set_title(claim if len(claim) <= 70 else claim[:67] + "...", fontsize=7)
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[len(claims):]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], marker="o", color=c, linestyle="", label=v) for v, c in VERDICT_COLOURS.items()]
+    handles += [plt.Line2D([], [], marker="s", color="black", linestyle="", label="end of a profile"),
+                plt.Line2D([], [], color="black", linestyle="--", label="paper")]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
+    fig.suptitle("Claims across training budgets: ours (%) with 95% interval against training steps (log)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    return _save(fig, path)

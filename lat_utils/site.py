@@ -36,6 +36,8 @@ HEADLINE_FIGURES = (
     ("fig2_loss_cifar10.png", "Figure 2: every model under every attack, CIFAR-10"),
     ("accuracy_mnist.png", "Robust accuracy under the localized AutoAttack, MNIST, with PGD's overestimate"),
     ("claims_forest.png", "The claims: ours with 95% intervals beside the paper's numbers"),
+    ("curves_mnist.png", "Learning curves, MNIST: natural and robust loss and accuracy at each milestone of training"),
+    ("claims_budgets.png", "The claims across training budgets: every profile that has run, and its milestones"),
     ("figure1_imagenet_localized_attack.png", "ImageNet Figure 1: the attack leaves the detected box untouched"),
 )
 
@@ -46,6 +48,7 @@ NOTEBOOK_ROLES = (
     ("03_evaluate_", "every model under every attack: Figure 2, robust accuracy (localized AutoAttack), "
                      "PGD's overestimate, a cross-check with torchattacks"),
     ("04_figures_and_claims", "Figure 1, Figure 2 beside the paper's, the claims table with intervals"),
+    ("05_budgets", "the claims across training budgets: stable, toward the paper's numbers, or away from them"),
 )
 
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from .progress import tqdm
 
 from .attacks import masked_pgd
-from .config import DATASETS, MODEL_KINDS, PROJECTIONS, Profile, get_profile
+from .config import CENTRAL_MODELS, DATASETS, MODEL_KINDS, PROJECTIONS, Profile, get_profile
 from .data import load_dataset
 from .masks import epsilon_matrix
 from .models import StackedModels, fast_layout, model_for
@@ -83,13 +83,45 @@ def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}: choose one of {DATASETS}")
     configs = []
-    for seed in profile.seeds:
+    for seed in dict.fromkeys((*profile.seeds, *profile.central_seeds)):
         for localization in MODEL_KINDS[dataset]:
             projections = ("per_step",)
             if dataset == "mnist" and localization == "background":
                 projections = profile.background_projections
+            if seed not in profile.seeds:  # an extra seed: the central models only
+                if localization not in CENTRAL_MODELS[dataset]:
+                    continue
+                projections = tuple(p for p in projections if p == "per_step")
             configs += [TrainConfig(dataset, localization, p, profile_name, seed) for p in projections]
     return configs
+
+
+def milestone_steps(profile: Profile) -> list[int]:
+    """The training steps at which ``profile`` keeps a copy of the weights (``Profile.milestones``)."""
+    return sorted({max(1, round(f * profile.train_steps)) for f in profile.milestones})
+
+
+def milestone_path(config: TrainConfig, step: int) -> Path:
+    return runs_dir(config.profile) / "milestones" / f"{config.key}-step{step}.pt"
+
+
+def load_milestone(config: TrainConfig, step: int) -> nn.Module:
+    """The weights of ``config`` after ``step`` training steps (eval mode); a clear error if not kept."""
+    path = milestone_path(config, step)
+    if not path.exists():
+        raise FileNotFoundError(f"no weights of {config.key} at step {step} ({config.profile} profile): "
+                                "they are kept while it trains (notebooks/02_train.ipynb or ./run_all.sh)")
+    state = torch.load(path, map_location=device(), weights_only=True)
+    if state.get("fingerprint") != fingerprint(config) or state.get("step") != step:
+        raise ValueError(f"{path} was made with another config or step: delete it and retrain this model")
+    model = fast_layout(model_for(config.dataset), device())
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def _save_milestone(config: TrainConfig, model_state: dict, step: int) -> None:
+    state = {"fingerprint": fingerprint(config), "step": step, "model": model_state}
+    write_atomically(milestone_path(config, step), lambda tmp: torch.save(state, tmp))
 
 
 def checkpoint_path(config: TrainConfig) -> Path:
@@ -147,6 +179,7 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
     bar = tqdm(range(start, profile.train_steps), initial=start, total=profile.train_steps,
                desc=config.key, disable=not progress, mininterval=2.0)
     began, last_save = time.perf_counter() - seconds, time.perf_counter()
+    milestones = set(milestone_steps(profile))
     model.train()
     for step in bar:
         index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), config.seed)
@@ -163,6 +196,8 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if step + 1 in milestones:
+            _save_milestone(config, model.state_dict(), step + 1)
 
         last = step + 1 == profile.train_steps
         if step % max(1, profile.train_steps // 100) == 0 or last:
@@ -230,6 +265,7 @@ def train_together(configs: list[TrainConfig], *, progress: bool = True,
     bar = tqdm(range(start, profile.train_steps), initial=start, total=profile.train_steps,
                desc=f"{first.dataset}: {count} models together", disable=not progress, mininterval=2.0)
     began, last_save = time.perf_counter() - seconds, time.perf_counter()
+    milestones = set(milestone_steps(profile))
     for step in bar:
         index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), first.seed)
         x, y = images[index].to(dev), labels[index].to(dev)
@@ -246,6 +282,9 @@ def train_together(configs: list[TrainConfig], *, progress: bool = True,
         optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()  # each model's parameters get the gradient of its own loss
         optimizer.step()
+        if step + 1 in milestones:
+            for m, config in enumerate(todo):
+                _save_milestone(config, stacked.state_dict_of(m), step + 1)
 
         last = step + 1 == profile.train_steps
         if step % max(1, profile.train_steps // 100) == 0 or last:

@@ -24,7 +24,8 @@ def test_evaluation_counts_follow_the_code():
     autoattack = (3 + 2 * FORWARD) + apgd + 2 * apgd + 20 * FORWARD
     cross = 3 * 100 * (FORWARD + 2 * autoattack)   # CIFAR-10: 3 models, 2 attacks
     check = 3 * 2 * 10 * 2 * (4 + 1)               # torchattacks APGD-CE and -DLR on the first 10 images
-    assert estimate.evaluation_image_steps(smoke, "cifar10") == pytest.approx(cross + check)
+    curves = 3 * 2 * 20 * (2 * FORWARD + 2 * (3 + 2 * FORWARD))  # 2 milestones, 20 images: natural, 2 PGD-3 attacks
+    assert estimate.evaluation_image_steps(smoke, "cifar10") == pytest.approx(cross + check + curves)
     paper = get_profile("paper")
     assert estimate.evaluation_image_steps(paper, "mnist") > 50 * estimate.evaluation_image_steps(
         get_profile("paper-dry-run"), "mnist"), "the full test set must count 10,000 images"

@@ -13,7 +13,7 @@ from lat_utils.paths import PROJECT_ROOT, figures_dir, reports_dir, tables_dir
 def test_plan_covers_every_model_and_dataset():
     stages = pipeline.plan("quick")
     assert [s[0].notebook for s in stages] == ["01_imagenet_attack.ipynb", "02_train.ipynb", "03_evaluate.ipynb",
-                                               "04_figures_and_claims.ipynb"]
+                                               "04_figures_and_claims.ipynb", "05_budgets.ipynb"]
     assert len(stages[1]) == 6 + 3  # MNIST: 5 localizations + background (final); CIFAR-10: 3
     assert all((pipeline.NOTEBOOKS / e.notebook).exists() for stage in stages for e in stage)
 

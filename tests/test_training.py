@@ -303,6 +303,18 @@ def test_resumed_training_is_bit_identical_to_an_uninterrupted_one(tmp_path, mon
     resumed = train_model(cfg, progress=False)
     assert resumed.resumed_from == kill_at - 1
     _assert_bit_identical(straight, _weights(resumed))
+    _assert_same_milestones(cfg, tmp_path)
+
+
+def _assert_same_milestones(cfg: TrainConfig, tmp_path) -> None:
+    """The weights kept at every milestone are those of the uninterrupted run too."""
+    steps = training.milestone_steps(get_profile(cfg.profile))
+    assert steps, "the smoke profile keeps milestones, so that this is tested"
+    for step in steps:
+        name = training.milestone_path(cfg, step).name
+        straight, killed = (torch.load(tmp_path / run / "milestones" / name, weights_only=True)["model"]
+                            for run in ("straight", "killed"))
+        _assert_bit_identical(straight, killed)
 
 
 def test_resumed_together_training_is_bit_identical_to_an_uninterrupted_one(tmp_path, monkeypatch):
@@ -321,3 +333,4 @@ def test_resumed_together_training_is_bit_identical_to_an_uninterrupted_one(tmp_
     assert [t.resumed_from for t in resumed] == [kill_at - 1] * 2
     for a, t in zip(straight, resumed):
         _assert_bit_identical(a, _weights(t))
+        _assert_same_milestones(t.config, tmp_path)

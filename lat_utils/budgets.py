@@ -1,0 +1,79 @@
+"""Claims across training budgets: does a verdict hold, move toward the paper's number, or away from it?
+
+Gathers, for every profile that has run, its claims table at the end (``tables/claims.csv``, written by
+``04_figures_and_claims``: the finished models under the localized AutoAttack) and, where the profile
+keeps milestones, at each milestone (``tables/claims_milestones.csv``: the profile's PGD alone on its first
+``curve_n`` test images, see ``curves``). A profile that has not run is left out, and said to be.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .config import PROFILES
+from .paths import tables_dir
+
+BUDGET_COLUMNS = ["claim", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
+                  "verdict"]
+TREND_COLUMNS = ["claim", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why"]
+COMPARED = ("quick", "long", "paper")    # the profiles 05_budgets compares, cheapest first
+
+
+def claims_across_budgets(profiles: tuple[str, ...] = COMPARED) -> tuple[pd.DataFrame, list[str]]:
+    """Every claim at every budget of ``profiles`` that has run (rows of ``BUDGET_COLUMNS``, ordered by
+    training step), and one sentence per profile left out."""
+    frames, left_out = [], []
+    for name in profiles:
+        folder = tables_dir(name)
+        final = folder / "claims.csv"
+        if not final.exists():
+            left_out.append(f"The {name} profile has not run here (no {name}/tables/claims.csv): left out.")
+            continue
+        steps = PROFILES[name].train_steps
+        end = pd.read_csv(final)
+        frames.append(end.assign(profile=name, budget=f"{name}, end", step=steps,
+                                 measure="localized AutoAttack, all evaluated test images"))
+        milestones = folder / "claims_milestones.csv"
+        if milestones.exists():
+            part = pd.read_csv(milestones)
+            curve_n = PROFILES[name].curve_n
+            frames.append(part.assign(profile=name, budget=[f"{name}, {_fraction(f)}" for f in part["fraction"]],
+                                      measure=f"PGD-{PROFILES[name].eval_pgd_steps}, first {curve_n} test images"))
+    if not frames:
+        return pd.DataFrame(columns=BUDGET_COLUMNS), left_out
+    table = pd.concat(frames, ignore_index=True)[BUDGET_COLUMNS]
+    order = {claim: i for i, claim in enumerate(dict.fromkeys(table["claim"]))}
+    table = table.sort_values(["claim", "step", "measure"], key=lambda c: c.map(order) if c.name == "claim" else c,
+                              kind="stable")
+    return table.reset_index(drop=True), left_out
+
+
+def trends(budgets: pd.DataFrame) -> pd.DataFrame:
+    """Per claim (rows of ``TREND_COLUMNS``): *stable* where every budget gives the same verdict; else
+    *toward the paper* or *away from the paper* by whether our value at the largest budget lies closer
+    to the paper's number than at the smallest (*changes* for a claim without a number)."""
+    rows = []
+    for claim, part in budgets.groupby("claim", sort=False):
+        part = part.sort_values("step", kind="stable")
+        verdicts = list(part["verdict"])
+        paper = part["paper (%)"].iloc[0]
+        values = part["ours (%)"].to_numpy(float)
+        if len(set(verdicts)) == 1:
+            trend, why = "stable", f"'{verdicts[0]}' at all {len(verdicts)} budgets"
+        elif np.isnan(paper) or np.isnan(values[[0, -1]]).any():
+            trend, why = "changes", " -> ".join(dict.fromkeys(verdicts))
+        else:
+            first, last = abs(values[0] - paper), abs(values[-1] - paper)
+            trend = "toward the paper" if last < first else "away from the paper"
+            why = (f"{values[0]:.3g}% at {part['budget'].iloc[0]} -> {values[-1]:.3g}% at {part['budget'].iloc[-1]}; "
+                   f"paper {paper:g}%")
+        rows.append({"claim": claim, "paper (%)": paper, "budgets": len(verdicts), "first verdict": verdicts[0],
+                     "last verdict": verdicts[-1], "trend": trend, "why": why})
+    return pd.DataFrame(rows, columns=TREND_COLUMNS)
+
+
+def _fraction(fraction: float) -> str:
+    """1/64, 1/2, all: a milestone's label."""
+    return "all of training" if fraction >= 1 else f"1/{round(1 / fraction)}" if round(1 / fraction) * fraction > 0.99 \
+        else f"{fraction:.3g}"

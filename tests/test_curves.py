@@ -1,0 +1,126 @@
+"""Learning curves (milestones of training, evaluated once), the claims at each milestone, the claims
+across budgets, and profiles that give the central models more seeds."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lat_utils import budgets, config, curves, evaluation, training
+from lat_utils.config import ATTACK_KINDS, CENTRAL_MODELS, get_profile
+from lat_utils.training import TrainConfig, milestone_steps, study_models, train_model
+
+from .test_claims import _claims, _results
+
+
+@pytest.fixture
+def run_folder(tmp_path, monkeypatch):
+    for module in (training, evaluation, curves):
+        monkeypatch.setattr(module, "runs_dir", lambda profile: tmp_path)
+    for module in (evaluation, curves):
+        monkeypatch.setattr(module, "tables_dir", lambda profile: tmp_path)
+    return tmp_path
+
+
+def test_milestones_are_fractions_of_training():
+    assert milestone_steps(get_profile("smoke")) == [15, 30]
+    assert milestone_steps(get_profile("paper"))[0] == round(config.TRAIN_STEPS / 64)
+    assert milestone_steps(get_profile("paper"))[-1] == config.TRAIN_STEPS
+    assert milestone_steps(get_profile("quick")) == []
+    with pytest.raises(ValueError, match="increasing fractions"):
+        dataclasses.replace(get_profile("smoke"), milestones=(0.5, 0.25))
+    with pytest.raises(ValueError, match="increasing fractions"):
+        dataclasses.replace(get_profile("smoke"), milestones=(0.0, 1.0))
+
+
+def test_training_keeps_the_milestones_and_the_last_is_the_final_model(run_folder):
+    cfg = TrainConfig("mnist", "background", profile="smoke")
+    trained = train_model(cfg, progress=False)
+    final = trained.model.state_dict()
+    last = training.load_milestone(cfg, 30).state_dict()
+    assert all(torch.equal(final[k], last[k]) for k in final)
+    half = training.load_milestone(cfg, 15).state_dict()
+    assert not all(torch.equal(final[k], half[k]) for k in final), "the half-way weights must differ from the final"
+    with pytest.raises(FileNotFoundError, match="no weights of mnist-background-per_step-seed0 at step 7"):
+        training.load_milestone(cfg, 7)
+
+
+def test_a_milestone_is_evaluated_once(run_folder, monkeypatch):
+    cfg = TrainConfig("mnist", "exact", profile="smoke")
+    train_model(cfg, progress=False)
+    table = curves.evaluate_milestones(cfg, progress=False)
+    profile = get_profile("smoke")
+    assert list(table.columns) == curves.CURVE_COLUMNS
+    assert sorted(table["step"].unique()) == [15, 30]
+    assert set(table["attack"]) == {"natural", *ATTACK_KINDS["mnist"]}
+    assert (table["n"] == profile.curve_n).all() and (table["apgd_steps"] == 0).all()
+    assert (table.loc[table.attack != "natural", "pgd_steps"] == profile.eval_pgd_steps).all()
+    # PGD alone: its accuracy is the reported accuracy
+    assert np.allclose(table["accuracy"], table["pgd_accuracy"])
+
+    def no_more_work(*args, **kwargs):
+        raise AssertionError("an evaluated milestone was evaluated again")
+
+    monkeypatch.setattr(evaluation, "attacked_scores", no_more_work)
+    monkeypatch.setattr(training, "load_milestone", no_more_work)
+    again = curves.evaluate_milestones(cfg, progress=False)
+    pd.testing.assert_frame_equal(table, again)
+
+
+def test_central_seeds_train_the_central_models_only(monkeypatch):
+    profile = dataclasses.replace(get_profile("smoke"), name="smoke-seeds", central_seeds=(1, 2))
+    monkeypatch.setitem(config.PROFILES, "smoke-seeds", profile)
+    mnist = study_models("mnist", "smoke-seeds")
+    by_seed = {seed: sorted(c.name for c in mnist if c.seed == seed) for seed in (0, 1, 2)}
+    assert by_seed[0] == sorted(["natural", "standard", "background", "background (final)", "exact", "broad"])
+    assert by_seed[1] == by_seed[2] == sorted(CENTRAL_MODELS["mnist"])
+    assert {c.seed for c in study_models("cifar10", "smoke-seeds")} == {0}
+
+
+def test_claims_use_the_seeds_their_models_have():
+    losses = {m: 1.0 for m in config.MODEL_KINDS["mnist"]}
+    losses["standard"] = 2.0
+    table, per_image = _results("mnist", losses, seeds=(0, 1, 2))
+    keep = per_image["model"].isin(CENTRAL_MODELS["mnist"]) | (per_image["seed"] == 0)
+    claims = _claims({"mnist": (table[table["seed"].eq(0) | table["model"].isin(CENTRAL_MODELS["mnist"])],
+                                per_image[keep])})
+    assert claims.loc["MNIST standard model: 39.9% more natural loss than the natural model"].seeds == 3
+    assert claims.loc["MNIST broad model: 6.5% less natural loss than the standard model"].seeds == 1
+
+
+def _claims_file(folder, values, verdicts, steps=None):
+    rows = pd.DataFrame({"claim": ["a", "b", "c"], "source": "full paper", "paper (%)": [10.0, 10.0, np.nan],
+                         "ours (%)": values, "low (%)": np.array(values) - 1, "high (%)": np.array(values) + 1,
+                         "seeds": 1, "interval covers": "", "verdict": verdicts, "reason": ""})
+    if steps is None:
+        rows.to_csv(folder / "claims.csv", index=False)
+    else:
+        frames = [rows.assign(step=s, fraction=s / steps[-1]) for s in steps]
+        pd.concat(frames).to_csv(folder / "claims_milestones.csv", index=False)
+
+
+def test_claims_across_budgets_and_their_trends(tmp_path, monkeypatch):
+    folders = {name: tmp_path / name for name in budgets.COMPARED}
+    for folder in folders.values():
+        folder.mkdir()
+    monkeypatch.setattr(budgets, "tables_dir", lambda profile: folders[profile])
+    _claims_file(folders["quick"], [2.0, 30.0, np.nan], ["direction only", "supported", "inconclusive"])
+    long_steps = config.PROFILES["long"].train_steps
+    _claims_file(folders["long"], [9.0, 12.0, np.nan], ["supported", "supported", "supported"])
+    _claims_file(folders["long"], [5.0, 11.0, np.nan], ["direction only", "supported", "inconclusive"],
+                 steps=[long_steps // 2, long_steps])
+    table, left_out = budgets.claims_across_budgets()
+    assert left_out == ["The paper profile has not run here (no paper/tables/claims.csv): left out."]
+    assert list(table.columns) == budgets.BUDGET_COLUMNS
+    a = table[table["claim"] == "a"]
+    assert list(a["budget"]) == ["quick, end", "long, 1/2", "long, all of training", "long, end"]
+    assert a["step"].is_monotonic_increasing
+    trend = budgets.trends(table).set_index("claim")
+    assert trend.loc["a", "trend"] == "toward the paper"        # 2 -> 9 against 10
+    assert trend.loc["b", "trend"] == "stable"                  # supported throughout
+    assert trend.loc["c", "trend"] == "changes"                 # no paper number
+    _claims_file(folders["long"], [9.0, 60.0, np.nan], ["supported", "direction only", "supported"])
+    assert budgets.trends(budgets.claims_across_budgets()[0]).set_index("claim").loc["b", "trend"] == \
+        "away from the paper"
