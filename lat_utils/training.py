@@ -85,6 +85,8 @@ def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
     configs = []
     for seed in dict.fromkeys((*profile.seeds, *profile.central_seeds)):
         for localization in MODEL_KINDS[dataset]:
+            if dataset == "mnist" and profile.model_kinds and localization not in profile.model_kinds:
+                continue
             projections = ("per_step",)
             if dataset == "mnist" and localization == "background":
                 projections = profile.background_projections

@@ -78,3 +78,16 @@ def test_the_report_header_says_dry_run():
     header = run_header(get_profile("paper-dry-run"), "Training")
     assert header.startswith("# DRY RUN") and "## Training (DRY RUN)" in header
     assert "DRY RUN" not in run_header(get_profile("paper"), "Training")
+
+
+def test_long_profile_has_what_its_verdicts_need():
+    from lat_utils.training import milestone_steps, study_models
+
+    long = get_profile("long")
+    assert long.n_test >= 2000 and long.apgd_steps and long.square_queries, "2,000 images under the AutoAttack"
+    seeds = {}
+    for c in study_models("mnist", "long"):
+        seeds.setdefault(c.name, set()).add(c.seed)
+    assert all(len(seeds[m]) >= 3 for m in config.CENTRAL_MODELS["mnist"]), seeds
+    assert len(milestone_steps(long)) >= 6 and milestone_steps(long)[-1] == long.train_steps and long.curve_n
+    assert long.lr_schedule == "constant", "milestones are models trained that long, not points of a decay"
