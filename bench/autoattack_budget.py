@@ -52,9 +52,8 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     budgets = budget_list(args.budgets)
-    done = []
-    if args.json and Path(args.json).exists():
-        done = [r for r in json.loads(Path(args.json).read_text())["rows"] if r["n"] == args.n]
+    previous = json.loads(Path(args.json).read_text())["rows"] if args.json and Path(args.json).exists() else []
+    done = [r for r in previous if r["n"] == args.n]
     profile = get_profile(args.profile)
     precision = resolve_precision(profile.attack_precision, device())
     images, labels, _ = test_subset("mnist", args.n)
@@ -97,10 +96,11 @@ def main() -> None:
     pgd_excess = [r["pgd_accuracy"] - reference[(r["model"], r["attack"])] for r in rows
                   if (r["apgd_steps"], r["targets"], r["square_queries"]) == REFERENCE]
     print(f"PGD-{profile.eval_pgd_steps} alone: above the reference by up to {max(pgd_excess):.2f} points")
-    if args.json:
+    if args.json:  # rows of other budgets measured earlier are kept
+        kept = [r for r in previous if r not in rows]
         with open(args.json, "w") as f:
             json.dump({"device": device_name(), "date": datetime.now(timezone.utc).isoformat(),
-                       "profile": args.profile, "precision": precision, "rows": rows}, f, indent=2)
+                       "profile": args.profile, "precision": precision, "rows": kept + rows}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import PROFILES
+from .config import get_profile
 from .paths import tables_dir
 
 BUDGET_COLUMNS = ["claim", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
                   "verdict"]
 TREND_COLUMNS = ["claim", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why"]
 COMPARED = ("quick", "long", "paper")    # the profiles 05_budgets compares, cheapest first
+
+
+def compared_with(profile: str) -> tuple[str, ...]:
+    """The profiles a run of ``profile`` compares: ``COMPARED`` for each of them; a smoke run or a dry
+    run compares itself alone (its numbers mean nothing beside real ones)."""
+    return COMPARED if profile in COMPARED else (profile,)
 
 
 def claims_across_budgets(profiles: tuple[str, ...] = COMPARED) -> tuple[pd.DataFrame, list[str]]:
@@ -30,16 +36,15 @@ def claims_across_budgets(profiles: tuple[str, ...] = COMPARED) -> tuple[pd.Data
         if not final.exists():
             left_out.append(f"The {name} profile has not run here (no {name}/tables/claims.csv): left out.")
             continue
-        steps = PROFILES[name].train_steps
-        end = pd.read_csv(final)
-        frames.append(end.assign(profile=name, budget=f"{name}, end", step=steps,
+        profile = get_profile(name)
+        end = pd.read_csv(final, keep_default_na=False, na_values=[""])
+        frames.append(end.assign(profile=name, budget=f"{name}, end", step=profile.train_steps,
                                  measure="localized AutoAttack, all evaluated test images"))
         milestones = folder / "claims_milestones.csv"
         if milestones.exists():
-            part = pd.read_csv(milestones)
-            curve_n = PROFILES[name].curve_n
+            part = pd.read_csv(milestones, keep_default_na=False, na_values=[""])
             frames.append(part.assign(profile=name, budget=[f"{name}, {_fraction(f)}" for f in part["fraction"]],
-                                      measure=f"PGD-{PROFILES[name].eval_pgd_steps}, first {curve_n} test images"))
+                                      measure=f"PGD-{profile.eval_pgd_steps}, first {profile.curve_n} test images"))
     if not frames:
         return pd.DataFrame(columns=BUDGET_COLUMNS), left_out
     table = pd.concat(frames, ignore_index=True)[BUDGET_COLUMNS]

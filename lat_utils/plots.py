@@ -198,6 +198,11 @@ def claims_across_budgets(budgets: pd.DataFrame, path: str | Path | None = None)
     circles: milestones, squares: the end of a profile), coloured by verdict; the paper's number dashed,
     0 dotted."""
     claims = list(dict.fromkeys(budgets.dropna(subset=["ours (%)"])["claim"]))
+    if not claims:
+        fig, ax = plt.subplots(figsize=(6, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No claims to compare: no profile has a claims table yet", ha="center", va="center")
+        return _save(fig, path)
     columns = 3
     rows = -(-len(claims) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 2.6 * rows), squeeze=False)

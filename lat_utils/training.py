@@ -131,11 +131,15 @@ def checkpoint_path(config: TrainConfig) -> Path:
 
 
 def fingerprint(config: TrainConfig) -> dict:
-    """Everything that determines the trained weights: the config and the profile's training settings."""
+    """Everything that determines the trained weights: the config and the profile's training settings
+    (and the milestones whose weights a training keeps, where the profile has any: a model trained
+    without them cannot give its learning curve, so it is not taken for one)."""
     profile = get_profile(config.profile)
     training = {k: v for k, v in profile.as_dict().items()
                 if k in ("train_steps", "batch_size", "learning_rate", "lr_schedule", "train_pgd_steps",
                          "train_step_size", "eps_warmup_fraction", "eps", "attack_precision")}
+    if profile.milestones:
+        training["milestones"] = milestone_steps(profile)
     return {"config": asdict(config), "training": training}
 
 

@@ -330,7 +330,7 @@ def test_dlr_loss_needs_four_classes(digits):
 # --- strength: at least as strong as the reference implementations on the same model and settings ---
 
 def test_apgd_ce_at_least_as_strong_as_masked_pgd_with_the_same_steps(trained_mnist_model, mnist_test):
-    images, labels = mnist_test[0][:1000], mnist_test[1][:1000]
+    images, labels = mnist_test[0][:500], mnist_test[1][:500]
     eps_matrix = epsilon_matrix(images, "exact", 0.1)
     torch.manual_seed(0)
     pgd = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=20, step_size=2.5 * 0.1 / 20)
@@ -343,13 +343,13 @@ def test_apgd_ce_at_least_as_strong_as_masked_pgd_with_the_same_steps(trained_mn
 @pytest.mark.parametrize("ours, theirs", [("apgd-ce", "APGD"), ("apgd-t", "APGDT"), ("square", "Square")])
 def test_as_strong_as_torchattacks_with_the_standard_mask(trained_mnist_model, mnist_test, ours, theirs):
     import torchattacks
-    images, labels = mnist_test[0][:500], mnist_test[1][:500]
+    images, labels = mnist_test[0][:300], mnist_test[1][:300]
     eps = 0.08  # mid strength: about half of the images survive, so differences would show
     eps_matrix = epsilon_matrix(images, "standard", eps)
     torch.manual_seed(0)
     if ours == "square":
-        mine = masked_square(trained_mnist_model, images, labels, eps_matrix, queries=300)
-        reference = torchattacks.Square(trained_mnist_model, eps=eps, n_queries=300)
+        mine = masked_square(trained_mnist_model, images, labels, eps_matrix, queries=200)
+        reference = torchattacks.Square(trained_mnist_model, eps=eps, n_queries=200)
     else:
         kind = {"apgd-ce": dict(loss="ce"), "apgd-t": dict(loss="dlr-targeted", targets=3)}[ours]
         mine = masked_apgd(trained_mnist_model, images, labels, eps_matrix, steps=25, **kind)
@@ -426,3 +426,23 @@ def test_autoattack_result_is_consistent(trained_mnist_model, mnist_test):
         worst_loss = F.cross_entropy(trained_mnist_model(result.images), labels, reduction="none")
     by_gradient = torch.tensor([b in ("", "pgd", "apgd-ce", "apgd-t") for b in result.broken_by])
     assert (result.loss[by_gradient] >= worst_loss[by_gradient] - 1e-5).all()
+
+
+def test_every_attack_takes_colour_images_in_the_channels_last_layout():
+    """The evaluation runs CIFAR-10 in the layout of ``models.fast_layout`` (channels last), where a
+    flattening ``view`` of a 3-channel batch fails: every attack must take it, and keep the invariants."""
+    from lat_utils.models import fast_layout, model_for
+
+    torch.manual_seed(0)
+    model = fast_layout(model_for("cifar10"), torch.device("cpu")).eval()
+    images = fast_layout(torch.rand(6, 3, 32, 32), torch.device("cpu"))
+    with torch.no_grad():
+        labels = model(images).argmax(1)  # every image "correct", so that every attack works on all of them
+    eps_matrix = epsilon_matrix(images, "background", 0.01)
+    for adversarial in (masked_pgd(model, images, labels, eps_matrix, steps=2, step_size=0.05),
+                        masked_apgd(model, images, labels, eps_matrix, steps=3),
+                        masked_apgd(model, images, labels, eps_matrix, steps=3, loss="dlr-targeted", targets=2),
+                        masked_square(model, images, labels, eps_matrix, queries=5),
+                        localized_autoattack(model, images, labels, eps_matrix, pgd_steps=2, apgd_steps=3,
+                                             targets=2, square_queries=5).images):
+        _check_invariants(images, adversarial, eps_matrix)

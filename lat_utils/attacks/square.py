@@ -54,14 +54,29 @@ def masked_square(
                 break
             side = _window_side(p_init, query, queries, height, width)
             window = _windows(has_budget[todo], side, height, width)
-            signs = torch.randint(0, 2, (len(todo), channels, 1, 1), device=x.device).float() * 2 - 1
-            candidate = torch.where(window, x[todo] + budget[todo] * signs, best[todo])
-            candidate = project(candidate, lower[todo], upper[todo])
+            candidate = _changed_candidate(x[todo], budget[todo], best[todo], window, lower[todo], upper[todo])
             candidate_margin = _margin(model, candidate, labels[todo])
             improved = candidate_margin < margin[todo]
             best[todo] = torch.where(improved.view(-1, 1, 1, 1), candidate, best[todo])
             margin[todo] = torch.where(improved, candidate_margin, margin[todo])
     return best.detach()
+
+
+def _changed_candidate(x: torch.Tensor, budget: torch.Tensor, best: torch.Tensor, window: torch.Tensor,
+                       lower: torch.Tensor, upper: torch.Tensor, tries: int = 10) -> torch.Tensor:
+    """``best`` with the window set to x +- E (a random sign per channel), projected; as in the reference
+    code, the signs are redrawn (up to ``tries`` times) where they would leave the window as it is (e.g.
+    -E on a black MNIST pixel), so that no query is spent on an unchanged image."""
+    n, channels = x.shape[:2]
+    signs = torch.randint(0, 2, (n, channels, 1, 1), device=x.device).float() * 2 - 1
+    for _ in range(tries):
+        candidate = project(torch.where(window, x + budget * signs, best), lower, upper)
+        unchanged = (candidate == best).flatten(1).all(dim=1)
+        if not unchanged.any():
+            break
+        redrawn = torch.randint(0, 2, (n, channels, 1, 1), device=x.device).float() * 2 - 1
+        signs = torch.where(unchanged.view(-1, 1, 1, 1), redrawn, signs)
+    return candidate
 
 
 def _margin(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
