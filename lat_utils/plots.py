@@ -156,9 +156,8 @@ def learning_curves(curves: pd.DataFrame, dataset: str, paper_steps: int, paper_
     the paper gives one, is marked as a star at its ``paper_steps``; column is "natural", "standard" or "own"."""
     columns = ("natural", "standard", "own")
     titles = {"natural": "natural inputs", "standard": "standard attack", "own": "the model's own localization"}
-    data = curves.assign(column=np.where(curves["attack"] == curves["localization"], "own", curves["attack"]))
-    own_standard = data[(data["localization"] == "standard") & (data["attack"] == "standard")].assign(column="own")
-    data = pd.concat([data, own_standard], ignore_index=True)
+    own = curves[(curves["attack"] == curves["localization"]) & (curves["attack"] != "natural")]
+    data = pd.concat([curves.assign(column=curves["attack"]), own.assign(column="own")], ignore_index=True)
     fig, axes = plt.subplots(2, 3, figsize=(15, 7.5), sharex=True)
     colours = dict(zip(data["model"].unique(), sns.color_palette("tab10")))
     for col, column in enumerate(columns):
@@ -184,11 +183,9 @@ def learning_curves(curves: pd.DataFrame, dataset: str, paper_steps: int, paper_
             if row == 1:
                 ax.set_xlabel("training steps (log)")
     axes[0, 0].legend(fontsize=7)
-    measure = curves[["pgd_steps", "n"]].iloc[0] if len(curves) else None
-    fig.suptitle(f"Learning curves ({dataset}): each milestone of training on the first "
-                 f"{measure['n'] if measure is not None else '?'} test images, attacks: PGD-"
-                 f"{measure['pgd_steps'] if measure is not None else '?'}; stars: the paper's values "
-                 f"(after {paper_steps:,} steps)", fontsize=10)
+    fig.suptitle(f"Learning curves ({dataset}): each milestone of training on the first {curves['n'].max()} test "
+                 f"images, attacks: PGD-{curves['pgd_steps'].max()}; stars: the paper's values (after "
+                 f"{paper_steps:,} steps)", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
