@@ -80,8 +80,8 @@ def evaluation_image_steps(profile: Profile, dataset: str) -> float:
     models = _study_models(profile, dataset)
     n = _test_images(profile, profile.n_test, dataset)
     apgd = (profile.apgd_steps + 1 + FORWARD) if profile.apgd_steps else 0.0
-    autoattack = (attack_image_steps(profile.eval_pgd_steps) + FORWARD + apgd + profile.apgd_targets * apgd
-                  + profile.square_queries * FORWARD)
+    autoattack = (attack_image_steps(profile.eval_pgd_steps) + FORWARD + 2 * apgd + profile.apgd_targets * apgd
+                  + profile.square_queries * FORWARD)   # APGD-CE and APGD-DLR, APGD-T per target
     cross = len(models) * n * (FORWARD + len(ATTACK_KINDS[dataset]) * autoattack)
     n_check = min(profile.third_party_n, n)
     check = len(models) * len(ATTACK_KINDS[dataset]) * n_check * 2 * (max(profile.apgd_steps, 1) + 1)

@@ -280,7 +280,7 @@ def _settings(profile: Profile, precision: str, n: int) -> dict:
     """Everything a cached cell depends on besides the checkpoint."""
     return {"n": n, "eps": profile.eps, "pgd_steps": profile.eval_pgd_steps, "pgd_step_size": profile.eval_step_size,
             "apgd_steps": profile.apgd_steps, "apgd_targets": profile.apgd_targets,
-            "square_queries": profile.square_queries, "precision": precision}
+            "square_queries": profile.square_queries, "precision": precision, "ensemble": list(ATTACK_NAMES)}
 
 
 def _cache_path(config: TrainConfig) -> Path:

@@ -228,6 +228,7 @@ def test_bad_input_is_named(trained_mnist_model, digits, change, error, message)
 FAMILY = {
     "pgd": lambda model, x, y, e: masked_pgd(model, x, y, e, steps=5, step_size=0.05),
     "apgd-ce": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8),
+    "apgd-dlr": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr"),
     "apgd-t": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr-targeted", targets=3),
     "apgd-ce-bf16": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, precision="bf16"),
     "apgd-t-bf16": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr-targeted", targets=2,
@@ -303,7 +304,7 @@ def test_every_attack_names_bad_input(trained_mnist_model, digits, attack, chang
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda m, x, y, e: masked_apgd(m, x, y, e, loss="dlr"), ValueError, "unknown loss 'dlr'"),
+        (lambda m, x, y, e: masked_apgd(m, x, y, e, loss="dlr-untargeted"), ValueError, "unknown loss 'dlr-untargeted'"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, steps=-1), ValueError, "steps must be >= 0"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, targets=0, loss="dlr-targeted"), ValueError, "targets must be >= 1"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, restarts=0), ValueError, "restarts must be >= 1"),
@@ -320,11 +321,12 @@ def test_attack_settings_are_checked(trained_mnist_model, digits, call, error, m
         call(trained_mnist_model, images, labels, epsilon_matrix(images, "standard", 0.3))
 
 
-def test_dlr_loss_needs_four_classes(digits):
+@pytest.mark.parametrize("loss", ["dlr", "dlr-targeted"])
+def test_dlr_loss_needs_four_classes(digits, loss):
     images, labels = digits
     model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 3))
     with pytest.raises(ValueError, match="at least 4 classes"):
-        masked_apgd(model, images, labels % 3, epsilon_matrix(images, "standard", 0.3), loss="dlr-targeted")
+        masked_apgd(model, images, labels % 3, epsilon_matrix(images, "standard", 0.3), loss=loss)
 
 
 # --- strength: at least as strong as the reference implementations on the same model and settings ---
@@ -340,7 +342,8 @@ def test_apgd_ce_at_least_as_strong_as_masked_pgd_with_the_same_steps(trained_mn
     assert acc_apgd <= acc_pgd + 0.005, f"APGD-CE {acc_apgd:.3f} vs PGD {acc_pgd:.3f}"
 
 
-@pytest.mark.parametrize("ours, theirs", [("apgd-ce", "APGD"), ("apgd-t", "APGDT"), ("square", "Square")])
+@pytest.mark.parametrize("ours, theirs", [("apgd-ce", "APGD"), ("apgd-dlr", "APGD-DLR"), ("apgd-t", "APGDT"),
+                                          ("square", "Square")])
 def test_as_strong_as_torchattacks_with_the_standard_mask(trained_mnist_model, mnist_test, ours, theirs):
     import torchattacks
     images, labels = mnist_test[0][:300], mnist_test[1][:300]
@@ -351,10 +354,12 @@ def test_as_strong_as_torchattacks_with_the_standard_mask(trained_mnist_model, m
         mine = masked_square(trained_mnist_model, images, labels, eps_matrix, queries=200)
         reference = torchattacks.Square(trained_mnist_model, eps=eps, n_queries=200)
     else:
-        kind = {"apgd-ce": dict(loss="ce"), "apgd-t": dict(loss="dlr-targeted", targets=3)}[ours]
+        kind = {"apgd-ce": dict(loss="ce"), "apgd-dlr": dict(loss="dlr"),
+                "apgd-t": dict(loss="dlr-targeted", targets=3)}[ours]
         mine = masked_apgd(trained_mnist_model, images, labels, eps_matrix, steps=25, **kind)
-        reference = (torchattacks.APGD(trained_mnist_model, eps=eps, steps=25) if theirs == "APGD"
-                     else torchattacks.APGDT(trained_mnist_model, eps=eps, steps=25, n_classes=4))
+        reference = {"APGD": lambda: torchattacks.APGD(trained_mnist_model, eps=eps, steps=25),
+                     "APGD-DLR": lambda: torchattacks.APGD(trained_mnist_model, eps=eps, steps=25, loss="dlr"),
+                     "APGDT": lambda: torchattacks.APGDT(trained_mnist_model, eps=eps, steps=25, n_classes=4)}[theirs]()
     acc_mine = accuracy(trained_mnist_model, mine, labels)
     acc_theirs = accuracy(trained_mnist_model, reference(images, labels), labels)
     assert 0.1 < acc_theirs < 0.9, f"eps {eps} does not leave a mid-strength setting: torchattacks {acc_theirs:.3f}"
@@ -424,7 +429,7 @@ def test_autoattack_result_is_consistent(trained_mnist_model, mnist_test):
     assert result.robust.float().mean() <= result.pgd_robust.float().mean()
     with torch.no_grad():  # the reported loss is at least the worst-case image's, wherever a gradient attack made it
         worst_loss = F.cross_entropy(trained_mnist_model(result.images), labels, reduction="none")
-    by_gradient = torch.tensor([b in ("", "pgd", "apgd-ce", "apgd-t") for b in result.broken_by])
+    by_gradient = torch.tensor([b in ("", "pgd", "apgd-ce", "apgd-dlr", "apgd-t") for b in result.broken_by])
     assert (result.loss[by_gradient] >= worst_loss[by_gradient] - 1e-5).all()
 
 
@@ -441,6 +446,7 @@ def test_every_attack_takes_colour_images_in_the_channels_last_layout():
     eps_matrix = epsilon_matrix(images, "background", 0.01)
     for adversarial in (masked_pgd(model, images, labels, eps_matrix, steps=2, step_size=0.05),
                         masked_apgd(model, images, labels, eps_matrix, steps=3),
+                        masked_apgd(model, images, labels, eps_matrix, steps=3, loss="dlr"),
                         masked_apgd(model, images, labels, eps_matrix, steps=3, loss="dlr-targeted", targets=2),
                         masked_square(model, images, labels, eps_matrix, queries=5),
                         localized_autoattack(model, images, labels, eps_matrix, pgd_steps=2, apgd_steps=3,

@@ -8,9 +8,10 @@ point. Localized: every step and the random start are scaled by each pixel's bud
 step is (step factor) x E), and every iterate is projected onto [x - E, x + E] ∩ [0, 1], so pixels
 with E = 0 never move.
 
-Losses: ``"ce"`` (cross-entropy; APGD-CE) and ``"dlr-targeted"`` (the targeted difference of logits
-ratio, -(z_y - z_t) / (z_1 - (z_3 + z_4) / 2), with z_i the i-th largest logit; APGD-T), run once per
-target class t, the ``targets`` most likely wrong classes of the natural image.
+Losses: ``"ce"`` (cross-entropy; APGD-CE), ``"dlr"`` (the difference of logits ratio,
+-(z_y - max_{j != y} z_j) / (z_1 - z_3), with z_i the i-th largest logit; APGD-DLR, the original
+AutoAttack's second attack) and ``"dlr-targeted"`` (-(z_y - z_t) / (z_1 - (z_3 + z_4) / 2); APGD-T), run
+once per target class t, the ``targets`` most likely wrong classes of the natural image.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..checks import check_count
 from ._common import (autocast, better, budget_box, check_attack_inputs, check_positive, eval_mode,
                       input_gradient, misclassified, prepared, project, resolve_precision, rows, uniform_start)
 
-APGD_LOSSES = ("ce", "dlr-targeted")
+APGD_LOSSES = ("ce", "dlr", "dlr-targeted")
 MOMENTUM = 0.75
 RHO = 0.75                                   # a checkpoint halves the step unless more than rho of the steps improved
 FIRST_CHECKPOINT, MIN_INTERVAL, INTERVAL_DECREASE = 0.22, 0.06, 0.03   # fractions of the iterations
@@ -60,18 +61,18 @@ def masked_apgd(
     with eval_mode(model):
         with torch.no_grad():
             logits = model(x).float()
-        if loss == "dlr-targeted" and logits.shape[1] < 4:
+        if loss != "ce" and logits.shape[1] < 4:
             raise ValueError(f"the DLR loss needs at least 4 classes, the model has {logits.shape[1]}")
         best, best_wrong = x.clone(), misclassified(logits, labels)
         best_score = torch.full((len(x),), -float("inf"), device=x.device)
         ranked = _wrong_classes_by_likelihood(logits, labels)
-        runs = [None] if loss == "ce" else [ranked[:, t] for t in range(min(targets, logits.shape[1] - 1))]
+        runs = [None] if loss != "dlr-targeted" else [ranked[:, t] for t in range(min(targets, logits.shape[1] - 1))]
         for target in runs:
             for _ in range(restarts):
                 todo = (~best_wrong).nonzero().squeeze(1)
                 if len(todo) == 0:
                     break
-                x_run, wrong, score = _apgd_run(model, x[todo], labels[todo], eps_matrix[todo],
+                x_run, wrong, score = _apgd_run(model, x[todo], labels[todo], eps_matrix[todo], loss,
                                                 None if target is None else target[todo], steps, bf16)
                 take = better(wrong, score, best_wrong[todo], best_score[todo])
                 best[todo] = torch.where(rows(take), x_run, best[todo])
@@ -87,12 +88,15 @@ def _wrong_classes_by_likelihood(logits: torch.Tensor, labels: torch.Tensor) -> 
     return order[keep].view(len(order), -1)
 
 
-def _objective(logits: torch.Tensor, labels: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
-    """Per image: the cross-entropy (target None) or the targeted DLR loss, both to be maximized."""
-    if target is None:
+def _objective(logits: torch.Tensor, labels: torch.Tensor, loss: str, target: torch.Tensor | None) -> torch.Tensor:
+    """Per image: the cross-entropy, the DLR loss or the targeted DLR loss (``target``), all to be maximized."""
+    if loss == "ce":
         return F.cross_entropy(logits, labels, reduction="none")
     top = logits.sort(dim=1, descending=True).values
     index = torch.arange(len(logits), device=logits.device)
+    if loss == "dlr":
+        best_other = logits.scatter(1, labels.view(-1, 1), -float("inf")).amax(dim=1)
+        return -(logits[index, labels] - best_other) / (top[:, 0] - top[:, 2] + 1e-12)
     return -(logits[index, labels] - logits[index, target]) / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + 1e-12)
 
 
@@ -102,7 +106,7 @@ def _checkpoint_interval(steps: int) -> tuple[int, int, int]:
             max(int(INTERVAL_DECREASE * steps), 1))
 
 
-def _apgd_run(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, budget: torch.Tensor,
+def _apgd_run(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, budget: torch.Tensor, loss: str,
               target: torch.Tensor | None, steps: int, bf16: bool):
     """One APGD run from a random start: per image the best point (misclassified first, then highest
     objective), whether it is misclassified, and its objective."""
@@ -112,7 +116,7 @@ def _apgd_run(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, budget: t
     def evaluate(point: torch.Tensor):
         point = point.detach().requires_grad_(True)
         logits = model(point).float()
-        objective = _objective(logits, labels, target)
+        objective = _objective(logits, labels, loss, target)
         grad = input_gradient(objective, point)
         return objective.detach(), grad.detach(), misclassified(logits.detach(), labels)
 
