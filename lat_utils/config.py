@@ -52,7 +52,7 @@ CPU_AUTOATTACK = (f"robust accuracy under a localized AutoAttack with APGD-CE an
                   f"AutoAttack's {AUTOATTACK_APGD_STEPS}, {AUTOATTACK_TARGETS} and {AUTOATTACK_SQUARE_QUERIES:,}: "
                   f"measured on the quick models, at most {AUTOATTACK_BUDGET_GAP_QUICK:g} points above the reference "
                   "budget's robust accuracy (bench/autoattack_budget.py)")
-NO_FAB = ("beyond the paper, robustness is measured with a localized AutoAttack (masked PGD, APGD-CE, APGD-T, "
+NO_FAB = ("beyond the paper, robustness is measured with a localized AutoAttack (masked PGD, APGD-CE, APGD-DLR, APGD-T, "
           "Square), without AutoAttack's FAB-T: it has no per-pixel-budget version")
 
 # Learning curves: the fractions of training at which the long and paper profiles keep and evaluate the weights

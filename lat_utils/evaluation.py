@@ -3,7 +3,7 @@
 Each cell (model x input type) is measured on the profile's test images:
 
 - ``accuracy``: robust accuracy under the localized AutoAttack (``attacks.localized_autoattack``:
-  the profile's masked PGD, APGD-CE, APGD-T and Square, the worst case per image); natural accuracy
+  the profile's masked PGD, APGD-CE, APGD-DLR, APGD-T and Square, the worst case per image); natural accuracy
   in the ``natural`` column. With its 95% Wilson interval (``accuracy_low``, ``accuracy_high``).
 - ``loss``: the paper's measure, the mean cross-entropy; under an attack, per image the highest
   cross-entropy any gradient attack found. With a 95% bootstrap interval over test images.
