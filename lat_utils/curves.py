@@ -17,7 +17,7 @@ import pandas as pd
 
 from .claims import claims_table
 from .config import DATASETS, Profile, get_profile
-from .evaluation import EVAL_COLUMNS, evaluated_cells, per_image_of, table_of
+from .evaluation import EVAL_COLUMNS, evaluated_cells, table_of, tables_of
 from .paths import runs_dir, tables_dir
 from .training import TrainConfig, load_milestone, milestone_path, milestone_steps, study_models
 
@@ -62,9 +62,8 @@ def milestone_claims(profile_name: str) -> pd.DataFrame:
     for step in milestone_steps(profile):
         tables, per_image = {}, {}
         for dataset in DATASETS:
-            caches = {c: milestone_cache(c, step) for c in study_models(dataset, profile_name)}
-            tables[dataset] = pd.concat([table_of(c, cache) for c, cache in caches.items()], ignore_index=True)
-            per_image[dataset] = pd.concat([per_image_of(c, cache) for c, cache in caches.items()], ignore_index=True)
+            tables[dataset], per_image[dataset] = tables_of(
+                {c: milestone_cache(c, step) for c in study_models(dataset, profile_name)})
         frame = claims_table(tables, per_image, profile)
         frame.insert(0, "fraction", step / profile.train_steps)
         frame.insert(0, "step", step)

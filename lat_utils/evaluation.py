@@ -187,18 +187,17 @@ def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) ->
     """Every trained model of ``dataset`` x {natural, each attack} for every seed (``evaluate_model``
     each, computing only what is missing). Written to ``reports/<profile>/tables/eval_<dataset>.csv``,
     and the per-image results to ``per_image_<dataset>.csv.gz`` (the claims' paired bootstrap reads them)."""
-    caches = {c: _evaluated(c, progress=progress) for c in study_models(dataset, profile_name)}
-    return write_tables(caches, tables_dir(profile_name), dataset)
-
-
-def write_tables(caches: dict[TrainConfig, dict], folder: Path, dataset: str, prefix: str = "") -> pd.DataFrame:
-    """The evaluation table of the caches of ``evaluated_cells`` (one per model), written to
-    ``<folder>/<prefix>eval_<dataset>.csv``, their per-image results to ``<prefix>per_image_<dataset>.csv.gz``."""
-    table = pd.concat([table_of(c, cache) for c, cache in caches.items()], ignore_index=True)
-    table.to_csv(folder / f"{prefix}eval_{dataset}.csv", index=False)
-    images = pd.concat([per_image_of(c, cache) for c, cache in caches.items()], ignore_index=True)
-    images.to_csv(folder / f"{prefix}per_image_{dataset}.csv.gz", index=False)
+    table, images = tables_of({c: _evaluated(c, progress=progress) for c in study_models(dataset, profile_name)})
+    table.to_csv(tables_dir(profile_name) / f"eval_{dataset}.csv", index=False)
+    images.to_csv(tables_dir(profile_name) / f"per_image_{dataset}.csv.gz", index=False)
     return table
+
+
+def tables_of(caches: dict[TrainConfig, dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The evaluation table (``EVAL_COLUMNS``) and the per-image results (``PER_IMAGE_COLUMNS``) of several
+    models' ``evaluated_cells`` caches."""
+    return (pd.concat([table_of(c, cache) for c, cache in caches.items()], ignore_index=True),
+            pd.concat([per_image_of(c, cache) for c, cache in caches.items()], ignore_index=True))
 
 
 def pgd_overestimate(table: pd.DataFrame) -> pd.DataFrame:
@@ -297,16 +296,19 @@ def _cell_seed(config: TrainConfig, attack: str) -> int:
     return zlib.crc32(f"{config.key}/{attack}".encode())
 
 
+_STORED = ("key", "cells", "collapsed", "third_party")   # what a cache file holds; the rest is in memory only
+
+
 def _load_cache(path: Path, key: dict) -> dict:
     """The cells cached at ``path`` if they were made under ``key`` (settings and checkpoint), else none."""
     if path.exists():
         cache = torch.load(path, weights_only=True)
         if cache.get("key") == key:
-            return {"key": key, **{k: v for k, v in cache.items() if k in ("cells", "collapsed", "third_party")}}
+            return {k: v for k, v in cache.items() if k in _STORED}
     return {"key": key, "cells": {}}
 
 
 def _save_cache(path: Path, cache: dict) -> None:
     """What ``_load_cache`` reads back (the profile and other in-memory extras are left out)."""
-    kept = {k: v for k, v in cache.items() if k in ("key", "cells", "collapsed", "third_party")}
+    kept = {k: v for k, v in cache.items() if k in _STORED}
     write_atomically(path, lambda tmp: torch.save(kept, tmp))

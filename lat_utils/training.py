@@ -110,15 +110,13 @@ def milestone_path(config: TrainConfig, step: int) -> Path:
 def load_milestone(config: TrainConfig, step: int) -> nn.Module:
     """The weights of ``config`` after ``step`` training steps (eval mode); a clear error if not kept."""
     path = milestone_path(config, step)
-    if not path.exists():
+    state = load_checkpoint(path, config)
+    if state is None:
         raise FileNotFoundError(f"no weights of {config.key} at step {step} ({config.profile} profile): "
                                 "they are kept while it trains (notebooks/02_train.ipynb or ./run_all.sh)")
-    state = torch.load(path, map_location=device(), weights_only=True)
-    if state.get("fingerprint") != fingerprint(config) or state.get("step") != step:
-        raise ValueError(f"{path} was made with another config or step: delete it and retrain this model")
-    model = fast_layout(model_for(config.dataset), device())
-    model.load_state_dict(state["model"])
-    return model.eval()
+    if state.get("step") != step:
+        raise ValueError(f"{path} holds step {state.get('step')}, not {step}: delete it and retrain this model")
+    return _model_with(config, state["model"])
 
 
 def _save_milestone(config: TrainConfig, model_state: dict, step: int) -> None:
@@ -371,8 +369,13 @@ def load_trained(config: TrainConfig) -> nn.Module:
         what = "missing" if state is None else f"unfinished (step {state['step']})"
         raise FileNotFoundError(f"the model {config.key} ({config.profile} profile) is {what}: "
                                 "run its training first (notebooks/02_train.ipynb or ./run_all.sh)")
+    return _model_with(config, state["model"])
+
+
+def _model_with(config: TrainConfig, weights: dict) -> nn.Module:
+    """A network for ``config``'s dataset on this device holding ``weights``, in eval mode."""
     model = fast_layout(model_for(config.dataset), device())
-    model.load_state_dict(state["model"])
+    model.load_state_dict(weights)
     return model.eval()
 
 
