@@ -207,6 +207,24 @@ def test_extension_summary(classifier, detector, photos) -> None:
     assert imagenet.run_extension(get_profile("smoke"), classifier, detector) is None
 
 
+@needs_photos
+def test_a_finished_attack_is_read_back_not_redone(classifier, detector, monkeypatch, tmp_path) -> None:
+    """A rerun of 01_imagenet_attack (after a kill, or to rebuild the report) attacks nothing again."""
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
+    smoke = get_profile("smoke")
+    first = imagenet.run_paper_attack(smoke, classifier, detector)
+    assert list(imagenet.attack_cache(smoke).glob("attack-*.pt"))
+
+    def no_attack(*args, **kwargs):
+        raise AssertionError("a finished attack was computed again")
+
+    monkeypatch.setattr(imagenet.attack, "localized_attack", no_attack)
+    again = imagenet.run_paper_attack(smoke, classifier, detector)
+    assert torch.equal(again.adversarial, first.adversarial) and again.attack_seconds == first.attack_seconds
+    with pytest.raises(AssertionError, match="computed again"):  # other settings are another attack
+        imagenet.run_paper_attack(smoke, classifier, detector, eps=1 / 255)
+
+
 # --- missing data -----------------------------------------------------------------------------------
 
 def test_missing_photos_raise_a_clear_error(tmp_path: Path) -> None:

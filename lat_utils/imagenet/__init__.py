@@ -36,8 +36,9 @@ Every public name is importable from ``lat_utils.imagenet`` itself.
 """
 
 
-from .attack import (PROJECTION, STEP_SIZE_FACTOR, PaperRun, attack_summary, black_outside, imagenet_deviations,
-                     localized_attack, percent_altered, run_extension, run_paper_attack, step_size_for)
+from .attack import (PROJECTION, STEP_SIZE_FACTOR, PaperRun, attack_cache, attack_summary, black_outside,
+                     cached_localized_attack, imagenet_deviations, localized_attack, percent_altered, run_extension,
+                     run_paper_attack, step_size_for)
 from .classifier import Classifier, Normalized, labels_of, load_classifier, load_images, predict
 from .detector import (MIN_DETECTION_SCORE, TFLITE_DETECTOR, TFLITE_LABELS, Detection, Detector, RawDetection,
                        default_box, detect_boxes, load_detector, to_pixel_box)
@@ -51,7 +52,7 @@ __all__ = [
     "CLASSES_FILE", "EXTRA_SUBDIR", "MIN_DETECTION_SCORE", "PAPER_CLASSES", "PAPER_CLASSIFIER", "PAPER_SUBDIR",
     "PAPER_TABLE1", "PAPER_TABLE2", "PROJECTION", "STEP_SIZE_FACTOR", "TABLE_COLUMNS", "TFLITE_DETECTOR",
     "TFLITE_LABELS", "TOP_K", "Classifier", "Detection", "Detector", "Normalized", "PaperRun", "Photo",
-    "RawDetection", "attack_summary", "black_outside", "class_index", "class_names", "compare_with_paper",
+    "RawDetection", "attack_cache", "attack_summary", "black_outside", "cached_localized_attack", "class_index", "class_names", "compare_with_paper",
     "default_box", "detect_boxes", "extra_photos", "figure1", "imagenet_classes", "imagenet_deviations",
     "labels_of", "load_classifier", "load_detector", "load_images", "localized_attack", "paper_photos",
     "paper_table", "percent_altered", "plot_extension", "predict", "results_table", "run_extension",

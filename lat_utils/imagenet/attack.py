@@ -3,6 +3,8 @@ experiment (``run_paper_attack``), and the extension beyond it (more photos, mor
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ import torch
 from ..attacks import masked_pgd
 from ..config import IMAGENET_EPS, Profile
 from ..masks import Box, epsilon_matrix
+from ..paths import runs_dir, write_atomically
 from ..report import WallClock
 from .classifier import Classifier, labels_of, load_images, predict
 from .detector import MIN_DETECTION_SCORE, Detection, Detector, detect_boxes
@@ -52,6 +55,51 @@ def localized_attack(
             for x, y, e in zip(images.split(batch_size), labels.split(batch_size), eps_matrix.split(batch_size))
         ]
     return torch.cat(chunks)
+
+
+def attack_cache(profile: Profile) -> Path:
+    """``runs/<profile>/imagenet/``: the finished localized attacks of a profile, so a rerun redoes none."""
+    return runs_dir(profile.name) / "imagenet"
+
+
+def cached_localized_attack(
+    cache: Path | None,
+    classifier: Classifier,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    boxes: Sequence[Box],
+    *,
+    eps: float,
+    steps: int,
+    seed: int,
+) -> tuple[torch.Tensor, float]:
+    """``localized_attack`` and the seconds it took, read back from ``cache`` when the same attack (same
+    classifier weights, images, labels, boxes and settings) has finished there before; ``cache=None``
+    always attacks. The seconds are those of the run that computed it."""
+    path = None
+    if cache is not None:
+        path = cache / f"attack-{_attack_key(classifier, images, labels, boxes, eps, steps, seed)}.pt"
+        if path.exists():
+            stored = torch.load(path, weights_only=True)
+            return stored["adversarial"], float(stored["seconds"])
+    clock = WallClock()
+    adversarial = localized_attack(classifier, images, labels, boxes, eps=eps, steps=steps, seed=seed)
+    seconds = clock.seconds()
+    if path is not None:
+        write_atomically(path, lambda tmp: torch.save({"adversarial": adversarial, "seconds": seconds}, tmp))
+    return adversarial, seconds
+
+
+def _attack_key(classifier: Classifier, images: torch.Tensor, labels: torch.Tensor, boxes: Sequence[Box],
+                eps: float, steps: int, seed: int) -> str:
+    """A digest of everything the attack's result depends on."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"classifier": classifier.name, "boxes": [list(b) for b in boxes], "eps": eps,
+                              "steps": steps, "step_size": step_size_for(eps, steps), "seed": seed,
+                              "projection": PROJECTION}).encode())
+    for tensor in (*classifier.model.state_dict().values(), images, labels):
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:20]
 
 
 def percent_altered(original: torch.Tensor, changed: torch.Tensor) -> torch.Tensor:
@@ -154,14 +202,14 @@ def run_paper_attack(
     seed: int = 0,
     mirror: Path | None = None,
 ) -> PaperRun:
-    """Detect, classify and attack the nine paper photos with the profile's number of PGD steps."""
+    """Detect, classify and attack the nine paper photos with the profile's number of PGD steps (an attack
+    that finished in an earlier run of the profile is read back from ``attack_cache(profile)``)."""
     photos = paper_photos(mirror)
     images, labels = load_images(photos, classifier), labels_of(photos)
     detections = detect_boxes(detector, images)
     boxes = [d.box for d in detections]
-    clock = WallClock()
-    adversarial = localized_attack(classifier, images, labels, boxes, eps=eps, steps=profile.imagenet_steps, seed=seed)
-    seconds = clock.seconds()
+    adversarial, seconds = cached_localized_attack(attack_cache(profile), classifier, images, labels, boxes,
+                                                   eps=eps, steps=profile.imagenet_steps, seed=seed)
     notes = [n for n in (classifier.note, detector.note) if n]
     return PaperRun(
         classifier=classifier.name, detector=detector.name, eps=eps, steps=profile.imagenet_steps,
@@ -202,10 +250,12 @@ def attack_summary(
     steps: int,
     seed: int = 0,
     reuse: PaperRun | None = None,
+    cache: Path | None = None,
 ) -> pd.DataFrame:
     """Success rate and mean correct-class confidence of the localized attack, per photo set and eps.
 
-    ``reuse``: a finished run of the same photos, eps and steps is not attacked a second time.
+    ``reuse``: a finished run of the same photos, eps and steps is not attacked a second time; nor is
+    an attack found in ``cache`` (see ``cached_localized_attack``).
     """
     rows = []
     for set_name, photos in sets.items():
@@ -217,7 +267,8 @@ def attack_summary(
             if _same_attack(reuse, photos, boxes, eps, steps, seed):
                 adv = reuse.adversarial
             else:
-                adv = localized_attack(classifier, images, labels, boxes, eps=eps, steps=steps, seed=seed)
+                adv, _ = cached_localized_attack(cache, classifier, images, labels, boxes, eps=eps, steps=steps,
+                                                 seed=seed)
             rows.append(_summary_row(set_name, eps, labels, natural, predict(classifier, adv),
                                      percent_altered(images, adv), box_percent))
     return pd.DataFrame(rows)
@@ -244,4 +295,5 @@ def run_extension(profile: Profile, classifier: Classifier, detector: Detector, 
     if profile.imagenet_extra:
         sets[f"extra ({profile.imagenet_extra})"] = extra_photos(profile.imagenet_extra, mirror)
     eps_values = profile.imagenet_eps_sweep or (IMAGENET_EPS,)
-    return attack_summary(classifier, detector, sets, eps_values, steps=profile.imagenet_steps, reuse=reuse)
+    return attack_summary(classifier, detector, sets, eps_values, steps=profile.imagenet_steps, reuse=reuse,
+                          cache=attack_cache(profile))
