@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .paths import runs_dir
-from .pipeline import Execution, NotebookFailed, execute, stage_threads
+from .pipeline import Done, Execution, NotebookFailed, execute, notebook_finished, stage_threads
 
 CLUSTERS = ("slurm", "local")
 
@@ -50,7 +50,7 @@ class SubmititExecutor:
             self.executor = submitit.LocalExecutor(folder=self.folder)
             self.executor.update_parameters(timeout_min=time_minutes, gpus_per_node=0)
 
-    def run_stage(self, stage: list[Execution], profile: str) -> dict[str, float]:
+    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None) -> dict[str, float]:
         """Submit the stage's executions (locally: ``jobs`` at a time), wait for them; their wall times."""
         times: dict[str, float] = {}
         wave = len(stage) if self.cluster == "slurm" else min(self.jobs, len(stage))
@@ -66,5 +66,5 @@ class SubmititExecutor:
                 except Exception as error:  # submitit wraps a job's exception in its own error
                     raise NotebookFailed(f"{execution.notebook} {execution.parameters}: job {job.job_id} "
                                          f"failed; its log is in {self.folder}\n{error}") from None
-                print(f"[{profile}] {execution.output}: {times[execution.output]:.0f} s", flush=True)
+                notebook_finished(profile, execution.output, times[execution.output], done)
         return times

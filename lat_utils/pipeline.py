@@ -14,8 +14,9 @@
 5. ``05_budgets``: the claims across training budgets, over every profile that has run here.
 
 Executed notebooks go to ``reports/<profile>/``. Models, evaluations and caches are reused, so a
-rerun after an interruption only does what is missing. A failing notebook stops the run with a
-non-zero exit that names the notebook and the cell.
+rerun after an interruption only does what is missing, and the run's wall time is that of all its
+invocations (``Invocations``). A failing notebook stops the run with a non-zero exit that names the
+notebook and the cell.
 
 ``--dry-run`` runs a profile's code path with every count shrunk (``config.dry_run``) into
 ``<profile>-dry-run`` folders; ``--estimate`` prints what each stage costs and exits
@@ -26,20 +27,26 @@ non-zero exit that names the notebook and the cell.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Protocol
 
 from . import progress, site
 from .config import DATASETS, DRY_RUN_SUFFIX, PROFILES, get_profile
-from .paths import PROJECT_ROOT, figures_dir, reports_dir, tables_dir
+from .paths import PROJECT_ROOT, figures_dir, reports_dir, runs_dir, tables_dir, write_atomically
 from .portable import make_file_portable
 from .training import group_name, study_models, together_groups
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
+
+Done = Callable[[str, float], None]  # called with an executed notebook's name and wall time
 
 
 @dataclass(frozen=True)
@@ -99,21 +106,30 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
     return time.perf_counter() - start
 
 
-def run(profile: str, jobs: int = 1, together: bool = False, executor: StageExecutor | None = None) -> dict[str, float]:
+def run(profile: str, jobs: int = 1, together: bool = False, executor: StageExecutor | None = None,
+        done: Done | None = None) -> dict[str, float]:
     """Execute every stage of ``plan(profile, together)``, each stage after the previous one, through
     ``executor`` (default: ``LocalExecutor(jobs)``, processes on this machine); the wall time of each
-    executed notebook."""
+    executed notebook (each also passed to ``done`` as soon as it is known)."""
     executor = executor or LocalExecutor(jobs)
     times: dict[str, float] = {}
     for stage in plan(profile, together):
-        times.update(executor.run_stage(stage, profile))
+        times.update(executor.run_stage(stage, profile, done))
     return times
 
 
-class StageExecutor(Protocol):
-    """Runs the independent executions of one stage and returns when all are done (or one failed)."""
+def notebook_finished(profile: str, name: str, seconds: float, done: Done | None) -> None:
+    """What an executor does when a notebook has run: print its wall time and tell ``done``."""
+    print(f"[{profile}] {name}: {seconds:.0f} s", flush=True)
+    if done is not None:
+        done(name, seconds)
 
-    def run_stage(self, stage: list[Execution], profile: str) -> dict[str, float]: ...
+
+class StageExecutor(Protocol):
+    """Runs the independent executions of one stage and returns when all are done (or one failed),
+    calling ``notebook_finished`` for each."""
+
+    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None) -> dict[str, float]: ...
 
 
 class LocalExecutor:
@@ -122,7 +138,7 @@ class LocalExecutor:
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = jobs
 
-    def run_stage(self, stage: list[Execution], profile: str) -> dict[str, float]:
+    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None) -> dict[str, float]:
         times: dict[str, float] = {}
         gpus = _gpu_count()
         workers = min(self.jobs, len(stage))
@@ -130,7 +146,7 @@ class LocalExecutor:
             for execution in stage:
                 print(f"[{profile}] {execution.output} ...", flush=True)
                 times[execution.output] = execute(execution, profile)
-                print(f"[{profile}] {execution.output}: {times[execution.output]:.0f} s", flush=True)
+                notebook_finished(profile, execution.output, times[execution.output], done)
             return times
         with ProcessPoolExecutor(workers) as pool:
             futures = {e.output: pool.submit(execute, e, profile, stage_threads(workers, gpus),
@@ -138,8 +154,69 @@ class LocalExecutor:
                        for i, e in enumerate(stage)}
             for name, future in futures.items():
                 times[name] = future.result()
-                print(f"[{profile}] {name}: {times[name]:.0f} s", flush=True)
+                notebook_finished(profile, name, times[name], done)
         return times
+
+
+class Invocations:
+    """The wall time of every invocation (``./run_all.sh``) that worked on the current run of a profile.
+
+    A run killed and started again is one run in several invocations. Each invocation is written to
+    ``runs/<profile>/invocations.json`` when it starts and then every ``heartbeat`` seconds (a kill
+    loses at most that much of its time), with the wall time of each notebook it finished. ``finish``
+    returns all of them and clears the file, so that the next invocation starts the next run; ``stop``
+    (a failed notebook) keeps it, so that the invocation that resumes the run counts this one's time.
+    """
+
+    def __init__(self, profile: str, heartbeat: float = 10.0) -> None:
+        self.path = runs_dir(profile) / "invocations.json"
+        self.heartbeat = heartbeat
+        earlier = json.loads(self.path.read_text()) if self.path.exists() else []
+        self.entries = earlier + [{"started": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S UTC}",
+                                   "seconds": 0.0, "notebooks": {}}]
+        self._start = time.perf_counter()
+        self._lock = threading.RLock()
+        self._stopped = threading.Event()
+        self._save()
+        self._beat = threading.Thread(target=self._beating, daemon=True)
+        self._beat.start()
+
+    def notebook_done(self, name: str, seconds: float) -> None:
+        """Record that this invocation executed notebook ``name`` in ``seconds`` (a ``Done``)."""
+        with self._lock:
+            self.entries[-1]["notebooks"][name] = round(seconds, 1)
+            self._save()
+
+    def stop(self) -> None:
+        """Stop the heartbeat after a last write; the file stays for the invocation that resumes the run."""
+        self._stopped.set()
+        self._beat.join()
+        self._save()
+
+    def finish(self) -> list[dict]:
+        """Stop, clear the file (the run is complete) and return every invocation of the run, oldest first."""
+        self.stop()
+        self.path.unlink(missing_ok=True)
+        return self.entries
+
+    def _save(self) -> None:
+        with self._lock:
+            self.entries[-1]["seconds"] = round(time.perf_counter() - self._start, 1)
+            text = json.dumps(self.entries, indent=1) + "\n"
+            write_atomically(self.path, lambda tmp: tmp.write_text(text))
+
+    def _beating(self) -> None:
+        while not self._stopped.wait(self.heartbeat):
+            self._save()
+
+
+def notebook_times(invocations: list[dict]) -> dict[str, float]:
+    """Each notebook's wall time summed over the invocations that executed it (in order of execution)."""
+    times: dict[str, float] = {}
+    for invocation in invocations:
+        for name, seconds in invocation["notebooks"].items():
+            times[name] = times.get(name, 0.0) + seconds
+    return times
 
 
 def stage_threads(workers: int, gpus: int) -> int | None:
@@ -202,21 +279,28 @@ def main(argv: list[str] | None = None) -> int:
                                         gpus_per_job=args.slurm_gpus_per_job, time_minutes=args.slurm_time)
         except RuntimeError as error:  # e.g. submitit finds no srun: not on a SLURM cluster
             parser.error(f"--executor {args.executor}: {error}")
-    start = time.perf_counter()
+    invocations = Invocations(profile)
     try:
-        times = run(profile, args.jobs, args.together, executor)
+        run(profile, args.jobs, args.together, executor, done=invocations.notebook_done)
     except NotebookFailed as error:
+        invocations.stop()
         print(f"\nFAILED: {error}", file=sys.stderr)
         return 1
-    total = time.perf_counter() - start
+    except BaseException:  # Ctrl-C: this invocation's time still counts when the run is resumed
+        invocations.stop()
+        raise
+    parts = invocations.finish()
+    total = sum(part["seconds"] for part in parts)
     if args.dry_run:
         mark_dry_run_tables(profile)
     summary = reports_dir(profile) / "timings.csv"
-    summary.write_text("notebook,seconds\n" + "".join(f"{k},{v:.1f}\n" for k, v in times.items())
+    summary.write_text("notebook,seconds\n" + "".join(f"{k},{v:.1f}\n" for k, v in notebook_times(parts).items())
                        + f"TOTAL,{total:.1f}\n")
-    site.record_run(profile, total, jobs=args.jobs, together=args.together)
+    site.record_run(profile, total, invocations=[part["seconds"] for part in parts], jobs=args.jobs,
+                    together=args.together)
     index = site.write_index(profile)
-    print(f"\nDone: profile {profile} in {total / 60:.1f} min. Start at {index}; reports in {reports_dir(profile)}, "
+    resumed = f" over {len(parts)} invocations" if len(parts) > 1 else ""
+    print(f"\nDone: profile {profile} in {total / 60:.1f} min{resumed}. Start at {index}; reports in {reports_dir(profile)}, "
           f"figures in {figures_dir(profile)}, timings in {summary}."
           + ("\nThis was a DRY RUN: its numbers mean nothing." if args.dry_run else ""))
     return 0

@@ -116,11 +116,11 @@ def _run_section(settings: Profile, record: dict, timings: dict[str, float]) -> 
         ("profile", f"<code>{_e(settings.name)}</code>: {_e(settings.description)}"),
         ("device", _e(record.get("device", "not recorded"))),
         ("finished", _e(record.get("finished", "not recorded"))),
-        ("wall time", f"{float(total) / 60:.1f} min in all" if total is not None else "not recorded"),
+        ("wall time", _wall_time(total, record.get("invocations", []))),
         ("attack arithmetic", _e(precision or "not recorded")),
     ]
     facts += [(key, _e(str(value))) for key, value in record.items()
-              if key not in {"profile", "device", "finished", "seconds", "attack_precision"}]
+              if key not in {"profile", "device", "finished", "seconds", "invocations", "attack_precision"}]
     rows = "".join(f"<tr><th>{key}</th><td>{value}</td></tr>" for key, value in facts)
     stages = _stage_times(timings)
     stage_rows = "".join(f"<tr><td>{_e(stage)}</td><td class='num'>{seconds:.0f} s</td>"
@@ -131,12 +131,24 @@ def _run_section(settings: Profile, record: dict, timings: dict[str, float]) -> 
         f"<table class='facts'>{rows}</table>"
         "<h3>Wall time per stage</h3>"
         + (f"<table><tr><th>stage</th><th>notebook time (sum)</th><th>notebooks</th></tr>{stage_rows}</table>"
-           "<p class='note'>The sum of the stage's notebooks' wall times; notebooks of one stage may run at the "
-           "same time (<code>--jobs</code>), so a stage can take less than its sum.</p>"
+           "<p class='note'>The sum of the stage's notebooks' wall times over every invocation of the run; "
+           "notebooks of one stage may run at the same time (<code>--jobs</code>), so a stage can take less than "
+           "its sum. A notebook killed half-way is not in this table; its time is in the total.</p>"
            if stages else "<p>No timings recorded (<code>timings.csv</code> is missing).</p>")
         + "<h3>Deviations from the paper in this profile</h3>"
         + ("<ul>" + "".join(f"<li>{_e(d)}</li>" for d in deviations) + "</ul>" if deviations else "<p>None.</p>")
     )
+
+
+def _wall_time(seconds: float | None, invocations: list[float]) -> str:
+    """The run's wall time in words: over several invocations when it was interrupted and resumed."""
+    if seconds is None:
+        return "not recorded"
+    if len(invocations) < 2:
+        return f"{float(seconds) / 60:.1f} min in all"
+    parts = " + ".join(f"{s / 60:.1f}" for s in invocations)
+    return (f"{float(seconds) / 60:.1f} min in all, over {len(invocations)} invocations ({parts} min): the run "
+            "was interrupted and resumed, and no finished work was redone")
 
 
 def _figures_section(figures: Path, reports: Path) -> str:

@@ -6,6 +6,7 @@ time; it must end with the evaluation tables of an uninterrupted local run (test
 which pytest runs first: this file's name sorts after it).
 """
 
+import json
 import os
 import random
 import subprocess
@@ -92,6 +93,31 @@ def test_smoke_study_through_submitit_killed_three_times_ends_as_an_uninterrupte
     assert list((tmp_path / "runs" / "smoke" / "submitit").glob("*_result.pkl")), "no submitit job ran"
     for name, table in _tables(tmp_path).items():
         pd.testing.assert_frame_equal(table, uninterrupted_smoke_tables[name], obj=f"{name} (kills at {moments} s)")
+    # the wall time is that of every invocation (an attempt killed before its imports ended left none)
+    record = json.loads((reports / "run.json").read_text())
+    assert 2 <= len(record["invocations"]) <= KILLS + 1 and record["seconds"] == pytest.approx(
+        sum(record["invocations"]), abs=0.5)
+    assert record["seconds"] - record["invocations"][-1] >= max(moments) - 20, (moments, record["invocations"])
+    assert not (tmp_path / "runs" / "smoke" / "invocations.json").exists()  # the run is complete
+
+
+def test_invocations_of_a_run_add_up_across_a_kill(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
+    first = pipeline.Invocations("smoke", heartbeat=0.05)
+    first.notebook_done("01.ipynb", 1.0)
+    time.sleep(0.3)  # then killed: only the heartbeat has written how long it ran
+    written = json.loads(first.path.read_text())
+    assert len(written) == 1 and written[0]["seconds"] >= 0.2 and written[0]["notebooks"] == {"01.ipynb": 1.0}
+    first.stop()
+    second = pipeline.Invocations("smoke", heartbeat=0.05)  # the rerun that resumes the run
+    second.notebook_done("01.ipynb", 0.5)
+    second.notebook_done("02.ipynb", 2.0)
+    parts = second.finish()
+    assert len(parts) == 2 and parts[0]["seconds"] >= 0.3
+    assert pipeline.notebook_times(parts) == {"01.ipynb": 1.5, "02.ipynb": 2.0}
+    assert not second.path.exists()
+    third = pipeline.Invocations("smoke", heartbeat=0.05)  # after a finished run: a new run
+    assert len(third.finish()) == 1
 
 
 def test_slurm_jobs_ask_for_the_partition_gpus_and_time_given(tmp_path, monkeypatch):

@@ -55,6 +55,16 @@ def test_landing_page_shows_what_exists(report_folders):
         assert site._e(deviation) in page
 
 
+def test_landing_page_gives_the_time_of_every_invocation_of_a_resumed_run(report_folders):
+    reports, figures, tables = report_folders
+    record = json.loads((reports / site.RUN_RECORD).read_text())
+    assert "80 s" not in site.render_index("smoke", reports, figures, tables)  # 1.3 min, one invocation
+    (reports / site.RUN_RECORD).write_text(json.dumps({**record, "seconds": 600.0, "invocations": [120.0, 480.0]}))
+    page = site.render_index("smoke", reports, figures, tables)
+    assert "10.0 min in all, over 2 invocations (2.0 + 8.0 min)" in page
+    assert "[120.0, 480.0]" not in page  # not repeated as a raw list
+
+
 def test_landing_page_without_any_run(tmp_path):
     reports, figures = tmp_path / "r", tmp_path / "f"
     reports.mkdir()
