@@ -116,7 +116,7 @@ def _run_section(settings: Profile, record: dict, timings: dict[str, float]) -> 
         ("profile", f"<code>{_e(settings.name)}</code>: {_e(settings.description)}"),
         ("device", _e(record.get("device", "not recorded"))),
         ("finished", _e(record.get("finished", "not recorded"))),
-        ("wall time", _wall_time(total, record.get("invocations", []))),
+        ("wall time", _wall_time(total, record.get("invocations"))),
         ("attack arithmetic", _e(precision or "not recorded")),
     ]
     facts += [(key, _e(str(value))) for key, value in record.items()
@@ -140,14 +140,18 @@ def _run_section(settings: Profile, record: dict, timings: dict[str, float]) -> 
     )
 
 
-def _wall_time(seconds: float | None, invocations: list[float]) -> str:
+def _wall_time(seconds: float | None, invocations: list[float] | None) -> str:
     """The run's wall time in words: over several invocations when it was interrupted and resumed."""
     if seconds is None:
         return "not recorded"
+    minutes = float(seconds) / 60
+    if invocations is None:  # a record from before the pipeline counted every invocation of a run
+        return (f"{minutes:.1f} min in the invocation that finished the run (not counted: any earlier "
+                "invocation's time, for work this one reused)")
     if len(invocations) < 2:
-        return f"{float(seconds) / 60:.1f} min in all"
+        return f"{minutes:.1f} min in all"
     parts = " + ".join(f"{s / 60:.1f}" for s in invocations)
-    return (f"{float(seconds) / 60:.1f} min in all, over {len(invocations)} invocations ({parts} min): the run "
+    return (f"{minutes:.1f} min in all, over {len(invocations)} invocations ({parts} min): the run "
             "was interrupted and resumed, and no finished work was redone")
 
 
