@@ -199,7 +199,7 @@ PROFILES: dict[str, Profile] = {
             "one seed for the others (MNIST broad, every CIFAR-10 model)",
             "ImageNet extension (beyond the paper): 10 of the 100 extra photos and eps 2/255 and 8/255 only",
             CPU_AUTOATTACK,
-            f"torchattacks cross-check on the first {THIRD_PARTY_N_QUICK} test images",
+            f"torchattacks cross-check on the first {THIRD_PARTY_N_QUICK} test images, of the seed-0 models only",
             NO_FAB,
         ),
     ),

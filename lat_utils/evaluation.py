@@ -233,10 +233,14 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
     """Is our robust accuracy an overestimate? On the first ``third_party_n`` test images, torchattacks'
     APGD-CE and APGD-DLR (``apgd_steps`` each, through ``LocalizingWrapper``) attack every image our
     localized AutoAttack left correct; rows of ``THIRD_PARTY_COLUMNS`` per attacked cell, ``flag``
-    where the worst case over both lies more than one image in 100 below ours. Cached per model."""
+    where the worst case over both lies more than one image in 100 below ours. Cached per model. The
+    models of the profile's ``seeds`` are checked; the central models' extra ``central_seeds`` (same
+    attacks, other training seeds) are not: their table is empty."""
     import torchattacks
 
     profile = get_profile(config.profile)
+    if config.seed not in profile.seeds:
+        return pd.DataFrame(columns=THIRD_PARTY_COLUMNS)
     images, labels, _ = test_subset(config.dataset, profile.n_test, profile.image_cap)
     cache = _evaluated(config, progress=False)
     n = min(profile.third_party_n, len(images))

@@ -168,6 +168,13 @@ def test_third_party_check_runs_torchattacks_on_what_we_left_correct(run_folder)
     assert check["n"].eq(get_profile("smoke").third_party_n).all()
 
 
+def test_third_party_check_leaves_out_the_extra_seeds_of_the_central_models(monkeypatch):
+    profile = dataclasses.replace(get_profile("smoke"), seeds=(0,), central_seeds=(1, 2))
+    monkeypatch.setattr(evaluation, "get_profile", lambda name: profile)
+    check = evaluation.third_party_check(TrainConfig("mnist", "standard", profile="smoke", seed=1), progress=False)
+    assert check.empty and list(check.columns) == evaluation.THIRD_PARTY_COLUMNS
+
+
 # --- training several models together (the GPU path), checked on the CPU ---
 
 def test_stacked_models_compute_what_each_model_computes():
