@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
@@ -152,9 +152,10 @@ class LocalExecutor:
             futures = {e.output: pool.submit(execute, e, profile, stage_threads(workers, gpus),
                                              i % gpus if gpus else None)
                        for i, e in enumerate(stage)}
-            for name, future in futures.items():
-                times[name] = future.result()
-                notebook_finished(profile, name, times[name], done)
+            names = {future: name for name, future in futures.items()}
+            for future in as_completed(names):  # each recorded as it finishes, so a kill loses none
+                notebook_finished(profile, names[future], future.result(), done)
+            times.update({name: future.result() for name, future in futures.items()})  # in the plan's order
         return times
 
 
