@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh
-exec python -m lat_utils.pipeline "$@"
+exec python -m lat_utils.runner "$@"

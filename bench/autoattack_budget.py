@@ -24,13 +24,20 @@ from pathlib import Path
 import torch
 
 from lat_utils.attacks import localized_autoattack, resolve_precision
-from lat_utils.config import (APGD_STEPS_QUICK, APGD_TARGETS_QUICK, AUTOATTACK_APGD_STEPS, AUTOATTACK_SQUARE_QUERIES,
-                              AUTOATTACK_TARGETS, SQUARE_QUERIES_QUICK, get_profile)
-from lat_utils.evaluation import test_subset
+from lat_utils.config import (
+    APGD_STEPS_QUICK,
+    APGD_TARGETS_QUICK,
+    AUTOATTACK_APGD_STEPS,
+    AUTOATTACK_SQUARE_QUERIES,
+    AUTOATTACK_TARGETS,
+    SQUARE_QUERIES_QUICK,
+    get_profile,
+)
+from lat_utils.devices import device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import fast_layout
-from lat_utils.report import device, device_name
-from lat_utils.training import load_trained, study_models
+from lat_utils.study.evaluation import test_subset
+from lat_utils.study.training import load_trained, study_models
 
 REFERENCE = (AUTOATTACK_APGD_STEPS, AUTOATTACK_TARGETS, AUTOATTACK_SQUARE_QUERIES)
 

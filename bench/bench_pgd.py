@@ -15,7 +15,7 @@ input-gradient backward pass), all measured in this process on the same model, b
   torch's FlopCounterMode) divided by the dense matmul FLOP/s measured in this process, in float32
   and in bfloat16 (each row is compared with the limit of its own arithmetic);
 - one adversarial training step (PGD-k plus the weight update) for the MNIST and CIFAR-10 PaperCNNs,
-  as ``lat_utils.training`` runs it, with float32 and bf16 attack arithmetic;
+  as ``lat_utils.study.training`` runs it, with float32 and bf16 attack arithmetic;
 - the evaluation's attacks against torchattacks' same attacks on the same model and batch:
   ``masked_apgd`` (cross-entropy, and targeted DLR with one target) against ``APGD`` and ``APGDT``
   in image-steps per second, ``masked_square`` against ``Square`` in image-queries per second (a
@@ -44,9 +44,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from lat_utils.attacks import masked_apgd, masked_pgd, masked_square
 from lat_utils.data import load_dataset
+from lat_utils.devices import device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN, fast_layout, model_for
-from lat_utils.report import device_name
 
 EPS = 0.3
 REFERENCE = "torchattacks PGD (reference, unmasked, fp32)"
@@ -179,7 +179,7 @@ def training_rows(batch: int, pgd_steps: int, repeats: int) -> dict[str, float]:
     for dataset in ("mnist", "cifar10"):
         for precision in ("fp32", "bf16"):
             torch.manual_seed(0)
-            net = fast_layout(model_for(dataset))  # as lat_utils.training trains it
+            net = fast_layout(model_for(dataset))  # as lat_utils.study.training trains it
             optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
             shape = (batch, net.in_channels, net.image_size, net.image_size)
             xb, yb = fast_layout(torch.rand(shape)), torch.randint(0, 10, (batch,))

@@ -17,6 +17,7 @@ and accuracies and the change.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 from datetime import datetime, timezone
@@ -27,11 +28,9 @@ import torch
 
 from lat_utils.attacks import resolve_precision
 from lat_utils.config import ATTACK_KINDS, DATASETS, get_profile
-import dataclasses
-
-from lat_utils.evaluation import attacked_scores, test_subset
-from lat_utils.report import device, device_name
-from lat_utils.training import load_trained, study_models
+from lat_utils.devices import device, device_name
+from lat_utils.study.evaluation import attacked_scores, test_subset
+from lat_utils.study.training import load_trained, study_models
 
 VARIANTS = (("fp32", 0), ("fp32", 1), ("bf16", 0))
 

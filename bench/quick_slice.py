@@ -15,7 +15,8 @@ import tempfile
 
 import torch
 
-from lat_utils import config, evaluation, training
+from lat_utils import config
+from lat_utils.study import evaluation, training
 
 profile = dataclasses.replace(config.PROFILES["quick"], name="slice", train_steps=60)
 config.PROFILES["slice"] = profile

@@ -29,21 +29,17 @@ AUTOATTACK_APGD_STEPS = 100     # APGD-CE and APGD-T, one restart each
 AUTOATTACK_TARGETS = 9          # APGD-T: the 9 most likely wrong classes
 AUTOATTACK_SQUARE_QUERIES = 5000
 
-# The CPU profiles' localized AutoAttack, chosen by measurement on the quick models (bench/autoattack_budget.py,
-# bench/results/autoattack-budget-quick.json; README, "How robustness and claims are judged"): on 200 test images
-# of each of the 9 robustness-relevant MNIST cells, this budget's accuracy lay at most 2 points (1 point on 8 of
-# the 9) above the reference budget's (100 steps, 9 targets, 5,000 queries) in 1/13 of its time; 30 steps missed
-# by up to 4.5 points, 100 steps with 3 targets by 0.5 at 1.5x this budget's time (too slow for the quick run).
+# The CPU profiles' localized AutoAttack budget, chosen by measurement on the quick models
+# (bench/autoattack_budget.py; docs/method.md has the table): their robust accuracies may lie up to
+# AUTOATTACK_BUDGET_GAP_QUICK points above the reference budget's.
 APGD_STEPS_QUICK = 50
 APGD_TARGETS_QUICK = 3
 SQUARE_QUERIES_QUICK = 300
 THIRD_PARTY_N_QUICK = 100
 AUTOATTACK_BUDGET_GAP_QUICK = 2.0   # points: the measured gap above, printed next to the CPU profiles
 
-# The long profile (at most 150 minutes of the 2-core CPU; README, "What longer training changes"). Measured on
-# the quick run: an adversarial MNIST training step (PGD-5) takes 0.13 s on one core, and the AutoAttack
-# evaluation of one adversarial model on 2,000 test images about 1,100 s, as much as 8,000 training steps: the
-# evaluation, the seeds and the learning curves the long profile must have leave 3,200 steps of training.
+# The long profile, at most 150 minutes of the 2-core CPU: its training steps are what the AutoAttack
+# evaluation on 2,000 images, the seeds and the learning curves leave of that time (docs/results.md).
 LONG_TRAIN_STEPS = 3200
 LONG_CURVE_N = 500
 LONG_MODELS = ("natural", "standard", "background", "broad")   # MNIST; the claims' models (exact: no claim)

@@ -97,11 +97,12 @@ def load_dataset(name: str, split: str, root: str | Path = "data") -> Dataset:
 def offline_mirror() -> Path:
     """The offline data folder: ``$LAT_DATA_DIR``, else ``../shared/data`` beside the checkout."""
     if os.environ.get(MIRROR_ENV):
-        return Path(os.environ[MIRROR_ENV]).expanduser().resolve()
+        return Path(os.path.abspath(Path(os.environ[MIRROR_ENV]).expanduser()))
+    # absolute, not resolved: a mirror reached through a symbolic link is shown by the link's path
     for candidate in (PROJECT_ROOT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"):
         if candidate.is_dir():
-            return candidate.resolve()
-    return (PROJECT_ROOT.parent / "shared" / "data").resolve()
+            return Path(os.path.abspath(candidate))
+    return Path(os.path.abspath(PROJECT_ROOT.parent / "shared" / "data"))
 
 
 def offline_requested() -> bool:

@@ -36,11 +36,16 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
 
 
 def shown(path: str | Path) -> str:
-    """``path`` as a report prints it: relative to the project folder (``../`` for places beside it).
+    """``path`` as a report prints it: relative to the project folder (``../`` for places beside it), or
+    to ``$LAT_OUTPUT_ROOT`` for the outputs written there.
 
     Reports travel to other machines; the absolute paths of the one that ran them mean nothing there.
     """
-    return os.path.relpath(Path(path).resolve(), PROJECT_ROOT)
+    path = os.path.abspath(path)  # not resolved: a path through a symbolic link keeps the link's name
+    outputs = str(output_root())
+    if outputs != str(PROJECT_ROOT) and (path == outputs or path.startswith(outputs + os.sep)):
+        return os.path.relpath(path, outputs)
+    return os.path.relpath(path, PROJECT_ROOT)
 
 
 def figures_dir(profile: str) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 
 ENV = "LAT_PROGRESS"
@@ -33,3 +34,16 @@ def tqdm(*args: Any, **kwargs: Any):
     from tqdm.auto import tqdm as auto_tqdm
 
     return auto_tqdm(*args, **kwargs)
+
+
+class WallClock:
+    """Measures a notebook's wall time: ``clock = WallClock()`` ... ``clock.summary()``."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def summary(self) -> str:
+        return f"wall time: {self.seconds():.0f} s"

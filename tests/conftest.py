@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -45,12 +47,20 @@ def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor)
         return (model(images).argmax(1) == labels).float().mean().item()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def output_root(tmp_path_factory) -> Path:
+    """Every output of the test session (``runs/``, ``reports/``, ``figures/``) goes to one temporary
+    folder (``$LAT_OUTPUT_ROOT``), never into the checkout; subprocesses inherit it."""
+    root = tmp_path_factory.mktemp("outputs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAT_OUTPUT_ROOT", str(root))
+        yield root
+
+
 @pytest.fixture(scope="session")
-def smoke_study() -> int:
-    """The whole study in the smoke profile, run once per test session; the pipeline's exit code.
+def smoke_study(output_root) -> int:
+    """The whole study in the smoke profile, from scratch in ``output_root``, once per test session; the
+    runner's exit code. Every test that needs a finished study (its reports, its tables) shares it."""
+    from lat_utils import runner
 
-    Its reports (``reports/smoke/``, ``figures/smoke/``) are what the report tests look at.
-    """
-    from lat_utils import pipeline
-
-    return pipeline.main(["--profile", "smoke"])
+    return runner.main(["--profile", "smoke"])

@@ -5,11 +5,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lat_utils.attacks import (ATTACK_NAMES, localized_autoattack, masked_apgd, masked_pgd, masked_square,
-                               resolve_precision)
-from lat_utils.evaluation import LocalizingWrapper
+from lat_utils.attacks import (
+    ATTACK_NAMES,
+    localized_autoattack,
+    masked_apgd,
+    masked_pgd,
+    masked_square,
+    resolve_precision,
+)
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN
+from lat_utils.study.evaluation import LocalizingWrapper
 
 from .conftest import accuracy
 

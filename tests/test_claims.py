@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lat_utils.claims import CLAIMS, VERDICTS, Claim, claims_table, paper_figure2, verdict
 from lat_utils.config import ATTACK_KINDS, MODEL_KINDS, get_profile
+from lat_utils.study.claims import CLAIMS, VERDICTS, Claim, claims_table, paper_figure2, verdict
 
 
 def _results(dataset, losses, seeds=(0,), n=200, noise=0.0, collapsed=()):

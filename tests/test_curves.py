@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from lat_utils import budgets, config, curves, evaluation, training
+from lat_utils import config
 from lat_utils.config import ATTACK_KINDS, CENTRAL_MODELS, get_profile
-from lat_utils.training import TrainConfig, milestone_steps, study_models, train_model
+from lat_utils.study import budgets, curves, evaluation, training
+from lat_utils.study.training import TrainConfig, milestone_steps, study_models, train_model
 
 from .test_claims import _claims, _results
 

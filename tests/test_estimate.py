@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from lat_utils import estimate
 from lat_utils.config import PROFILES, get_profile
-from lat_utils.estimate import FORWARD
+from lat_utils.runner import estimate
+from lat_utils.runner.estimate import FORWARD
 
 
 def test_training_counts_follow_the_code():
@@ -49,7 +49,7 @@ def test_every_profile_is_counted(name):
 
 def test_estimate_prints_every_stage_in_seconds_without_training(tmp_path):
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "lat_utils.pipeline", "--profile", "paper", "--estimate"],
+    result = subprocess.run([sys.executable, "-m", "lat_utils.runner", "--profile", "paper", "--estimate"],
                             capture_output=True, text=True, timeout=300,
                             env={**__import__("os").environ, "LAT_OUTPUT_ROOT": str(tmp_path)})
     seconds = time.perf_counter() - start

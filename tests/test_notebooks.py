@@ -5,21 +5,22 @@ import json
 import pandas as pd
 import pytest
 
-from lat_utils import pipeline, training
-from lat_utils.claims import VERDICTS
-from lat_utils.paths import PROJECT_ROOT, figures_dir, reports_dir, tables_dir
+from lat_utils import runner
+from lat_utils.paths import figures_dir, reports_dir, runs_dir, tables_dir
+from lat_utils.study import training
+from lat_utils.study.claims import VERDICTS
 
 
 def test_plan_covers_every_model_and_dataset():
-    stages = pipeline.plan("quick")
+    stages = runner.plan("quick")
     assert [s[0].notebook for s in stages] == ["01_imagenet_attack.ipynb", "02_train.ipynb", "03_evaluate.ipynb",
                                                "04_figures_and_claims.ipynb", "05_budgets.ipynb"]
     assert len(stages[1]) == 6 + 3  # MNIST: 5 localizations + background (final); CIFAR-10: 3
-    assert all((pipeline.NOTEBOOKS / e.notebook).exists() for stage in stages for e in stage)
+    assert all((runner.NOTEBOOKS / e.notebook).exists() for stage in stages for e in stage)
 
 
 def test_plan_together_trains_each_model_once():
-    trainings = pipeline.plan("quick", together=True)[1]
+    trainings = runner.plan("quick", together=True)[1]
     assert [e.parameters["together"] for e in trainings] == [False, True, False, False, True]
     assert trainings[1].output == "02_train_mnist-together-per_step-seed0.ipynb"
     covered = []
@@ -28,17 +29,17 @@ def test_plan_together_trains_each_model_once():
         config = training.TrainConfig(p["dataset"], p["localization"], p["projection"], "quick", p["seed"])
         groups = training.together_groups(config.dataset, "quick") if p["together"] else [[config]]
         covered += [c.key for c in next(g for g in groups if config in g)]
-    assert sorted(covered) == sorted(e.output[len("02_train_"):-len(".ipynb")] for e in pipeline.plan("quick")[1])
+    assert sorted(covered) == sorted(e.output[len("02_train_"):-len(".ipynb")] for e in runner.plan("quick")[1])
 
 
 def test_unknown_profile_is_refused(capsys):
     with pytest.raises(SystemExit):
-        pipeline.main(["--profile", "fast"])
+        runner.main(["--profile", "fast"])
     assert "unknown profile 'fast'" in capsys.readouterr().err
 
 
 def test_source_notebooks_are_thin_and_clean():
-    for path in pipeline.NOTEBOOKS.glob("*.ipynb"):
+    for path in runner.NOTEBOOKS.glob("*.ipynb"):
         cells = json.loads(path.read_text())["cells"]
         code = [c for c in cells if c["cell_type"] == "code"]
         assert not any(c.get("outputs") for c in code), f"{path.name} carries outputs"
@@ -49,7 +50,7 @@ def test_source_notebooks_are_thin_and_clean():
 def test_smoke_study_runs_end_to_end(smoke_study):
     assert smoke_study == 0
     reports = reports_dir("smoke")
-    for stage in pipeline.plan("smoke"):
+    for stage in runner.plan("smoke"):
         for execution in stage:
             assert (reports / execution.output).exists()
             assert (reports / execution.output).with_suffix(".html").exists()
@@ -63,18 +64,18 @@ def test_smoke_study_runs_end_to_end(smoke_study):
     assert bounded["low (%)"].le(bounded["high (%)"]).all()
     assert len(claims) >= 18
     # a rerun reuses the finished model: nothing is retrained
-    training = pipeline.plan("smoke")[1][0]
-    pipeline.execute(training, "smoke")
+    training = runner.plan("smoke")[1][0]
+    runner.execute(training, "smoke")
     assert "loaded (already finished)" in (reports / training.output).read_text()
-    assert PROJECT_ROOT.joinpath("runs", "smoke", "mnist-natural-seed0.pt").exists()
+    assert (runs_dir("smoke") / "mnist-natural-seed0.pt").exists()
     # the GPU path's notebook (models trained together) runs too; here it finds them finished
-    group = next(e for e in pipeline.plan("smoke", together=True)[1] if e.parameters["together"])
-    pipeline.execute(group, "smoke")
+    group = next(e for e in runner.plan("smoke", together=True)[1] if e.parameters["together"])
+    runner.execute(group, "smoke")
     assert (reports / group.output).read_text().count("loaded (already finished)") >= 2
 
 
 def test_a_failing_notebook_names_notebook_and_cell():
-    bad = pipeline.Execution("04_figures_and_claims.ipynb", "failing_on_purpose.ipynb", {"profile": "nope"})
-    with pytest.raises(pipeline.NotebookFailed, match=r"04_figures_and_claims.ipynb .* failed in cell \d+ "
+    bad = runner.Execution("04_figures_and_claims.ipynb", "failing_on_purpose.ipynb", {"profile": "nope"})
+    with pytest.raises(runner.NotebookFailed, match=r"04_figures_and_claims.ipynb .* failed in cell \d+ "
                                                       r"\(ValueError: unknown profile 'nope'"):
-        pipeline.execute(bad, "smoke")
+        runner.execute(bad, "smoke")

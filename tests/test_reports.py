@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from lat_utils import browser, pipeline, site
+from lat_utils import runner
 from lat_utils.paths import PROJECT_ROOT, reports_dir
+from lat_utils.report import browser, site
 
 pytestmark = pytest.mark.notebooks
 
@@ -23,7 +24,7 @@ REQUIRE_BROWSER_ENV = "LAT_REQUIRE_BROWSER"
 def executed_reports() -> list[Path]:
     """Every executed notebook of the smoke plan, as .ipynb and .html, and the landing page."""
     reports = reports_dir("smoke")
-    names = [e.output for stage in pipeline.plan("smoke") for e in stage]
+    names = [e.output for stage in runner.plan("smoke") for e in stage]
     return ([reports / n for n in names] + [(reports / n).with_suffix(".html") for n in names]
             + [reports / site.INDEX])
 
@@ -63,7 +64,7 @@ def test_progress_bars_are_plain_text_in_reports(smoke_study):
 
 def test_landing_page_links_every_notebook_and_figure(smoke_study):
     page = (reports_dir("smoke") / site.INDEX).read_text()
-    for stage in pipeline.plan("smoke"):
+    for stage in runner.plan("smoke"):
         for execution in stage:
             assert f"href='{Path(execution.output).with_suffix('.html').name}'" in page
     for name, _ in site.HEADLINE_FIGURES[:3]:  # the MNIST and CIFAR-10 figures; the ImageNet one too below

@@ -8,9 +8,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from lat_utils import browser, portable, progress, site
+from lat_utils import data, paths, progress
 from lat_utils.config import get_profile
 from lat_utils.paths import PROJECT_ROOT, shown
+from lat_utils.report import browser, portable, site
 
 
 @pytest.fixture
@@ -100,6 +101,17 @@ def test_portable_notebook_has_no_project_or_home_path():
 def test_shown_paths_are_relative_to_the_project():
     assert shown(PROJECT_ROOT / "runs" / "quick") == "runs/quick"
     assert shown(PROJECT_ROOT.parent / "shared" / "data") == "../shared/data"
+
+
+def test_a_mirror_behind_a_symbolic_link_is_shown_by_the_link(tmp_path, monkeypatch):
+    (tmp_path / "project").mkdir()
+    (tmp_path / "elsewhere" / "data").mkdir(parents=True)
+    (tmp_path / "shared").symlink_to(tmp_path / "elsewhere")  # ../shared is a link, as on some machines
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.setattr(data, "PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    assert shown(data.offline_mirror()) == "../shared/data"
+    assert shown(tmp_path / "project" / "runs") == "runs"
 
 
 def test_progress_bars_are_text_on_stdout_when_asked(monkeypatch, capsys):

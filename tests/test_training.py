@@ -6,10 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lat_utils import config, evaluation, training
+from lat_utils import config
 from lat_utils.config import ATTACK_KINDS, get_profile
 from lat_utils.models import StackedModels, model_for
-from lat_utils.training import TrainConfig, eps_at, load_trained, study_models, train_model
+from lat_utils.study import evaluation, training
+from lat_utils.study.training import TrainConfig, eps_at, load_trained, study_models, train_model
 
 
 @pytest.fixture

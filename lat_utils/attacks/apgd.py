@@ -21,8 +21,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..checks import check_count
-from ._common import (autocast, better, budget_box, check_attack_inputs, check_positive, eval_mode,
-                      input_gradient, misclassified, prepared, project, resolve_precision, rows, uniform_start)
+from ._common import (
+    autocast,
+    better,
+    budget_box,
+    check_attack_inputs,
+    check_positive,
+    eval_mode,
+    input_gradient,
+    misclassified,
+    prepared,
+    project,
+    resolve_precision,
+    rows,
+    uniform_start,
+)
 
 APGD_LOSSES = ("ce", "dlr", "dlr-targeted")
 MOMENTUM = 0.75

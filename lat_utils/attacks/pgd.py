@@ -14,9 +14,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..checks import check_count
-from ..config import PROJECTIONS
-from ._common import (autocast, budget_box, check_attack_inputs, eval_mode, input_gradient, prepared, project,
-                      resolve_precision, uniform_start)
+from ..config import PGD_RANDOM_START, PROJECTIONS
+from ._common import (
+    autocast,
+    budget_box,
+    check_attack_inputs,
+    eval_mode,
+    input_gradient,
+    prepared,
+    project,
+    resolve_precision,
+    uniform_start,
+)
 
 
 def masked_pgd(
@@ -27,7 +36,7 @@ def masked_pgd(
     *,
     steps: int,
     step_size: float,
-    random_start: bool = True,
+    random_start: bool = PGD_RANDOM_START,
     projection: str = "per_step",
     precision: str = "fp32",
 ) -> torch.Tensor:

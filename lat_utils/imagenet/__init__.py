@@ -36,17 +36,56 @@ Every public name is importable from ``lat_utils.imagenet`` itself.
 """
 
 
-from .attack import (PROJECTION, STEP_SIZE_FACTOR, PaperRun, attack_cache, attack_summary, black_outside,
-                     cached_localized_attack, imagenet_deviations, localized_attack, percent_altered, run_extension,
-                     run_paper_attack, step_size_for)
+from .attack import (
+                     PROJECTION,
+                     STEP_SIZE_FACTOR,
+                     PaperRun,
+                     attack_cache,
+                     attack_summary,
+                     black_outside,
+                     cached_localized_attack,
+                     imagenet_deviations,
+                     localized_attack,
+                     percent_altered,
+                     run_extension,
+                     run_paper_attack,
+                     step_size_for,
+)
 from .classifier import Classifier, Normalized, labels_of, load_classifier, load_images, predict
-from .detector import (MIN_DETECTION_SCORE, TFLITE_DETECTOR, TFLITE_LABELS, Detection, Detector, RawDetection,
-                       default_box, detect_boxes, load_detector, to_pixel_box)
+from .detector import (
+                     MIN_DETECTION_SCORE,
+                     TFLITE_DETECTOR,
+                     TFLITE_LABELS,
+                     Detection,
+                     Detector,
+                     RawDetection,
+                     default_box,
+                     detect_boxes,
+                     load_detector,
+                     to_pixel_box,
+)
 from .figures import TOP_K, figure1, plot_extension
-from .photos import (CLASSES_FILE, EXTRA_SUBDIR, PAPER_CLASSES, PAPER_SUBDIR, Photo, class_index, class_names,
-                     extra_photos, imagenet_classes, paper_photos)
-from .tables import (PAPER_CLASSIFIER, PAPER_TABLE1, PAPER_TABLE2, TABLE_COLUMNS, compare_with_paper, paper_table,
-                     results_table)
+from .photos import (
+                     CLASSES_FILE,
+                     EXTRA_SUBDIR,
+                     PAPER_CLASSES,
+                     PAPER_SUBDIR,
+                     Photo,
+                     class_index,
+                     class_names,
+                     extra_photos,
+                     imagenet_classes,
+                     paper_photos,
+)
+from .tables import (
+                     PAPER_CLASSIFIER,
+                     PAPER_TABLE1,
+                     PAPER_TABLE2,
+                     TABLE_COLUMNS,
+                     compare_with_paper,
+                     paper_table,
+                     results_table,
+)
 
 __all__ = [
     "CLASSES_FILE", "EXTRA_SUBDIR", "MIN_DETECTION_SCORE", "PAPER_CLASSES", "PAPER_CLASSIFIER", "PAPER_SUBDIR",

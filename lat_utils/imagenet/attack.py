@@ -17,7 +17,7 @@ from ..attacks import masked_pgd
 from ..config import IMAGENET_EPS, Profile
 from ..masks import Box, epsilon_matrix
 from ..paths import runs_dir, write_atomically
-from ..report import WallClock
+from ..progress import WallClock
 from .classifier import Classifier, labels_of, load_images, predict
 from .detector import MIN_DETECTION_SCORE, Detection, Detector, detect_boxes
 from .photos import Photo, extra_photos, paper_photos

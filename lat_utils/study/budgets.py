@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import get_profile
-from .paths import tables_dir
+from ..config import get_profile
+from ..paths import tables_dir
 
 BUDGET_COLUMNS = ["claim", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
                   "verdict"]

@@ -8,7 +8,7 @@ every other host is made unresolvable, so a page is judged as a reader without n
 - :func:`inspect_page` loads a page and reports its title, every image's natural width and the
   output blocks that show an error or a warning;
 - :func:`screenshot` saves a PNG of a whole page:
-  ``python -m lat_utils.browser screenshot reports/quick/index.html figures/quick/report_index.png``.
+  ``python -m lat_utils.report.browser screenshot reports/quick/index.html figures/quick/report_index.png``.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import DATASETS, Profile, get_profile
+from ..paths import runs_dir, tables_dir
 from .claims import claims_table
-from .config import DATASETS, Profile, get_profile
 from .evaluation import EVAL_COLUMNS, evaluated_cells, table_of, tables_of
-from .paths import runs_dir, tables_dir
 from .training import TrainConfig, load_milestone, milestone_path, milestone_steps, study_models
 
 CURVE_COLUMNS = ["step", "fraction", "localization", *EVAL_COLUMNS]

@@ -27,10 +27,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from .attacks import masked_pgd, resolve_precision
-from .config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, Profile
-from .models import fast_layout, model_for
-from .report import device, device_name
+from ..attacks import masked_pgd, resolve_precision
+from ..config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, Profile
+from ..devices import device, device_name
+from ..models import fast_layout, model_for
 
 FORWARD = 1 / 3                                      # a forward-only pass, in image-steps
 TEST_SET_SIZE = {"mnist": 10_000, "cifar10": 10_000}
@@ -52,7 +52,7 @@ def attack_image_steps(steps: int) -> float:
 
 
 def _study_models(profile: Profile, dataset: str):
-    from .training import study_models  # the profile by name: every profile, dry runs included, resolves
+    from ..study.training import study_models  # the profile by name: every profile, dry runs included, resolves
 
     return study_models(dataset, profile.name)
 
@@ -151,7 +151,7 @@ def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost
     precision = resolve_precision(profile.attack_precision, device())
     rates, flops, stages = {}, {}, []
     if imagenet:
-        from .imagenet import load_classifier
+        from ..imagenet import load_classifier
 
         classifier = load_classifier(device())
         shape = (3, classifier.input_size, classifier.input_size)

@@ -19,15 +19,15 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .progress import tqdm
 
-from .attacks import masked_pgd
-from .config import CENTRAL_MODELS, DATASETS, MODEL_KINDS, PROJECTIONS, Profile, get_profile
-from .data import load_dataset
-from .masks import epsilon_matrix
-from .models import StackedModels, fast_layout, model_for
-from .paths import runs_dir, write_atomically
-from .report import device
+from ..attacks import masked_pgd
+from ..config import CENTRAL_MODELS, DATASETS, MODEL_KINDS, PROJECTIONS, Profile, get_profile
+from ..data import load_dataset
+from ..devices import device
+from ..masks import epsilon_matrix
+from ..models import StackedModels, fast_layout, model_for
+from ..paths import runs_dir, write_atomically
+from ..progress import tqdm
 
 LOG_FIELDS = ("step", "eps", "loss", "accuracy", "seconds")
 

@@ -1,4 +1,5 @@
-"""The study's figures: localized adversarial digits, the loss and accuracy grids, training curves.
+"""The study's figures: localized adversarial digits, one attack laid open, the loss and accuracy grids,
+training curves.
 
 Each function returns its matplotlib Figure and, given ``path``, saves it as PNG.
 """
@@ -13,9 +14,9 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .attacks import masked_pgd
-from .config import ATTACK_KINDS, LOSS_SCALE
-from .masks import epsilon_matrix
+from ..attacks import masked_pgd
+from ..config import ATTACK_KINDS, LOSS_SCALE
+from ..masks import epsilon_matrix
 
 
 def _save(fig: plt.Figure, path: str | Path | None) -> plt.Figure:
@@ -52,6 +53,41 @@ def localized_examples(model: torch.nn.Module, images: torch.Tensor, labels: tor
         ax.set_yticks([])
     fig.suptitle(f"Localized PGD (eps {eps:g}, {steps} steps) on the natural model; title = its guess",
                  fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _picture(image: torch.Tensor) -> np.ndarray:
+    """One (C, H, W) image as imshow takes it: (H, W) for one channel, (H, W, C) for colour."""
+    image = image.detach().float().cpu()
+    return image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).numpy()
+
+
+def attack_anatomy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, eps_matrix: torch.Tensor,
+                   adversarial: torch.Tensor, *, title: str = "", path: str | Path | None = None) -> plt.Figure:
+    """A localized attack in four rows, one column per image: the image with the model's guess, its
+    epsilon matrix (white: may change, black: fixed), the perturbation, and the adversarial image with
+    the model's guess (green when still correct)."""
+    with torch.no_grad():
+        before, after = model(images).argmax(1).cpu(), model(adversarial).argmax(1).cpu()
+    labels, eps = labels.cpu(), float(eps_matrix.max()) or 1.0
+    perturbation = (adversarial - images).detach().float().cpu().mean(1)  # channels averaged
+    n = len(images)
+    fig, axes = plt.subplots(4, n, figsize=(1.5 * n, 6.4), squeeze=False)
+    for i in range(n):
+        axes[0, i].imshow(_picture(images[i]), cmap="gray", vmin=0, vmax=1)
+        axes[0, i].set_title(f"guess {before[i].item()}", fontsize=8,
+                             color="green" if before[i] == labels[i] else "red")
+        axes[1, i].imshow(eps_matrix[i].detach().float().cpu().amax(0), cmap="gray", vmin=0, vmax=eps)
+        axes[2, i].imshow(perturbation[i], cmap="seismic", vmin=-eps, vmax=eps)
+        axes[3, i].imshow(_picture(adversarial[i]), cmap="gray", vmin=0, vmax=1)
+        axes[3, i].set_title(f"guess {after[i].item()}", fontsize=8, color="green" if after[i] == labels[i] else "red")
+    for row, name in enumerate(("image", "epsilon matrix", "perturbation", "adversarial")):
+        axes[row, 0].set_ylabel(name, fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 

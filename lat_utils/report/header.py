@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import platform
-import time
 from datetime import datetime, timezone
 
 import torch
 
-from .attacks import resolve_precision
-from .config import Profile
-
-
-def device() -> torch.device:
-    """The GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def device_name() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+from ..attacks import resolve_precision
+from ..config import Profile
+from ..devices import device, device_name
 
 
 def profile_deviations(profile: Profile, precision: str) -> list[str]:
@@ -52,16 +41,3 @@ def run_header(profile: Profile, title: str) -> str:
         lines.append("- deviations from the paper in this profile:")
         lines += [f"  - {d}" for d in deviations]
     return "\n".join(line for line in lines if line)
-
-
-class WallClock:
-    """Measures a notebook's wall time: ``clock = WallClock()`` ... ``clock.summary()``."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-
-    def seconds(self) -> float:
-        return time.perf_counter() - self.start
-
-    def summary(self) -> str:
-        return f"wall time: {self.seconds():.0f} s"

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from .paths import PROJECT_ROOT, write_atomically
-
+from ..paths import PROJECT_ROOT, output_root, write_atomically
 
 
 def relative_text(text: str, root: Path = PROJECT_ROOT) -> str:
@@ -26,28 +25,39 @@ def relative_text(text: str, root: Path = PROJECT_ROOT) -> str:
     return re.sub(re.escape(str(Path.home())) + r"(?=/)", "~", text)
 
 
-def make_portable(notebook: nbformat.NotebookNode, root: Path = PROJECT_ROOT) -> nbformat.NotebookNode:
-    """Rewrite ``notebook`` in place: papermill's paths and every output's paths relative to ``root``."""
+def make_portable(notebook: nbformat.NotebookNode, root: Path = PROJECT_ROOT,
+                  outputs: Path | None = None) -> nbformat.NotebookNode:
+    """Rewrite ``notebook`` in place: papermill's paths and every output's paths relative to ``root``.
+
+    ``outputs`` is where ``reports/``, ``runs/`` and ``figures/`` live when not in ``root``
+    (``$LAT_OUTPUT_ROOT``): paths under it are written relative to it, so a report reads the same
+    wherever its run wrote.
+    """
+    outputs = outputs or root
+
+    def relative(text: str) -> str:
+        return relative_text(relative_text(text, outputs), root) if outputs != root else relative_text(text, root)
+
     recorded = notebook.metadata.get("papermill", {})
-    for key in ("input_path", "output_path"):
+    for key, base in (("input_path", root), ("output_path", outputs)):
         if recorded.get(key):
-            recorded[key] = os.path.relpath(Path(recorded[key]).resolve(), root)
+            recorded[key] = os.path.relpath(os.path.abspath(recorded[key]), base)
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             if "text" in output:
-                output["text"] = relative_text(output["text"], root)
+                output["text"] = relative(output["text"])
             for mime, value in output.get("data", {}).items():
                 if mime.startswith("text/") and isinstance(value, str):
-                    output["data"][mime] = relative_text(value, root)
+                    output["data"][mime] = relative(value)
             if "evalue" in output:
-                output["evalue"] = relative_text(output["evalue"], root)
+                output["evalue"] = relative(output["evalue"])
             if "traceback" in output:
-                output["traceback"] = [relative_text(line, root) for line in output["traceback"]]
+                output["traceback"] = [relative(line) for line in output["traceback"]]
     return notebook
 
 
 def make_file_portable(path: Path) -> None:
     """:func:`make_portable` on the executed notebook at ``path``, rewritten atomically."""
     notebook = nbformat.read(path, as_version=4)
-    make_portable(notebook)
+    make_portable(notebook, outputs=output_root())
     write_atomically(path, lambda tmp: nbformat.write(notebook, tmp))

@@ -4,7 +4,9 @@
 submits every notebook execution of a stage as one SLURM job, waits for all of them (``job.result()``),
 then submits the next stage. Each job runs ``pipeline.execute``, the same function the local run
 calls, so a job reuses finished models and evaluations exactly as a local run does, and a failed
-notebook stops the run with the same error. Job logs go to ``runs/<profile>/submitit/``.
+notebook stops the run with the same error: the job returns the failure's message
+(:func:`execute_in_job`) and the executor raises it as :class:`~lat_utils.runner.notebooks.NotebookFailed`.
+Job logs go to ``runs/<profile>/submitit/``.
 
 ``--executor local-submitit`` uses submitit's ``LocalExecutor`` instead: real subprocess jobs on this
 machine, through the same code path (how the tests check it without a cluster).
@@ -14,8 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .paths import runs_dir
-from .pipeline import Done, Execution, NotebookFailed, execute, notebook_finished, stage_threads
+from ..paths import runs_dir
+from .executors import stage_threads
+from .notebooks import Done, Execution, NotebookFailed, execute, notebook_finished
 
 CLUSTERS = ("slurm", "local")
 
@@ -57,14 +60,29 @@ class SubmititExecutor:
         threads = stage_threads(wave, 0) if self.cluster == "local" else None  # the local run's share of cores
         for first in range(0, len(stage), wave):
             batch = stage[first:first + wave]
-            submitted = [(e, self.executor.submit(execute, e, profile, threads)) for e in batch]
+            submitted = [(e, self.executor.submit(execute_in_job, e, profile, threads)) for e in batch]
             for execution, job in submitted:
                 print(f"[{profile}] {execution.output}: submitit job {job.job_id}", flush=True)
             for execution, job in submitted:
                 try:
-                    times[execution.output] = job.result()
-                except Exception as error:  # submitit wraps a job's exception in its own error
+                    seconds, failure = job.result()
+                except Exception as error:  # the job itself died (killed, out of memory, lost node)
                     raise NotebookFailed(f"{execution.notebook} {execution.parameters}: job {job.job_id} "
                                          f"failed; its log is in {self.folder}\n{error}") from None
+                if failure is not None:
+                    raise NotebookFailed(failure)
+                times[execution.output] = seconds
                 notebook_finished(profile, execution.output, times[execution.output], done)
         return times
+
+
+def execute_in_job(execution: Execution, profile: str, threads: int | None = None) -> tuple[float, str | None]:
+    """``notebooks.execute`` inside a job: ``(seconds, None)``, or ``(0, message)`` when the notebook failed.
+
+    A job's exception reaches the submitting process only as submitit's error wrapping a traceback;
+    returning the message lets the executor raise the very ``NotebookFailed`` a local run raises.
+    """
+    try:
+        return execute(execution, profile, threads), None
+    except NotebookFailed as failure:
+        return 0.0, str(failure)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import ATTACK_KINDS, LOSS_SCALE, Profile
+from ..config import ATTACK_KINDS, LOSS_SCALE, Profile
 from .stats import bootstrap_indices, combine_seeds
 
 VERDICTS = ("supported", "direction only", "inconclusive", "not supported", "not comparable")

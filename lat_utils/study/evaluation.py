@@ -26,15 +26,15 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .progress import tqdm
 
-from .attacks import ATTACK_NAMES, localized_autoattack, resolve_precision
-from .config import ATTACK_KINDS, Profile, get_profile
-from .data import load_dataset
-from .masks import epsilon_matrix
-from .models import fast_layout
-from .paths import runs_dir, tables_dir, write_atomically
-from .report import device
+from ..attacks import ATTACK_NAMES, localized_autoattack, resolve_precision
+from ..config import ATTACK_KINDS, Profile, get_profile
+from ..data import load_dataset
+from ..devices import device
+from ..masks import epsilon_matrix
+from ..models import fast_layout
+from ..paths import runs_dir, tables_dir, write_atomically
+from ..progress import tqdm
 from .stats import bootstrap_mean_interval, wilson_interval
 from .training import TrainConfig, checkpoint_path, load_trained, study_models
 
@@ -118,11 +118,6 @@ def cell_row(config: TrainConfig, attack: str, cell: dict, profile: Profile, pre
 def evaluate_model(config: TrainConfig, *, progress: bool = True) -> pd.DataFrame:
     """Every input type of the study on one trained model (rows of ``EVAL_COLUMNS``); cached per cell."""
     return table_of(config, _evaluated(config, progress=progress))
-
-
-def per_image(config: TrainConfig) -> pd.DataFrame:
-    """The per-image results of one evaluated model (``PER_IMAGE_COLUMNS``), for paired comparisons."""
-    return per_image_of(config, _evaluated(config, progress=False))
 
 
 def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[[], nn.Module], cache_path: Path,

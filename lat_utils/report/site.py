@@ -4,7 +4,7 @@ One page a reader opens first, from the file system (no server): what was run (p
 date, wall times, the profile's deviations from the paper), the headline figures, the claims
 summary, and a link to every executed notebook. The pipeline writes it at the end of every run,
 after :func:`record_run` has saved the run's facts to ``reports/<profile>/run.json``;
-``python -m lat_utils.site PROFILE`` rebuilds it from the reports already there.
+``python -m lat_utils.report.site PROFILE`` rebuilds it from the reports already there.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .attacks import resolve_precision
-from .config import Profile, get_profile
-from .paths import figures_dir, reports_dir, shown, tables_dir, write_atomically
-from .report import device, profile_deviations
+from ..attacks import resolve_precision
+from ..config import Profile, get_profile
+from ..devices import device
+from ..paths import figures_dir, reports_dir, shown, tables_dir, write_atomically
+from .header import profile_deviations
 
 INDEX = "index.html"
 RUN_RECORD = "run.json"

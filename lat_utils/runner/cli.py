@@ -1,0 +1,117 @@
+"""The command line of the study: ``python -m lat_utils.runner`` (what ``./run_all.sh`` calls).
+
+``./run_all.sh --profile quick --jobs 2`` executes every stage of ``plan.plan`` through an executor,
+records the wall time of every invocation (a run killed and started again resumes: finished models
+and evaluations are reused), and writes ``reports/<profile>/timings.csv``, ``run.json`` and the
+landing page ``index.html``. A failing notebook ends the run with ``FAILED: <notebook> ... failed in
+cell N (<error>)`` and exit code 1, under every executor.
+
+``--dry-run`` runs a profile's code path with every count shrunk (``config.dry_run``) into
+``<profile>-dry-run`` folders; ``--estimate`` prints what each stage costs and exits (``estimate``);
+``--executor slurm`` runs each notebook as a SLURM job through submitit (``slurm``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..config import DRY_RUN_SUFFIX, PROFILES, get_profile
+from ..paths import figures_dir, reports_dir, tables_dir
+from ..report import site
+from .executors import LocalExecutor, StageExecutor, gpu_count, run
+from .invocations import Invocations, notebook_times
+from .notebooks import NotebookFailed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./run_all.sh",
+                                     description="Run the LAT study: every notebook, in order, with papermill.")
+    parser.add_argument("--profile", default="quick", help=f"one of {sorted(PROFILES)} (default: quick)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="notebooks run at the same time within a stage (default: one per GPU, else one per "
+                             "CPU core, at most 4)")
+    parser.add_argument("--together", action=argparse.BooleanOptionalAction, default=None,
+                        help="train the adversarial models of a dataset together, as one stacked network "
+                             "(default: on with a GPU, in a dry run or with SLURM jobs with GPUs; off on a CPU)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="the profile's exact code path with every count shrunk (minutes on a CPU); outputs "
+                             f"go to reports|runs|figures/<profile>{DRY_RUN_SUFFIX}/ and say DRY RUN")
+    parser.add_argument("--estimate", action="store_true",
+                        help="print the image-steps, FLOPs and estimated wall time of each stage on this "
+                             "device (a few seconds of calibration), then exit without training")
+    parser.add_argument("--executor", choices=("local", "slurm", "local-submitit"), default="local",
+                        help="where notebooks run: this machine (default), SLURM jobs through submitit, or "
+                             "submitit's local executor (subprocess jobs: the SLURM code path, for tests)")
+    parser.add_argument("--slurm-partition", default=None, help="SLURM partition of the jobs")
+    parser.add_argument("--slurm-gpus-per-job", type=int, default=1, help="GPUs per SLURM job (default 1)")
+    parser.add_argument("--slurm-time", type=int, default=24 * 60, help="time limit of each job in minutes")
+    args = parser.parse_args(argv)
+    if args.profile not in PROFILES:
+        parser.error(f"unknown profile {args.profile!r}: choose one of {sorted(PROFILES)}")
+    profile = args.profile + DRY_RUN_SUFFIX if args.dry_run else args.profile
+    if args.estimate:
+        from .estimate import print_estimate  # loads the classifiers: only when asked
+
+        print_estimate(get_profile(profile))
+        return 0
+    if args.jobs is None:
+        args.jobs = gpu_count() or min(4, os.cpu_count() or 1)
+    if args.jobs < 1:
+        parser.error("--jobs must be >= 1")
+    if args.slurm_gpus_per_job < 0 or args.slurm_time < 1:
+        parser.error("--slurm-gpus-per-job must be >= 0 and --slurm-time >= 1 (minutes)")
+    if args.together is None:  # a dry run takes the GPU path, which is what it checks; SLURM jobs get GPUs
+        args.together = (gpu_count() > 0 or args.dry_run
+                         or (args.executor == "slurm" and args.slurm_gpus_per_job > 0))
+    executor: StageExecutor = LocalExecutor(args.jobs)
+    if args.executor != "local":
+        from .slurm import SubmititExecutor  # needs submitit: only when asked
+
+        try:
+            executor = SubmititExecutor(profile, cluster="slurm" if args.executor == "slurm" else "local",
+                                        jobs=args.jobs, partition=args.slurm_partition,
+                                        gpus_per_job=args.slurm_gpus_per_job, time_minutes=args.slurm_time)
+        except RuntimeError as error:  # e.g. submitit finds no srun: not on a SLURM cluster
+            parser.error(f"--executor {args.executor}: {error}")
+    invocations = Invocations(profile)
+    try:
+        run(profile, args.jobs, args.together, executor, done=invocations.notebook_done)
+    except NotebookFailed as error:
+        invocations.stop()
+        print(f"\nFAILED: {error}", file=sys.stderr)
+        return 1
+    except BaseException:  # Ctrl-C: this invocation's time still counts when the run is resumed
+        invocations.stop()
+        raise
+    parts = invocations.finish()
+    total = sum(part["seconds"] for part in parts)
+    if args.dry_run:
+        mark_dry_run_tables(profile)
+    summary = reports_dir(profile) / "timings.csv"
+    summary.write_text("notebook,seconds\n" + "".join(f"{k},{v:.1f}\n" for k, v in notebook_times(parts).items())
+                       + f"TOTAL,{total:.1f}\n")
+    site.record_run(profile, total, invocations=[part["seconds"] for part in parts], jobs=args.jobs,
+                    together=args.together)
+    index = site.write_index(profile)
+    resumed = f" over {len(parts)} invocations" if len(parts) > 1 else ""
+    print(f"\nDone: profile {profile} in {total / 60:.1f} min{resumed}. Start at {index}; reports in {reports_dir(profile)}, "
+          f"figures in {figures_dir(profile)}, timings in {summary}."
+          + ("\nThis was a DRY RUN: its numbers mean nothing." if args.dry_run else ""))
+    return 0
+
+
+DRY_RUN_COLUMN = "DRY RUN"
+
+
+def mark_dry_run_tables(profile: str) -> None:
+    """Give every table of a dry run a first column ``DRY RUN`` (value "not a result"), so that no
+    copied CSV can pass for a result."""
+    import pandas as pd
+
+    for path in sorted(tables_dir(profile).glob("*.csv*")):  # per-image tables are .csv.gz
+        table = pd.read_csv(path, keep_default_na=False)
+        if DRY_RUN_COLUMN not in table.columns:
+            table.insert(0, DRY_RUN_COLUMN, "not a result")
+            table.to_csv(path, index=False)

@@ -1,0 +1,72 @@
+"""Where the notebooks of a stage run: the executors, and the run of a whole plan through one.
+
+An executor is any object with ``run_stage`` (:class:`StageExecutor`): :class:`LocalExecutor` runs
+processes on this machine; ``slurm.SubmititExecutor`` runs SLURM jobs (or submitit's local jobs).
+Every executor ends a failed notebook with :class:`~lat_utils.runner.notebooks.NotebookFailed`.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Protocol
+
+from .notebooks import Done, Execution, execute, notebook_finished, plan
+
+
+class StageExecutor(Protocol):
+    """Runs the independent executions of one stage and returns when all are done (or one failed),
+    calling ``notebook_finished`` for each."""
+
+    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None) -> dict[str, float]: ...
+
+
+class LocalExecutor:
+    """This machine: one process per execution, up to ``jobs`` at a time (one per GPU where there are several)."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = jobs
+
+    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None) -> dict[str, float]:
+        times: dict[str, float] = {}
+        gpus = gpu_count()
+        workers = min(self.jobs, len(stage))
+        if workers == 1:
+            for execution in stage:
+                print(f"[{profile}] {execution.output} ...", flush=True)
+                times[execution.output] = execute(execution, profile)
+                notebook_finished(profile, execution.output, times[execution.output], done)
+            return times
+        with ProcessPoolExecutor(workers) as pool:
+            futures = {e.output: pool.submit(execute, e, profile, stage_threads(workers, gpus),
+                                             i % gpus if gpus else None)
+                       for i, e in enumerate(stage)}
+            names = {future: name for name, future in futures.items()}
+            for future in as_completed(names):  # each recorded as it finishes, so a kill loses none
+                notebook_finished(profile, names[future], future.result(), done)
+            times.update({name: future.result() for name, future in futures.items()})  # in the plan's order
+        return times
+
+
+def run(profile: str, jobs: int = 1, together: bool = False, executor: StageExecutor | None = None,
+        done: Done | None = None) -> dict[str, float]:
+    """Execute every stage of ``plan(profile, together)``, each stage after the previous one, through
+    ``executor`` (default: ``LocalExecutor(jobs)``, processes on this machine); the wall time of each
+    executed notebook (each also passed to ``done`` as soon as it is known)."""
+    executor = executor or LocalExecutor(jobs)
+    times: dict[str, float] = {}
+    for stage in plan(profile, together):
+        times.update(executor.run_stage(stage, profile, done))
+    return times
+
+
+def stage_threads(workers: int, gpus: int) -> int | None:
+    """CPU threads per notebook when ``workers`` run at once on a CPU (the cores shared out); else torch's default."""
+    return max(1, (os.cpu_count() or 1) // workers) if workers > 1 and not gpus else None
+
+
+def gpu_count() -> int:
+    """The number of GPUs torch sees (0 without CUDA)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -1,0 +1,99 @@
+"""The study as a plan: which notebooks run, in which stages, with which parameters, and how one runs.
+
+1. ``01_imagenet_attack``: the localized attack on an ImageNet classifier (Figure 1, Tables 1-2);
+2. ``02_train``: once per model of the study (independent: several at a time), or with ``together``
+   once per group of ``study.together_groups``, whose models train in lockstep as one stacked network;
+   each then evaluates its models under every attack (the localized AutoAttack) and cross-checks them
+   with torchattacks, so evaluation runs in parallel too;
+3. ``03_evaluate``: once per dataset (gathers the evaluations: Figure 2, accuracy grid, PGD's
+   overestimate, the torchattacks cross-check);
+4. ``04_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table (and the
+   claims at each milestone of training, where the profile keeps milestones);
+5. ``05_budgets``: the claims across training budgets, over every profile that has run here.
+
+:func:`execute` runs one notebook with papermill into ``reports/<profile>/`` and renders it to HTML;
+the executors (``executors``, ``slurm``) run the stages; a failed notebook raises
+:class:`NotebookFailed`, which names the notebook and the cell.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..config import DATASETS, get_profile
+from ..paths import PROJECT_ROOT, reports_dir
+from ..progress import ENV as PROGRESS_ENV
+from ..progress import TEXT as PROGRESS_TEXT
+from ..report.portable import make_file_portable
+from ..study.training import group_name, study_models, together_groups
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+
+Done = Callable[[str, float], None]  # called with an executed notebook's name and wall time
+
+
+@dataclass(frozen=True)
+class Execution:
+    notebook: str                      # source notebook file name in notebooks/
+    output: str                        # executed notebook file name in reports/<profile>/
+    parameters: dict = field(default_factory=dict)
+
+
+def plan(profile: str, together: bool = False) -> list[list[Execution]]:
+    """The stages of the study, in order; the executions inside a stage are independent."""
+    get_profile(profile)
+    groups = []  # models trained by one execution of 02_train
+    for dataset in DATASETS:
+        groups += together_groups(dataset, profile) if together else [[c] for c in study_models(dataset, profile)]
+    trainings = [Execution("02_train.ipynb", f"02_train_{group_name(group)}.ipynb",
+                           {"profile": profile, "dataset": group[0].dataset, "localization": group[0].localization,
+                            "projection": group[0].projection, "seed": group[0].seed,
+                            "together": len(group) > 1})
+                 for group in groups]
+    return [
+        [Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})],
+        trainings,
+        [Execution("03_evaluate.ipynb", f"03_evaluate_{d}.ipynb", {"profile": profile, "dataset": d})
+         for d in DATASETS],
+        [Execution("04_figures_and_claims.ipynb", "04_figures_and_claims.ipynb", {"profile": profile})],
+        [Execution("05_budgets.ipynb", "05_budgets.ipynb", {"profile": profile})],
+    ]
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook of the study failed; the message names the notebook, its parameters and the cell."""
+
+
+def execute(execution: Execution, profile: str, threads: int | None = None, gpu: int | None = None) -> float:
+    """Execute one notebook with papermill and render it to HTML; its wall time in seconds."""
+    import papermill
+    from nbconvert import HTMLExporter
+
+    if threads:
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    os.environ[PROGRESS_ENV] = PROGRESS_TEXT  # the kernel inherits it: plain-text progress bars on stdout
+    output = reports_dir(profile) / execution.output
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(NOTEBOOKS / execution.notebook, output, parameters=execution.parameters,
+                                   cwd=str(PROJECT_ROOT), kernel_name="python3", progress_bar=False,
+                                   coalesce_streams=True)  # one stream output per cell, a bar's final line
+    except papermill.PapermillExecutionError as error:
+        raise NotebookFailed(f"{execution.notebook} {execution.parameters} failed in cell {error.exec_count} "
+                             f"({error.ename}: {error.evalue}); see the executed copy {output}") from None
+    make_file_portable(output)
+    body, _ = HTMLExporter().from_filename(str(output))
+    output.with_suffix(".html").write_text(body, encoding="utf-8")
+    return time.perf_counter() - start
+
+
+def notebook_finished(profile: str, name: str, seconds: float, done: Done | None) -> None:
+    """What an executor does when a notebook has run: print its wall time and tell ``done``."""
+    print(f"[{profile}] {name}: {seconds:.0f} s", flush=True)
+    if done is not None:
+        done(name, seconds)

@@ -1,0 +1,48 @@
+"""The study: the paper's models trained, evaluated under every localized attack, and its claims judged.
+
+By what each module holds:
+
+- ``training``: one model of the study (natural or localized adversarial), resumable, never repeated;
+  which models a profile trains; checkpoints and milestones;
+- ``evaluation``: every model under every attack (the localized AutoAttack), cached per cell; PGD's
+  overestimate; the torchattacks cross-check;
+- ``curves``: the models at the milestones of their training, and the claims at each milestone;
+- ``claims``: the paper's claims, each with its value, 95% interval and verdict;
+- ``budgets``: the claims across training budgets (profiles);
+- ``stats``: the intervals (Wilson, paired bootstrap, spread over seeds).
+
+The principal names are importable from ``lat_utils.study`` itself.
+"""
+
+from .budgets import claims_across_budgets, compared_with, trends
+from .claims import CLAIMS, VERDICTS, claims_table, collapsed_models, paper_figure2, verdict
+from .curves import evaluate_milestones, learning_curves, milestone_claims
+from .evaluation import (
+                         LocalizingWrapper,
+                         cross_evaluate,
+                         evaluate_model,
+                         pgd_overestimate,
+                         test_subset,
+                         third_party_check,
+)
+from .stats import bootstrap_mean_interval, combine_seeds, wilson_interval
+from .training import (
+                         TrainConfig,
+                         TrainedModel,
+                         checkpoint_path,
+                         group_name,
+                         load_trained,
+                         study_models,
+                         together_groups,
+                         train_model,
+                         train_together,
+                         trained_models,
+)
+
+__all__ = [
+    "CLAIMS", "LocalizingWrapper", "TrainConfig", "TrainedModel", "VERDICTS", "bootstrap_mean_interval",
+    "checkpoint_path", "claims_across_budgets", "claims_table", "collapsed_models", "combine_seeds", "compared_with",
+    "cross_evaluate", "evaluate_milestones", "evaluate_model", "group_name", "learning_curves", "load_trained",
+    "milestone_claims", "paper_figure2", "pgd_overestimate", "study_models", "test_subset", "third_party_check",
+    "together_groups", "train_model", "train_together", "trained_models", "trends", "verdict", "wilson_interval",
+]
