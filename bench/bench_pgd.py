@@ -197,12 +197,13 @@ def main() -> None:
     parser.add_argument("--apgd-steps", type=int, default=20, help="APGD iterations per attack")
     parser.add_argument("--queries", type=int, default=100, help="Square Attack queries per image")
     parser.add_argument("--robust-eps", type=float, default=0.002, help="eps of the APGD and Square rows")
+    parser.add_argument("--matmul-size", type=int, default=2048, help="side of the square matmul of the limit")
     parser.add_argument("--json", default=None, help="also save the results here")
     args = parser.parse_args()
     torch.manual_seed(0)
 
     rows, flops = attack_rows(args.batch, args.steps, args.repeats)
-    peaks = {p: matmul_flops_per_second(args.repeats, dtype) for p, dtype in
+    peaks = {p: matmul_flops_per_second(args.repeats, dtype, args.matmul_size) for p, dtype in
              (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     limits = {p: peak / flops for p, peak in peaks.items()}
     train = training_rows(args.batch, args.train_steps, args.repeats)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -13,17 +15,35 @@ def check_images(images: torch.Tensor, name: str = "images") -> None:
         raise TypeError(f"{name} must be a floating-point tensor in [0, 1], got dtype {images.dtype}")
     if images.dim() != 4:
         raise ValueError(f"{name} must be 4-D (N, C, H, W), got shape {tuple(images.shape)}")
+    check_finite(images, name)
     if images.numel() and (images.min() < 0 or images.max() > 1):
         raise ValueError(
             f"{name} must lie in [0, 1], got values in [{images.min().item():.4g}, {images.max().item():.4g}]"
         )
 
 
+def check_finite(values: torch.Tensor, name: str) -> None:
+    """No NaN and no infinity: they pass every comparison unnoticed (``nan < 0`` is false)."""
+    bad = ~torch.isfinite(values)
+    if bad.any():
+        nans = int(torch.isnan(values).sum())
+        raise ValueError(f"{name} must be finite: {int(bad.sum())} of its {values.numel()} values are not "
+                         f"({nans} NaN, {int(bad.sum()) - nans} infinite)")
+
+
+def check_number(value: float, name: str, *, low: float = 0.0) -> None:
+    """A finite real number >= ``low`` (a step size, a budget); NaN, infinity and bools are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < low:
+        raise ValueError(f"{name} must be a finite number >= {low:g}, got {value!r}")
+
+
 def check_eps(eps: float) -> None:
     """A number in [0, 1]: inputs live in [0, 1], so larger budgets mean nothing."""
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):
         raise TypeError(f"eps must be a number, got {type(eps).__name__}")
-    if not 0.0 <= float(eps) <= 1.0:
+    if not 0.0 <= float(eps) <= 1.0:  # false for NaN too
         raise ValueError(f"eps must be in [0, 1] (inputs are in [0, 1]), got {eps}")
 
 

@@ -28,11 +28,13 @@ import numpy as np
 import torch
 
 from .config import DATASETS, SPLITS
-from .paths import PROJECT_ROOT, shown, write_atomically
+from .paths import PROJECT_ROOT, DamagedFileError, load_sealed, save_sealed, shown
 
 MIRROR_ENV = "LAT_DATA_DIR"
 OFFLINE_ENV = "LAT_OFFLINE"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2   # 2: sealed (paths.save_sealed) and checked against the sizes below
+SPLIT_SIZES = {"mnist": {"train": 60_000, "test": 10_000}, "cifar10": {"train": 50_000, "test": 10_000}}
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
 # SHA-256 of the uncompressed MNIST IDX files (the same bytes torchvision keeps under MNIST/raw/).
 MNIST_SHA256 = {
@@ -85,7 +87,7 @@ def load_dataset(name: str, split: str, root: str | Path = "data") -> Dataset:
     if not root.is_absolute():
         root = PROJECT_ROOT / root
     cache = root / f"{name}-{split}.pt"
-    loaded = _read_cache(cache)
+    loaded = _read_cache(cache, name, split)
     if loaded is None:
         downloaded = _download(name, split, root)
         loaded = _from_mirror(name, split, downloaded) if isinstance(downloaded, str) else downloaded
@@ -116,22 +118,30 @@ def sha256_of(data: bytes) -> str:
 
 # --- the three sources -------------------------------------------------------------------------
 
-def _read_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor, Provenance] | None:
+def _read_cache(path: Path, name: str, split: str) -> tuple[torch.Tensor, torch.Tensor, Provenance] | None:
+    """The cached tensors, checked against their seal and the data set's known shape; None (said, and
+    rebuilt by the caller) when the cache is missing, damaged, foreign or of another format."""
     if not path.exists():
         return None
     try:
-        saved = torch.load(path, weights_only=True)
+        saved = load_sealed(path)
         if saved.get("format") != CACHE_FORMAT:
-            return None
-        return saved["images"], saved["labels"], Provenance(**saved["provenance"])
-    except Exception as error:  # an unreadable cache is rebuilt, never trusted
-        print(f"Ignoring unreadable cache {shown(path)} ({error}); rebuilding it.")
+            raise DamagedFileError(path, f"has format {saved.get('format')!r}, not {CACHE_FORMAT!r}")
+        images, labels = saved.get("images"), saved.get("labels")
+        count, shape = SPLIT_SIZES[name][split], IMAGE_SHAPES[name]
+        if (not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or tuple(images.shape) != (count, *shape)
+                or not isinstance(labels, torch.Tensor) or tuple(labels.shape) != (count,)
+                or labels.min() < 0 or labels.max() > 9):
+            raise DamagedFileError(path, f"does not hold the {count:,} uint8 images of shape {shape} and their "
+                                         f"labels 0-9 of {name}/{split}")
+        return images, labels, Provenance(**saved["provenance"])
+    except (DamagedFileError, KeyError, TypeError) as error:  # a cache is rebuilt, never trusted
+        print(f"Rebuilding the data cache: {error}")
         return None
 
 
 def _write_cache(path: Path, images: torch.Tensor, labels: torch.Tensor, provenance: Provenance) -> None:
-    write_atomically(path, lambda tmp: torch.save({"format": CACHE_FORMAT, "images": images, "labels": labels,
-                                                   "provenance": asdict(provenance)}, tmp))
+    save_sealed(path, {"format": CACHE_FORMAT, "images": images, "labels": labels, "provenance": asdict(provenance)})
 
 
 def _download(name: str, split: str, root: Path) -> tuple[torch.Tensor, torch.Tensor, Provenance] | str:

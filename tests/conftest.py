@@ -64,3 +64,10 @@ def smoke_study(output_root) -> int:
     from lat_utils import runner
 
     return runner.main(["--profile", "smoke"])
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that executes notebooks is slow too: ``-m "not slow"`` is the development loop without them."""
+    for item in items:
+        if item.get_closest_marker("notebooks"):
+            item.add_marker(pytest.mark.slow)

@@ -11,7 +11,7 @@ def test_benchmark_runs_and_saves_json(tmp_path):
     out = tmp_path / "bench.json"
     result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "bench_pgd.py"), "--batch", "4",
                              "--steps", "2", "--train-steps", "1", "--repeats", "1", "--apgd-steps", "2",
-                             "--queries", "3", "--json", str(out)],
+                             "--queries", "3", "--matmul-size", "256", "--json", str(out)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "vs torchattacks" in result.stdout and "% of limit" in result.stdout

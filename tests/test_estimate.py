@@ -19,10 +19,10 @@ def test_training_counts_follow_the_code():
 
 
 def test_evaluation_counts_follow_the_code():
-    smoke = get_profile("smoke")  # 100 images; AutoAttack: PGD-3, APGD 4 steps, 2 targets, Square 20 queries
+    smoke = get_profile("smoke")  # 50 images; AutoAttack: PGD-3, APGD 4 steps, 2 targets, Square 20 queries
     apgd = 4 + 1 + FORWARD
     autoattack = (3 + 2 * FORWARD) + 2 * apgd + 2 * apgd + 20 * FORWARD  # APGD-CE, -DLR; APGD-T x 2 targets
-    cross = 3 * 100 * (FORWARD + 2 * autoattack)   # CIFAR-10: 3 models, 2 attacks
+    cross = 3 * 50 * (FORWARD + 2 * autoattack)    # CIFAR-10: 3 models, 2 attacks
     check = 3 * 2 * 10 * 2 * (4 + 1)               # torchattacks APGD-CE and -DLR on the first 10 images
     curves = 3 * 2 * 20 * (2 * FORWARD + 2 * (3 + 2 * FORWARD))  # 2 milestones, 20 images: natural, 2 PGD-3 attacks
     assert estimate.evaluation_image_steps(smoke, "cifar10") == pytest.approx(cross + check + curves)

@@ -145,6 +145,25 @@ def test_attack_keeps_the_box_and_stays_in_eps(classifier, detector, photos, ima
     assert (altered <= outside + 1e-4).all() and (altered > 0).any()
 
 
+def _tiny_classifier() -> imagenet.Classifier:
+    """A stand-in with 1,000 outputs: the input contract, not the network, is under test."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(48, 1000)).eval()
+    return imagenet.Classifier(model=model, name="tiny", input_size=32, resize_size=32)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda x, y: (x.index_fill(3, torch.tensor([0]), float("nan")), y), "images must be finite"),
+    (lambda x, y: (x, torch.tensor([3, 1000])), r"labels must be class indices in \[0, 1000\)"),
+    (lambda x, y: (x, torch.tensor([3, -1])), "labels must be class indices >= 0"),
+    (lambda x, y: (x.double(), y), "float32 or bfloat16"),
+])
+def test_the_imagenet_attack_keeps_the_family_contract(change, message) -> None:
+    x, y = change(torch.rand(2, 3, 32, 32), torch.tensor([3, 7]))
+    with pytest.raises((ValueError, TypeError), match=message):
+        imagenet.localized_attack(_tiny_classifier(), x, y, [(4, 4, 20, 20)] * 2, steps=2)
+
+
 def test_percent_altered_counts_pixel_positions() -> None:
     x = torch.zeros(1, 3, 4, 5)
     y = x.clone()

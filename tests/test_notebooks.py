@@ -1,6 +1,7 @@
 """Papermill inside pytest: the whole study in the smoke profile, as ./run_all.sh --profile smoke runs it."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -39,11 +40,18 @@ def test_unknown_profile_is_refused(capsys):
 
 
 def test_source_notebooks_are_thin_and_clean():
+    import papermill
+
     for path in runner.NOTEBOOKS.glob("*.ipynb"):
         cells = json.loads(path.read_text())["cells"]
         code = [c for c in cells if c["cell_type"] == "code"]
         assert not any(c.get("outputs") for c in code), f"{path.name} carries outputs"
+        assert all("id" in c for c in cells), f"{path.name}: a cell has no id (nbformat 4.5 requires one)"
         assert "parameters" in code[0]["metadata"].get("tags", []), f"{path.name}: first code cell is not tagged"
+        # the first thing the notebook does is refuse a parameter it does not take, naming those it does
+        checked = re.search(r"^check_parameters\(globals\(\), (.*)\)$", "".join(code[1]["source"]), re.M)
+        assert checked, f"{path.name}: its second code cell does not check its parameters"
+        assert re.findall(r'"(\w+)"', checked.group(1)) == list(papermill.inspect_notebook(path)), path.name
 
 
 @pytest.mark.notebooks

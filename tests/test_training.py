@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from lat_utils import config
 from lat_utils.config import ATTACK_KINDS, get_profile
 from lat_utils.models import StackedModels, model_for
+from lat_utils.paths import load_sealed
 from lat_utils.study import evaluation, training
 from lat_utils.study.training import TrainConfig, eps_at, load_trained, study_models, train_model
 
@@ -115,7 +116,7 @@ def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
     table = evaluation.cross_evaluate("cifar10", "smoke", progress=False)
     assert list(table.columns) == evaluation.EVAL_COLUMNS
     assert len(table) == 3 * 3  # 3 models x (natural + 2 attacks)
-    assert table["n"].eq(100).all() and not table["exact_data"].any()
+    assert table["n"].eq(get_profile("smoke").n_test).all() and not table["exact_data"].any()
     natural = table.set_index(["model", "attack"])
     assert (natural.loc[("natural", "standard"), "loss"] > natural.loc[("natural", "natural"), "loss"])
     assert (table["accuracy_low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["accuracy_high"]).all()
@@ -124,7 +125,7 @@ def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
     assert (attacked["accuracy"] <= attacked["pgd_accuracy"]).all(), "AutoAttack starts with PGD: never weaker"
     assert (attacked["loss"] >= attacked["pgd_loss"] - 1e-6).all()
     per_image = pd.read_csv(evaluation.tables_dir("smoke") / "per_image_cifar10.csv.gz", keep_default_na=False)
-    assert len(per_image) == 9 * 100
+    assert len(per_image) == 9 * get_profile("smoke").n_test
     means = per_image.groupby(["model", "attack"])["loss"].mean()
     assert means.loc[("natural", "standard")] == pytest.approx(natural.loc[("natural", "standard"), "loss"])
 
@@ -320,7 +321,7 @@ def _assert_same_milestones(cfg: TrainConfig, tmp_path) -> None:
     assert steps, "the smoke profile keeps milestones, so that this is tested"
     for step in steps:
         name = training.milestone_path(cfg, step).name
-        straight, killed = (torch.load(tmp_path / run / "milestones" / name, weights_only=True)["model"]
+        straight, killed = (load_sealed(tmp_path / run / "milestones" / name)["model"]
                             for run in ("straight", "killed"))
         _assert_bit_identical(straight, killed)
 

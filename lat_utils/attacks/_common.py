@@ -8,24 +8,50 @@ from contextlib import contextmanager
 import torch
 import torch.nn as nn
 
-from ..checks import check_count, check_images
+from ..checks import check_count, check_finite, check_images
 from ..config import PRECISIONS
+
+ATTACK_DTYPES = (torch.float32, torch.bfloat16)   # what the attacks compute in; convert others with .float()
+LABEL_DTYPES = (torch.int64, torch.int32)
 
 
 def check_attack_inputs(images: torch.Tensor, labels: torch.Tensor, eps_matrix: torch.Tensor) -> None:
-    """The checks every attack makes on its tensors; each error names the problem."""
+    """The input contract of every attack; each error names the problem.
+
+    Images: a finite float32 or bfloat16 (N, C, H, W) tensor in [0, 1]. Budget: a finite tensor of the
+    images' shape in [0, 1]. Labels: N integer class indices >= 0 (their upper bound, the model's
+    number of outputs, is checked on the first forward pass: :func:`check_labels`). An empty batch
+    (N = 0) is valid; the attacks return it unchanged.
+    """
     check_images(images)
+    if images.dtype not in ATTACK_DTYPES:
+        raise TypeError(f"images must be float32 or bfloat16, got {images.dtype}: convert them with .float()")
     if not isinstance(eps_matrix, torch.Tensor):
         raise TypeError(f"eps_matrix must be a torch.Tensor, got {type(eps_matrix).__name__}")
     if eps_matrix.shape != images.shape:
         raise ValueError(f"eps_matrix must have the shape of images {tuple(images.shape)}, "
                          f"got {tuple(eps_matrix.shape)}")
+    if not eps_matrix.is_floating_point():
+        raise TypeError(f"eps_matrix must be a floating-point tensor, got dtype {eps_matrix.dtype}")
+    check_finite(eps_matrix, "eps_matrix")
     if eps_matrix.numel() and (eps_matrix.min() < 0 or eps_matrix.max() > 1):
         raise ValueError("eps_matrix entries must lie in [0, 1]")
-    if not isinstance(labels, torch.Tensor) or labels.dtype not in (torch.int64, torch.int32):
+    if not isinstance(labels, torch.Tensor) or labels.dtype not in LABEL_DTYPES:
         raise TypeError("labels must be an integer torch.Tensor of class indices")
     if labels.shape != (images.shape[0],):
         raise ValueError(f"labels must have shape ({images.shape[0]},), one per image, got {tuple(labels.shape)}")
+    if labels.numel() and labels.min() < 0:
+        raise ValueError(f"labels must be class indices >= 0: {int((labels < 0).sum())} of {len(labels)} are "
+                         f"negative (e.g. {int(labels.min())})")
+
+
+def check_labels(labels: torch.Tensor, logits: torch.Tensor) -> None:
+    """Labels within the model's outputs: every label < the width of ``logits`` (the first forward pass)."""
+    classes = logits.shape[1]
+    out = labels >= classes
+    if out.any():
+        raise ValueError(f"labels must be class indices in [0, {classes}) (the model has {classes} outputs): "
+                         f"{int(out.sum())} of {len(labels)} are not (e.g. {int(labels[out][0])})")
 
 
 def check_positive(value: int, name: str) -> None:

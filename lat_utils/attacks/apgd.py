@@ -26,6 +26,7 @@ from ._common import (
     better,
     budget_box,
     check_attack_inputs,
+    check_labels,
     check_positive,
     eval_mode,
     input_gradient,
@@ -70,10 +71,13 @@ def masked_apgd(
     check_positive(targets, "targets")
     check_positive(restarts, "restarts")
     bf16 = resolve_precision(precision, images.device) == "bf16"
+    if len(images) == 0:
+        return images.detach().clone()
     x, eps_matrix, labels = prepared(images, labels, eps_matrix)
     with eval_mode(model):
         with torch.no_grad():
             logits = model(x).float()
+        check_labels(labels, logits)
         if loss != "ce" and logits.shape[1] < 4:
             raise ValueError(f"the DLR loss needs at least 4 classes, the model has {logits.shape[1]}")
         best, best_wrong = x.clone(), misclassified(logits, labels)

@@ -20,8 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checks import check_count
-from ._common import check_attack_inputs, eval_mode, misclassified, prepared, rows
+from ..checks import check_count, check_number
+from ._common import check_attack_inputs, check_labels, eval_mode, misclassified, prepared, resolve_precision, rows
 from .apgd import masked_apgd
 from .pgd import masked_pgd
 from .square import masked_square
@@ -72,6 +72,12 @@ def localized_autoattack(
     for value, name in ((pgd_steps, "pgd_steps"), (apgd_steps, "apgd_steps"), (targets, "targets"),
                         (square_queries, "square_queries")):
         check_count(value, name)
+    if pgd_step_size is not None:
+        check_number(pgd_step_size, "pgd_step_size")
+    resolve_precision(precision, images.device)  # an unknown precision is named before any work
+    if len(images) == 0:
+        empty = torch.zeros(0, device=images.device)
+        return AutoAttackResult(images.detach().clone(), [], empty, empty.clone())
     x, eps_matrix, labels = prepared(images, labels, eps_matrix)
     if pgd_step_size is None:
         pgd_step_size = 2.5 * float(eps_matrix.max()) / max(pgd_steps, 1)
@@ -127,4 +133,5 @@ def _scores(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> tuple[to
     """Per image: cross-entropy (float32) and whether it is misclassified."""
     with torch.no_grad():
         logits = model(x).float()
+    check_labels(labels, logits)
     return F.cross_entropy(logits, labels, reduction="none"), misclassified(logits, labels)

@@ -13,12 +13,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checks import check_count
+from ..checks import check_count, check_number
 from ..config import PGD_RANDOM_START, PROJECTIONS
 from ._common import (
     autocast,
     budget_box,
     check_attack_inputs,
+    check_labels,
     eval_mode,
     input_gradient,
     prepared,
@@ -49,11 +50,12 @@ def masked_pgd(
     """
     check_attack_inputs(images, labels, eps_matrix)
     check_count(steps, "steps")
-    if isinstance(step_size, bool) or not isinstance(step_size, (int, float)) or step_size < 0:
-        raise ValueError(f"step_size must be a number >= 0, got {step_size!r}")
+    check_number(step_size, "step_size")
     if projection not in PROJECTIONS:
         raise ValueError(f"unknown projection {projection!r}: choose one of {PROJECTIONS}")
     bf16 = resolve_precision(precision, images.device) == "bf16"
+    if len(images) == 0:
+        return images.detach().clone()
     x, eps_matrix, labels = prepared(images, labels, eps_matrix)
     if projection == "per_step":
         budget = eps_matrix
@@ -75,7 +77,10 @@ def _pgd(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, budget: torch.
     with autocast(x, bf16):
         for step in range(steps + 1):
             x_adv.requires_grad_(True)
-            loss = F.cross_entropy(model(x_adv).float(), labels, reduction="none")
+            logits = model(x_adv).float()
+            if step == 0:
+                check_labels(labels, logits)
+            loss = F.cross_entropy(logits, labels, reduction="none")
             with torch.no_grad():
                 improved = loss > best_loss
                 best_loss = torch.where(improved, loss, best_loss)

@@ -16,7 +16,7 @@ import math
 import torch
 import torch.nn as nn
 
-from ._common import budget_box, check_attack_inputs, check_positive, eval_mode, prepared, project
+from ._common import budget_box, check_attack_inputs, check_labels, check_positive, eval_mode, prepared, project
 
 # Square's schedule: p is halved after these fractions (in 1/10,000) of the queries
 P_HALVINGS = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
@@ -40,6 +40,8 @@ def masked_square(
     check_positive(queries, "queries")
     if isinstance(p_init, bool) or not isinstance(p_init, (int, float)) or not 0 < p_init <= 1:
         raise ValueError(f"p_init must be a number in (0, 1], got {p_init!r}")
+    if len(images) == 0:
+        return images.detach().clone()
     x, budget, labels = prepared(images, labels, eps_matrix)
     lower, upper = budget_box(x, budget)
     n, channels, height, width = x.shape
@@ -47,7 +49,9 @@ def masked_square(
     with eval_mode(model), torch.no_grad():
         stripes = torch.randint(0, 2, (n, channels, 1, width), device=x.device).float() * 2 - 1
         best = project(x + budget * stripes, lower, upper)
-        margin = _margin(model, best, labels)
+        logits = model(best).float()
+        check_labels(labels, logits)
+        margin = _margin(logits, labels)
         for query in range(1, queries):
             todo = ((margin > 0) & has_budget.any(dim=1)).nonzero().squeeze(1)
             if len(todo) == 0:
@@ -55,7 +59,7 @@ def masked_square(
             side = _window_side(p_init, query, queries, height, width)
             window = _windows(has_budget[todo], side, height, width)
             candidate = _changed_candidate(x[todo], budget[todo], best[todo], window, lower[todo], upper[todo])
-            candidate_margin = _margin(model, candidate, labels[todo])
+            candidate_margin = _margin(model(candidate).float(), labels[todo])
             improved = candidate_margin < margin[todo]
             best[todo] = torch.where(improved.view(-1, 1, 1, 1), candidate, best[todo])
             margin[todo] = torch.where(improved, candidate_margin, margin[todo])
@@ -79,9 +83,8 @@ def _changed_candidate(x: torch.Tensor, budget: torch.Tensor, best: torch.Tensor
     return candidate
 
 
-def _margin(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def _margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """z_y - max_{j != y} z_j: negative exactly when the image is misclassified."""
-    logits = model(x).float()
     true = logits.gather(1, labels.view(-1, 1)).squeeze(1)
     others = logits.scatter(1, labels.view(-1, 1), -float("inf"))
     return true - others.amax(dim=1)

@@ -16,7 +16,7 @@ import torch
 from ..attacks import masked_pgd
 from ..config import IMAGENET_EPS, Profile
 from ..masks import Box, epsilon_matrix
-from ..paths import runs_dir, write_atomically
+from ..paths import DamagedFileError, load_sealed, runs_dir, save_sealed
 from ..progress import WallClock
 from .classifier import Classifier, labels_of, load_images, predict
 from .detector import MIN_DETECTION_SCORE, Detection, Detector, detect_boxes
@@ -80,13 +80,19 @@ def cached_localized_attack(
     if cache is not None:
         path = cache / f"attack-{_attack_key(classifier, images, labels, boxes, eps, steps, seed)}.pt"
         if path.exists():
-            stored = torch.load(path, weights_only=True)
-            return stored["adversarial"], float(stored["seconds"])
+            try:
+                stored = load_sealed(path)
+                adversarial = stored.get("adversarial")
+                if not isinstance(adversarial, torch.Tensor) or adversarial.shape != images.shape:
+                    raise DamagedFileError(path, f"holds no adversarial images of shape {tuple(images.shape)}")
+                return adversarial, float(stored["seconds"])
+            except DamagedFileError as error:
+                print(f"Attacking again: {error}")
     clock = WallClock()
     adversarial = localized_attack(classifier, images, labels, boxes, eps=eps, steps=steps, seed=seed)
     seconds = clock.seconds()
     if path is not None:
-        write_atomically(path, lambda tmp: torch.save({"adversarial": adversarial, "seconds": seconds}, tmp))
+        save_sealed(path, {"adversarial": adversarial, "seconds": seconds})
     return adversarial, seconds
 
 

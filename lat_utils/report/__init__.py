@@ -13,9 +13,9 @@ The principal names are importable from ``lat_utils.report`` itself; the figures
 
 from . import plots
 from .browser import inspect_page, screenshot
-from .header import profile_deviations, run_header
+from .header import check_parameters, profile_deviations, run_header
 from .portable import make_file_portable, make_portable
 from .site import record_run, write_index
 
-__all__ = ["inspect_page", "make_file_portable", "make_portable", "plots", "profile_deviations", "record_run",
+__all__ = ["check_parameters", "inspect_page", "make_file_portable", "make_portable", "plots", "profile_deviations", "record_run",
            "run_header", "screenshot", "write_index"]

@@ -41,3 +41,19 @@ def run_header(profile: Profile, title: str) -> str:
         lines.append("- deviations from the paper in this profile:")
         lines += [f"  - {d}" for d in deviations]
     return "\n".join(line for line in lines if line)
+
+
+IPYTHON_NAMES = ("In", "Out")   # the kernel's own globals that look like parameters
+
+
+def check_parameters(namespace: dict, *declared: str) -> None:
+    """Refuse what papermill only warns about: a parameter the notebook does not take (a misspelt
+    ``-p profil smoke`` would otherwise run the default profile). Called first in a notebook, with its
+    globals and the names of its ``parameters`` cell: any other global holding a plain value was
+    injected, and is named in a ValueError."""
+    plain = (str, int, float, bool, list, tuple, dict, type(None))
+    unknown = sorted(name for name, value in namespace.items() if isinstance(value, plain) and not name.startswith("_")
+                     and name not in declared and name not in IPYTHON_NAMES)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))}: this notebook takes "
+                         f"{', '.join(declared)}")

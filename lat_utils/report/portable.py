@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from ..paths import PROJECT_ROOT, output_root, write_atomically
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 
 def relative_text(text: str, root: Path = PROJECT_ROOT) -> str:
@@ -25,8 +27,8 @@ def relative_text(text: str, root: Path = PROJECT_ROOT) -> str:
     return re.sub(re.escape(str(Path.home())) + r"(?=/)", "~", text)
 
 
-def make_portable(notebook: nbformat.NotebookNode, root: Path = PROJECT_ROOT,
-                  outputs: Path | None = None) -> nbformat.NotebookNode:
+def make_portable(notebook: NotebookNode, root: Path = PROJECT_ROOT,
+                  outputs: Path | None = None) -> NotebookNode:
     """Rewrite ``notebook`` in place: papermill's paths and every output's paths relative to ``root``.
 
     ``outputs`` is where ``reports/``, ``runs/`` and ``figures/`` live when not in ``root``
@@ -58,6 +60,8 @@ def make_portable(notebook: nbformat.NotebookNode, root: Path = PROJECT_ROOT,
 
 def make_file_portable(path: Path) -> None:
     """:func:`make_portable` on the executed notebook at ``path``, rewritten atomically."""
+    import nbformat  # imported here: it costs seconds (jsonschema), and the notebooks import this package
+
     notebook = nbformat.read(path, as_version=4)
     make_portable(notebook, outputs=output_root())
     write_atomically(path, lambda tmp: nbformat.write(notebook, tmp))

@@ -26,6 +26,7 @@ from .notebooks import NotebookFailed
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the study as the arguments say (``--help``); the exit code: 0, or 1 when a notebook failed."""
     parser = argparse.ArgumentParser(prog="./run_all.sh",
                                      description="Run the LAT study: every notebook, in order, with papermill.")
     parser.add_argument("--profile", default="quick", help=f"one of {sorted(PROFILES)} (default: quick)")
@@ -51,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile not in PROFILES:
         parser.error(f"unknown profile {args.profile!r}: choose one of {sorted(PROFILES)}")
     profile = args.profile + DRY_RUN_SUFFIX if args.dry_run else args.profile
+    if args.jobs is not None and args.jobs < 1:
+        parser.error("--jobs must be >= 1")
+    if args.slurm_gpus_per_job < 0 or args.slurm_time < 1:
+        parser.error("--slurm-gpus-per-job must be >= 0 and --slurm-time >= 1 (minutes)")
     if args.estimate:
         from .estimate import print_estimate  # loads the classifiers: only when asked
 
@@ -58,10 +63,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.jobs is None:
         args.jobs = gpu_count() or min(4, os.cpu_count() or 1)
-    if args.jobs < 1:
-        parser.error("--jobs must be >= 1")
-    if args.slurm_gpus_per_job < 0 or args.slurm_time < 1:
-        parser.error("--slurm-gpus-per-job must be >= 0 and --slurm-time >= 1 (minutes)")
     if args.together is None:  # a dry run takes the GPU path, which is what it checks; SLURM jobs get GPUs
         args.together = (gpu_count() > 0 or args.dry_run
                          or (args.executor == "slurm" and args.slurm_gpus_per_job > 0))

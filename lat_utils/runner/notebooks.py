@@ -77,6 +77,11 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
     os.environ[PROGRESS_ENV] = PROGRESS_TEXT  # the kernel inherits it: plain-text progress bars on stdout
+    declared = papermill.inspect_notebook(NOTEBOOKS / execution.notebook)
+    unknown = sorted(set(execution.parameters) - set(declared))
+    if unknown:  # papermill would only warn, and run the notebook with its defaults
+        raise NotebookFailed(f"{execution.notebook} takes no parameter {', '.join(map(repr, unknown))}; "
+                             f"its parameters are {', '.join(declared)}")
     output = reports_dir(profile) / execution.output
     start = time.perf_counter()
     try:

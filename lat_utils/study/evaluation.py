@@ -33,7 +33,7 @@ from ..data import load_dataset
 from ..devices import device
 from ..masks import epsilon_matrix
 from ..models import fast_layout
-from ..paths import runs_dir, tables_dir, write_atomically
+from ..paths import DamagedFileError, load_sealed, runs_dir, save_sealed, tables_dir
 from ..progress import tqdm
 from .stats import bootstrap_mean_interval, wilson_interval
 from .training import TrainConfig, checkpoint_path, load_trained, study_models
@@ -299,15 +299,40 @@ _STORED = ("key", "cells", "collapsed", "third_party")   # what a cache file hol
 
 
 def _load_cache(path: Path, key: dict) -> dict:
-    """The cells cached at ``path`` if they were made under ``key`` (settings and checkpoint), else none."""
+    """The cells cached at ``path`` if they were made under ``key`` (settings and checkpoint), else none.
+
+    A cache that is damaged (its seal does not match), foreign, or whose cells do not hold one value
+    per test image is said to be and rebuilt: it only saves time, and a wrong cell would change a number.
+    """
     if path.exists():
-        cache = torch.load(path, weights_only=True)
-        if cache.get("key") == key:
-            return {k: v for k, v in cache.items() if k in _STORED}
+        try:
+            cache = load_sealed(path)
+            if cache.get("key") == key:
+                _check_cells(path, cache, key["settings"]["n"])
+                return {k: v for k, v in cache.items() if k in _STORED}
+        except DamagedFileError as error:
+            print(f"Rebuilding the evaluation cache: {error}")
     return {"key": key, "cells": {}}
 
 
+def _check_cells(path: Path, cache: dict, n: int) -> None:
+    """Every cached cell holds a loss and a correctness per image, each of its columns ``n`` long, and
+    every cross-check holds per-image booleans; else a DamagedFileError that says which is not."""
+    cells = cache.get("cells")
+    if not isinstance(cells, dict):
+        raise DamagedFileError(path, "has no table of cells")
+    for attack, cell in cells.items():
+        if not isinstance(cell, dict) or not {"loss", "correct"} <= set(cell):
+            raise DamagedFileError(path, f"holds a cell {attack!r} without its losses and correctness")
+        lengths = {name: len(column) for name, column in cell.items()}
+        if any(length != n for length in lengths.values()):
+            raise DamagedFileError(path, f"holds a cell {attack!r} with columns of lengths {lengths}, not {n} "
+                                         "(one per test image)")
+    for entry, broken in cache.get("third_party", {}).items():
+        if not isinstance(broken, torch.Tensor) or broken.dtype != torch.bool or len(broken) > n:
+            raise DamagedFileError(path, f"holds a cross-check {entry!r} that is not one boolean per image")
+
+
 def _save_cache(path: Path, cache: dict) -> None:
-    """What ``_load_cache`` reads back (the profile and other in-memory extras are left out)."""
-    kept = {k: v for k, v in cache.items() if k in _STORED}
-    write_atomically(path, lambda tmp: torch.save(kept, tmp))
+    """What ``_load_cache`` reads back (the profile and other in-memory extras are left out), sealed."""
+    save_sealed(path, {k: v for k, v in cache.items() if k in _STORED})

@@ -26,7 +26,7 @@ from ..data import load_dataset
 from ..devices import device
 from ..masks import epsilon_matrix
 from ..models import StackedModels, fast_layout, model_for
-from ..paths import runs_dir, write_atomically
+from ..paths import DamagedFileError, load_sealed, runs_dir, save_sealed, shown
 from ..progress import tqdm
 
 LOG_FIELDS = ("step", "eps", "loss", "accuracy", "seconds")
@@ -50,6 +50,8 @@ class TrainConfig:
                              f"choose one of {MODEL_KINDS[self.dataset]}")
         if self.projection not in PROJECTIONS:
             raise ValueError(f"unknown projection {self.projection!r}: choose one of {PROJECTIONS}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         get_profile(self.profile)
 
     @property
@@ -115,13 +117,13 @@ def load_milestone(config: TrainConfig, step: int) -> nn.Module:
         raise FileNotFoundError(f"no weights of {config.key} at step {step} ({config.profile} profile): "
                                 "they are kept while it trains (notebooks/02_train.ipynb or ./run_all.sh)")
     if state.get("step") != step:
-        raise ValueError(f"{path} holds step {state.get('step')}, not {step}: delete it and retrain this model")
+        raise ValueError(f"{shown(path)} holds step {state.get('step')}, not {step}: delete it and retrain this model")
     return _model_with(config, state["model"])
 
 
 def _save_milestone(config: TrainConfig, model_state: dict, step: int) -> None:
     state = {"fingerprint": fingerprint(config), "step": step, "model": model_state}
-    write_atomically(milestone_path(config, step), lambda tmp: torch.save(state, tmp))
+    save_sealed(milestone_path(config, step), state)
 
 
 def checkpoint_path(config: TrainConfig) -> Path:
@@ -380,17 +382,20 @@ def _model_with(config: TrainConfig, weights: dict) -> nn.Module:
 
 
 def load_checkpoint(path: Path, config: TrainConfig) -> dict | None:
-    """The checkpoint at ``path`` if there is one; a ValueError if it was made with another config."""
+    """The checkpoint (or milestone) at ``path`` if there is one; a ValueError that names the file, what
+    is wrong and how to recover if it is damaged or was made with another config. Never rebuilt
+    silently: a checkpoint is hours of training."""
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location=device(), weights_only=True)
-    except Exception as error:
-        raise ValueError(f"checkpoint {path} cannot be read ({error}); delete it to retrain this model") from error
+        state = load_sealed(path, map_location=device(), legacy=True)
+    except DamagedFileError as error:
+        raise ValueError(f"checkpoint {error}. Restore it from a copy, or delete it to train this model "
+                         "anew (its milestones and evaluation are then redone too)") from error
     expected = fingerprint(config)
     if state.get("fingerprint") != expected:
         raise ValueError(
-            f"checkpoint {path} was made with another config:\n  found    {state.get('fingerprint')}\n"
+            f"checkpoint {shown(path)} was made with another config:\n  found    {state.get('fingerprint')}\n"
             f"  expected {expected}\nDelete it (or use another profile) to train this model anew."
         )
     return state
@@ -403,7 +408,7 @@ def _save_checkpoint(path: Path, config: TrainConfig, model_state: dict, optimiz
              "model": model_state, "optimizer": optimizer_state, "rng": torch.get_rng_state()}
     if torch.cuda.is_available():  # the attacks' random starts on a GPU come from its generator
         state["cuda_rng"] = torch.cuda.get_rng_state()
-    write_atomically(path, lambda tmp: torch.save(state, tmp))
+    save_sealed(path, state)
 
 
 def _restore_rng(state: dict) -> None:
@@ -435,14 +440,33 @@ def _append_log(path: Path, row: tuple) -> None:
 
 
 def _trim_log(path: Path, step: int) -> None:
-    """Drop log rows past ``step`` (steps an interruption lost, about to be redone)."""
+    """Keep the log rows up to ``step``, the checkpoint's: later ones are steps an interruption lost, about
+    to be redone. Rows that cannot be read (a blank or cut line, say, where a kill or a full disk
+    stopped a write) are dropped and counted, so a damaged log never blocks a resume."""
     if not path.exists():
         return
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
-    kept = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= step] if step else []
+    header = rows[:1] == [list(LOG_FIELDS)]
+    readable = [row for row in rows[header:] if _log_row_step(row) is not None]
+    damaged = len(rows) - header - len(readable)
+    kept = [row for row in readable if _log_row_step(row) <= step] if step else []
+    if damaged:
+        print(f"{shown(path)}: {damaged} unreadable line(s) dropped; the log goes on from step {step}")
     if kept:
         with path.open("w", newline="") as f:
-            csv.writer(f).writerows(kept)
+            csv.writer(f).writerows([list(LOG_FIELDS), *kept])
     else:
         path.unlink()
+
+
+def _log_row_step(row: list[str]) -> int | None:
+    """The step of a log row whose fields are all numbers, else None."""
+    if len(row) != len(LOG_FIELDS):
+        return None
+    try:
+        for value in row:
+            float(value)
+        return int(row[0])
+    except ValueError:
+        return None
