@@ -8,14 +8,14 @@ By what each module holds:
 - ``portable``: executed notebooks without the machine's absolute paths;
 - ``browser``: a headless Chromium that looks at the reports as a reader's browser shows them.
 
-The principal names are importable from ``lat_utils.report`` itself; the figures as ``report.plots``.
+What a notebook uses is importable from ``lat_utils.report`` itself (the figures as ``report.plots``).
+``site`` and ``browser`` are also commands (``python -m lat_utils.report.site PROFILE``), so they are
+imported where used (``from lat_utils.report import site``), not here: a module run with ``-m`` must
+not have been imported already.
 """
 
 from . import plots
-from .browser import inspect_page, screenshot
 from .header import check_parameters, profile_deviations, run_header
 from .portable import make_file_portable, make_portable
-from .site import record_run, write_index
 
-__all__ = ["check_parameters", "inspect_page", "make_file_portable", "make_portable", "plots", "profile_deviations", "record_run",
-           "run_header", "screenshot", "write_index"]
+__all__ = ["check_parameters", "make_file_portable", "make_portable", "plots", "profile_deviations", "run_header"]
