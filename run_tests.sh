@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/bootstrap.sh
-exec python -m pytest "$@"
+# one worker per core (pytest-xdist); the tests that read the smoke study share one worker; -n 0: no workers
+exec python -m pytest -n auto --dist loadgroup "$@"

@@ -126,14 +126,14 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         description="Seconds per model: checks that every notebook runs end to end. Its numbers mean nothing.",
-        train_steps=30, batch_size=50, learning_rate=1e-3,
+        train_steps=10, batch_size=50, learning_rate=1e-3,
         train_pgd_steps=2, train_step_size=2.5 * EPS / 2, eps_warmup_fraction=0.5, lr_schedule="cosine",
         eval_pgd_steps=3, eval_step_size=2.5 * EPS / 3, n_test=50, seeds=(0,),
         apgd_steps=4, apgd_targets=2, square_queries=20, third_party_n=10, background_projections=("per_step", "final"),
         imagenet_steps=2, imagenet_extra=0, imagenet_eps_sweep=(), attack_precision="auto",
         milestones=(0.5, 1.0), curve_n=20,
         deviations=(
-            "30 training steps instead of 100,000 (a smoke test, not a result)",
+            "10 training steps instead of 100,000 (a smoke test, not a result)",
             "Adam learning rate 1e-3 with a cosine decay instead of a constant 1e-4",
             "PGD-2 in training and PGD-3 in evaluation instead of PGD-100; step 2.5*eps/steps",
             "eps ramps from 0 to 0.3 over the first half of training",
@@ -225,23 +225,28 @@ DRY_RUN_IMAGES = 32             # test images per evaluation
 DRY_RUN_COUNT = 2               # what every other int setting (steps, queries, restarts, ...) becomes at most
 DRY_RUN_LIMITS = {"train_steps": 3, "n_test": DRY_RUN_IMAGES, "curve_n": DRY_RUN_IMAGES, "imagenet_extra": 2}
 DRY_RUN_KEPT = ("batch_size",)  # int settings that shape the code path rather than its length
+DRY_RUN_CUT = ("seeds", "central_seeds", "imagenet_eps_sweep")  # tuples cut to their first DRY_RUN_COUNT values
 
 
 def dry_run(profile: Profile) -> Profile:
-    """``profile`` with every int setting shrunk (to ``DRY_RUN_LIMITS[name]``, else ``DRY_RUN_COUNT``)
-    and everything else kept: its seeds, batch size, schedules, precision, eps sweep and ``n_test``
-    (None stays None, so the full-test-set path runs; ``image_cap`` cuts it where it is sliced)."""
+    """``profile`` with every int setting shrunk (to ``DRY_RUN_LIMITS[name]``, else ``DRY_RUN_COUNT``),
+    its seeds and ImageNet eps sweep cut to their first ``DRY_RUN_COUNT`` values (several seeds and a sweep
+    stay several), and everything else kept: batch size, schedules, precision and ``n_test`` (None stays
+    None, so the full-test-set path runs; ``image_cap`` cuts it where it is sliced)."""
     if profile.dry_run:
         raise ValueError(f"{profile.name!r} is already a dry run")
     shrunk = {f.name: min(value, DRY_RUN_LIMITS.get(f.name, DRY_RUN_COUNT)) for f in fields(profile)
               if f.name not in DRY_RUN_KEPT
               and isinstance(value := getattr(profile, f.name), int) and not isinstance(value, bool)}
+    cut = {name: getattr(profile, name)[:DRY_RUN_COUNT] for name in DRY_RUN_CUT}
+    sweep = ", ".join(f"{eps * 255:g}/255" for eps in cut["imagenet_eps_sweep"]) or "none"
     return replace(
-        profile, **shrunk, name=profile.name + DRY_RUN_SUFFIX, dry_run=True, image_cap=DRY_RUN_IMAGES,
+        profile, **shrunk, **cut, name=profile.name + DRY_RUN_SUFFIX, dry_run=True, image_cap=DRY_RUN_IMAGES,
         description=f"DRY RUN of the {profile.name} profile: its code path with every count shrunk; "
                     "its numbers mean nothing. " + profile.description,
         deviations=(f"DRY RUN: counts shrunk ({', '.join(f'{k}={v}' for k, v in shrunk.items())}; "
-                    f"at most {DRY_RUN_IMAGES} test images): not a result", *profile.deviations),
+                    f"seeds {cut['seeds']}; at most {DRY_RUN_IMAGES} test images; ImageNet eps {sweep}): "
+                    "not a result", *profile.deviations),
     )
 
 

@@ -1,15 +1,22 @@
-"""Shared fixtures: real MNIST digits and a small model trained on them in a few seconds."""
+"""Shared fixtures: real MNIST digits, a small model trained on them in a few seconds, and the session's smoke study."""
 
 from __future__ import annotations
 
+import os
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 import torch.nn.functional as F
 
 from lat_utils.data import load_dataset
 from lat_utils.models import PaperCNN
+from lat_utils.paths import PROJECT_ROOT
 
 
 @pytest.fixture(scope="session")
@@ -57,17 +64,77 @@ def output_root(tmp_path_factory) -> Path:
         yield root
 
 
-@pytest.fixture(scope="session")
-def smoke_study(output_root) -> int:
-    """The whole study in the smoke profile, from scratch in ``output_root``, once per test session; the
-    runner's exit code. Every test that needs a finished study (its reports, its tables) shares it."""
-    from lat_utils import runner
+KILLS = 3  # the session's smoke study is killed this many times before it is allowed to finish
 
-    return runner.main(["--profile", "smoke"])
+
+@dataclass(frozen=True)
+class SmokeStudy:
+    exit_code: int            # of the invocation that finished the run
+    kill_moments: list[int]   # seconds into each killed invocation
+
+
+@pytest.fixture(scope="session")
+def smoke_study(output_root) -> SmokeStudy:
+    """The whole study in the smoke profile, from scratch in ``output_root``, once per test session, run as
+    an interrupted user's run is: ``./run_all.sh --profile smoke --executor local-submitit`` (submitit's
+    local jobs, real subprocesses: the code path of ``--executor slurm``), killed with SIGKILL (with every
+    process it started) at ``KILLS`` random moments and started again each time. Every test that needs a
+    finished study shares it; ``tests/test_restarts_and_cluster.py`` checks that it ends with the numbers
+    of an uninterrupted computation."""
+    moments = random.Random().sample(range(8, 45), KILLS)  # seconds into each attempt
+    for moment in moments:
+        run = _smoke_run(output_root)
+        try:
+            run.wait(timeout=moment)
+        except subprocess.TimeoutExpired:
+            kill_tree(run)
+    return SmokeStudy(_smoke_run(output_root).wait(timeout=1200), moments)
+
+
+def _smoke_run(root: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "lat_utils.runner", "--profile", "smoke", "--executor",
+                             "local-submitit"], env={**os.environ, "LAT_OUTPUT_ROOT": str(root)},
+                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL a run and everything it started (jobs, notebook kernels), freezing them first so that
+    none can start another process in between."""
+    frozen: dict[int, psutil.Process] = {}
+    try:
+        root = psutil.Process(process.pid)
+    except psutil.NoSuchProcess:
+        return
+    for _ in range(3):  # freeze, then freeze whatever was started meanwhile
+        for p in [root, *root.children(recursive=True)]:
+            if p.pid not in frozen:
+                try:
+                    p.suspend()
+                    frozen[p.pid] = p
+                except psutil.NoSuchProcess:
+                    pass
+    for p in frozen.values():
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    process.wait()
 
 
 def pytest_collection_modifyitems(items) -> None:
-    """A test that executes notebooks is slow too: ``-m "not slow"`` is the development loop without them."""
+    """A test that executes notebooks is slow too: ``-m "not slow"`` is the development loop without them.
+    With pytest-xdist (``./run_tests.sh`` runs ``-n auto --dist loadgroup``), every test that reads the smoke
+    study runs in one worker, so that the study runs once."""
     for item in items:
         if item.get_closest_marker("notebooks"):
             item.add_marker(pytest.mark.slow)
+        if "smoke_study" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smoke_study"))
+
+
+def pytest_configure(config) -> None:
+    """Each pytest-xdist worker computes with its share of the cores (two workers with every core each
+    would make torch's threads wait on one another)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))

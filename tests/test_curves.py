@@ -26,7 +26,7 @@ def run_folder(tmp_path, monkeypatch):
 
 
 def test_milestones_are_fractions_of_training():
-    assert milestone_steps(get_profile("smoke")) == [15, 30]
+    assert milestone_steps(get_profile("smoke")) == [5, 10]
     assert milestone_steps(get_profile("paper"))[0] == round(config.TRAIN_STEPS / 64)
     assert milestone_steps(get_profile("paper"))[-1] == config.TRAIN_STEPS
     assert milestone_steps(get_profile("quick")) == []
@@ -40,9 +40,9 @@ def test_training_keeps_the_milestones_and_the_last_is_the_final_model(run_folde
     cfg = TrainConfig("mnist", "background", profile="smoke")
     trained = train_model(cfg, progress=False)
     final = trained.model.state_dict()
-    last = training.load_milestone(cfg, 30).state_dict()
+    last = training.load_milestone(cfg, 10).state_dict()
     assert all(torch.equal(final[k], last[k]) for k in final)
-    half = training.load_milestone(cfg, 15).state_dict()
+    half = training.load_milestone(cfg, 5).state_dict()
     assert not all(torch.equal(final[k], half[k]) for k in final), "the half-way weights must differ from the final"
     with pytest.raises(FileNotFoundError, match="no weights of mnist-background-per_step-seed0 at step 7"):
         training.load_milestone(cfg, 7)
@@ -54,7 +54,7 @@ def test_a_milestone_is_evaluated_once(run_folder, monkeypatch):
     table = curves.evaluate_milestones(cfg, progress=False)
     profile = get_profile("smoke")
     assert list(table.columns) == curves.CURVE_COLUMNS
-    assert sorted(table["step"].unique()) == [15, 30]
+    assert sorted(table["step"].unique()) == [5, 10]
     assert set(table["attack"]) == {"natural", *ATTACK_KINDS["mnist"]}
     assert (table["n"] == profile.curve_n).all() and (table["apgd_steps"] == 0).all()
     assert (table.loc[table.attack != "natural", "pgd_steps"] == profile.eval_pgd_steps).all()

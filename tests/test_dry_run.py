@@ -1,5 +1,5 @@
 """./run_all.sh --profile paper --dry-run: every notebook of the paper profile through the real run's code
-path (three seeds, training together, the full-test-set indexing, the localized AutoAttack, the ImageNet sweep),
+path (several seeds, training together, the full-test-set indexing, the localized AutoAttack, the ImageNet sweep),
 with only the counts shrunk; its outputs are marked DRY RUN everywhere."""
 
 import pandas as pd
@@ -24,13 +24,13 @@ def test_paper_dry_run_executes_every_notebook_and_says_dry_run(tmp_path, monkey
         text = (reports_dir(profile) / execution.output).read_text()
         assert "# DRY RUN of the paper profile" in text, f"{execution.output} does not say DRY RUN"
         assert (reports_dir(profile) / execution.output).with_suffix(".html").exists()
-    # three seeds x nine models, each trained to the dry run's last step
+    # two of the paper's three seeds x nine models, each trained to the dry run's last step
     models = [c for d in ("mnist", "cifar10") for c in study_models(d, profile)]
-    assert len(models) == 27 and all((runs_dir(profile) / f"{c.key}.pt").exists() for c in models)
+    assert len(models) == 18 and all((runs_dir(profile) / f"{c.key}.pt").exists() for c in models)
     tables = list(tables_dir(profile).glob("*.csv"))
     assert {"eval_mnist.csv", "eval_cifar10.csv", "claims.csv"} <= {t.name for t in tables}
     for path in tables:
         assert pd.read_csv(path).columns[0] == runner.cli.DRY_RUN_COLUMN, f"{path.name} is not marked DRY RUN"
     evaluation = pd.read_csv(tables_dir(profile) / "eval_mnist.csv")
-    assert set(evaluation.seed) == {0, 1, 2}
+    assert set(evaluation.seed) == {0, 1}
     assert evaluation.n.eq(get_profile(profile).image_cap).all(), "the full test set, cut by the dry run's cap"

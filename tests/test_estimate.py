@@ -12,7 +12,7 @@ from lat_utils.runner.estimate import FORWARD
 
 
 def test_training_counts_follow_the_code():
-    smoke = get_profile("smoke")  # 30 steps, batch 50, PGD-2; MNIST: 1 natural + 5 adversarial models
+    smoke = get_profile("smoke")  # 10 steps, batch 50, PGD-2; MNIST: 1 natural + 5 adversarial models
     per_step = smoke.batch_size * smoke.train_steps
     assert estimate.training_image_steps(smoke, "mnist") == pytest.approx(per_step * (1 + 5 * (2 + FORWARD + 1)))
     assert estimate.training_image_steps(smoke, "cifar10") == pytest.approx(per_step * (1 + 2 * (2 + FORWARD + 1)))

@@ -140,28 +140,42 @@ def test_a_built_wheel_holds_and_imports_every_subpackage(tmp_path):
 
 
 FAILING = ("from lat_utils.runner import executors, notebooks\n"
-           "bad = notebooks.Execution('04_figures_and_claims.ipynb', 'failing_on_purpose.ipynb', {'profile': 'nope'})\n"
+           "bad = notebooks.Execution(NOTEBOOK, 'failing_on_purpose.ipynb', {'profile': 'nope'})\n"
            "executors.plan = lambda profile, together=False: [[bad]]\n"
            "import runpy, sys\n"
            "sys.argv = ['lat_utils.runner', '--profile', 'smoke', '--executor', EXECUTOR, '--jobs', '1']\n"
            "runpy.run_module('lat_utils.runner', run_name='__main__', alter_sys=True)\n")
 
 
+def _failing_notebook(path: Path) -> Path:
+    """A notebook of two cells that fails in its second as a study notebook fails on a bad parameter
+    (without the study's imports: seconds, not a minute)."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                 "language": "python"}})
+    notebook.cells = [nbformat.v4.new_code_cell('profile = "quick"', metadata={"tags": ["parameters"]}),
+                      nbformat.v4.new_code_cell('raise ValueError(f"unknown profile {profile!r}")')]
+    nbformat.write(notebook, path)
+    return path
+
+
 @pytest.mark.notebooks
 def test_a_failed_notebook_ends_the_run_with_the_same_clear_message_under_every_executor(tmp_path):
     """``python -m lat_utils.runner`` (as ./run_all.sh runs it) with a notebook that fails: exit 1 and one
     ``FAILED:`` line naming the notebook, its cell and the error, the same locally and through submitit."""
+    notebook = _failing_notebook(tmp_path / "failing.ipynb")  # an absolute path: found by every executor
     messages = {}
     for executor in ("local", "local-submitit"):
         root = tmp_path / executor
-        result = subprocess.run([sys.executable, "-c", f"EXECUTOR = {executor!r}\n" + FAILING],
-                                capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
+        result = subprocess.run([sys.executable, "-c", f"EXECUTOR, NOTEBOOK = {executor!r}, {str(notebook)!r}\n"
+                                 + FAILING], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=600,
                                 env={**os.environ, "LAT_OUTPUT_ROOT": str(root)})
         assert result.returncode == 1, (executor, result.stderr[-3000:])
         assert "Traceback" not in result.stderr, (executor, result.stderr[-3000:])
         failed = [line for line in result.stderr.splitlines() if line.startswith("FAILED:")]
         assert len(failed) == 1, (executor, result.stderr[-3000:])
-        assert "04_figures_and_claims.ipynb {'profile': 'nope'} failed in cell" in failed[0]
+        assert f"{notebook} {{'profile': 'nope'}} failed in cell " in failed[0]
         assert "ValueError: unknown profile 'nope'" in failed[0]
         messages[executor] = failed[0].replace(str(root), "ROOT")
     assert messages["local"] == messages["local-submitit"]

@@ -56,7 +56,7 @@ def test_source_notebooks_are_thin_and_clean():
 
 @pytest.mark.notebooks
 def test_smoke_study_runs_end_to_end(smoke_study):
-    assert smoke_study == 0
+    assert smoke_study.exit_code == 0
     reports = reports_dir("smoke")
     for stage in runner.plan("smoke"):
         for execution in stage:

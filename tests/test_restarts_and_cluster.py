@@ -1,91 +1,105 @@
 """A reproduction gives the same numbers whether or not it was interrupted, and on a cluster.
 
-The smoke study, run through the cluster path (submitit's local executor: real subprocess jobs, the
-code path of ``--executor slurm``), is killed with SIGKILL at three random moments and restarted each
-time; it must end with the evaluation tables of an uninterrupted local run (the session's smoke study,
-the ``smoke_study`` fixture, which every test that needs a finished study shares).
+The session's smoke study (the ``smoke_study`` fixture) runs through the cluster path (submitit's local
+executor: real subprocess jobs, the code path of ``--executor slurm``) and is killed with SIGKILL at three
+random moments and restarted each time; it must end with the evaluation tables and claims of an
+uninterrupted computation: the same models trained and evaluated from scratch in this process.
 """
 
 import json
 import os
-import random
-import subprocess
-import sys
 import time
 
 import pandas as pd
-import psutil
 import pytest
+import torch
 
 from lat_utils import runner
-from lat_utils.paths import PROJECT_ROOT
+from lat_utils.config import DATASETS, get_profile
+from lat_utils.paths import tables_dir
+from lat_utils.runner.executors import stage_threads
+from lat_utils.study import claims, cross_evaluate, study_models, trained_models
 
 COMPARED_TABLES = ("eval_mnist.csv", "eval_cifar10.csv", "per_image_mnist.csv.gz", "per_image_cifar10.csv.gz",
                    "claims.csv")
-KILLS = 3
 
 
 def _tables(root) -> dict[str, pd.DataFrame]:
     return {name: pd.read_csv(root / "reports" / "smoke" / "tables" / name) for name in COMPARED_TABLES}
 
 
-def _pipeline(root, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "lat_utils.runner", "--profile", "smoke", *extra],
-                            env={**os.environ, "LAT_OUTPUT_ROOT": str(root)}, cwd=PROJECT_ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _kill_tree(process: subprocess.Popen) -> None:
-    """SIGKILL the run and everything it started (jobs, notebook kernels), freezing them first so that
-    none can start another process in between."""
-    frozen: dict[int, psutil.Process] = {}
+def _uninterrupted(root, threads: int) -> None:
+    """The smoke study's numbers computed in this process, from scratch in ``root``, without notebooks: every
+    model trained and evaluated as its training notebook does (with that notebook's share of the cores), the
+    tables gathered as ``03_evaluate`` does and the claims as ``04_figures_and_claims`` does."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
-        root = psutil.Process(process.pid)
-    except psutil.NoSuchProcess:
-        return
-    for _ in range(3):  # freeze, then freeze whatever was started meanwhile
-        for p in [root, *root.children(recursive=True)]:
-            if p.pid not in frozen:
-                try:
-                    p.suspend()
-                    frozen[p.pid] = p
-                except psutil.NoSuchProcess:
-                    pass
-    for p in frozen.values():
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    process.wait()
+        for dataset in DATASETS:
+            for config in study_models(dataset, "smoke"):
+                trained_models(config, progress=False)
+            cross_evaluate(dataset, "smoke", progress=False)
+    finally:
+        torch.set_num_threads(before)
+    tables = {d: pd.read_csv(tables_dir("smoke") / f"eval_{d}.csv") for d in DATASETS}
+    per_image = {d: pd.read_csv(tables_dir("smoke") / f"per_image_{d}.csv.gz", keep_default_na=False)
+                 for d in DATASETS}
+    claims.claims_table(tables, per_image, get_profile("smoke")).to_csv(tables_dir("smoke") / "claims.csv",
+                                                                         index=False)
 
 
 @pytest.mark.notebooks
 @pytest.mark.slow
 def test_smoke_study_through_submitit_killed_three_times_ends_as_an_uninterrupted_run(
-        tmp_path, smoke_study, output_root):
-    moments = random.Random().sample(range(8, 45), KILLS)  # seconds into each attempt
-    for moment in moments:
-        run = _pipeline(tmp_path, "--executor", "local-submitit")
-        try:
-            run.wait(timeout=moment)
-        except subprocess.TimeoutExpired:
-            _kill_tree(run)
-    final = _pipeline(tmp_path, "--executor", "local-submitit")
-    assert final.wait(timeout=900) == 0, f"the restarted run failed (kills at {moments} s)"
-    reports = tmp_path / "reports" / "smoke"
+        tmp_path, smoke_study, output_root, monkeypatch):
+    moments = smoke_study.kill_moments
+    assert smoke_study.exit_code == 0, f"the restarted run failed (kills at {moments} s)"
+    reports = output_root / "reports" / "smoke"
     for execution in (e for stage in runner.plan("smoke") for e in stage):
         assert (reports / execution.output).with_suffix(".html").exists()
-    assert list((tmp_path / "runs" / "smoke" / "submitit").glob("*_result.pkl")), "no submitit job ran"
-    assert smoke_study == 0
-    uninterrupted = _tables(output_root)  # the session's smoke study: one uninterrupted local run from scratch
-    for name, table in _tables(tmp_path).items():
-        pd.testing.assert_frame_equal(table, uninterrupted[name], obj=f"{name} (kills at {moments} s)")
+    assert list((output_root / "runs" / "smoke" / "submitit").glob("*_result.pkl")), "no submitit job ran"
     # the wall time is that of every invocation (an attempt killed before its imports ended left none)
     record = json.loads((reports / "run.json").read_text())
-    assert 2 <= len(record["invocations"]) <= KILLS + 1 and record["seconds"] == pytest.approx(
+    assert 2 <= len(record["invocations"]) <= len(moments) + 1 and record["seconds"] == pytest.approx(
         sum(record["invocations"]), abs=0.5)
     assert record["seconds"] - record["invocations"][-1] >= max(moments) - 20, (moments, record["invocations"])
-    assert not (tmp_path / "runs" / "smoke" / "invocations.json").exists()  # the run is complete
+    assert not (output_root / "runs" / "smoke" / "invocations.json").exists()  # the run is complete
+
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
+    jobs = min(4, os.cpu_count() or 1)  # the run's default, and each training notebook's share of the cores
+    _uninterrupted(tmp_path, stage_threads(min(jobs, len(runner.plan("smoke")[1])), 0) or torch.get_num_threads())
+    uninterrupted = _tables(tmp_path)
+    for name, table in _tables(output_root).items():
+        pd.testing.assert_frame_equal(table, uninterrupted[name], obj=f"{name} (kills at {moments} s)")
+
+
+def test_a_resumed_run_keeps_the_notebooks_an_earlier_invocation_finished(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
+    stages = runner.plan("smoke")
+    first = stages[0][0]
+    submitted = []
+
+    class Recorder:
+        def run_stage(self, stage, profile, done=None):
+            submitted.extend(e.output for e in stage)
+            return {e.output: 1.0 for e in stage}
+
+    runner.run("smoke", executor=Recorder(), finished={first.output})  # its report is missing: executed again
+    assert submitted[0] == first.output
+    report = tmp_path / "reports" / "smoke" / first.output
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text("{}")
+    report.with_suffix(".html").write_text("<html></html>")
+    submitted.clear()
+    runner.run("smoke", executor=Recorder(), finished={first.output})
+    assert first.output not in submitted and len(submitted) == sum(map(len, stages)) - 1
+    assert f"{first.output}: executed by an earlier invocation of this run (kept)" in capsys.readouterr().out
+    invocations = runner.Invocations("smoke", heartbeat=60)
+    invocations.notebook_done(first.output, 1.0)
+    invocations.stop()
+    resumed = runner.Invocations("smoke", heartbeat=60)
+    assert resumed.finished() == {first.output}
+    resumed.stop()
 
 
 def test_invocations_of_a_run_add_up_across_a_kill(tmp_path, monkeypatch):

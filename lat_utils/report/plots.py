@@ -11,12 +11,18 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import torch
 
 from ..attacks import masked_pgd
 from ..config import ATTACK_KINDS, LOSS_SCALE
 from ..masks import epsilon_matrix
+
+
+def _seaborn():
+    """seaborn, imported on first use: it loads scipy.stats (seconds), which most notebooks never need."""
+    import seaborn
+
+    return seaborn
 
 
 def _save(fig: plt.Figure, path: str | Path | None) -> plt.Figure:
@@ -108,7 +114,7 @@ def loss_grid(table: pd.DataFrame, dataset: str, path: str | Path | None = None)
     values = grid(table, "loss", scale_natural=LOSS_SCALE[dataset])
     fig, ax = plt.subplots(figsize=(1.4 * values.shape[1] + 2, 0.6 * values.shape[0] + 1.5))
     positive = values.clip(lower=1e-4)
-    sns.heatmap(np.log10(positive), annot=values.round(3), fmt="", cmap="rocket_r", cbar_kws={"label": "log10 loss"},
+    _seaborn().heatmap(np.log10(positive), annot=values.round(3), fmt="", cmap="rocket_r", cbar_kws={"label": "log10 loss"},
                 ax=ax)
     ax.set_xlabel("input")
     ax.set_ylabel("model (trained on)")
@@ -128,7 +134,7 @@ def accuracy_grid(table: pd.DataFrame, dataset: str, path: str | Path | None = N
             if column != "natural":
                 labels[column] = labels[column] + "\n(+" + overestimate[column].round(1).astype(str) + " PGD)"
     fig, ax = plt.subplots(figsize=(1.6 * values.shape[1] + 2, 0.7 * values.shape[0] + 1.5))
-    sns.heatmap(values, annot=labels, fmt="", cmap="viridis", vmin=0, vmax=100, cbar_kws={"label": "accuracy %"},
+    _seaborn().heatmap(values, annot=labels, fmt="", cmap="viridis", vmin=0, vmax=100, cbar_kws={"label": "accuracy %"},
                 annot_kws={"fontsize": 8}, ax=ax)
     ax.set_xlabel("input (attacks: localized AutoAttack)")
     ax.set_ylabel("model (trained on)")
@@ -195,7 +201,7 @@ def learning_curves(curves: pd.DataFrame, dataset: str, paper_steps: int, paper_
     own = curves[(curves["attack"] == curves["localization"]) & (curves["attack"] != "natural")]
     data = pd.concat([curves.assign(column=curves["attack"]), own.assign(column="own")], ignore_index=True)
     fig, axes = plt.subplots(2, 3, figsize=(15, 7.5), sharex=True)
-    colours = dict(zip(data["model"].unique(), sns.color_palette("tab10")))
+    colours = dict(zip(data["model"].unique(), _seaborn().color_palette("tab10")))
     for col, column in enumerate(columns):
         part = data[data["column"] == column]
         for row, metric in enumerate(("loss", "accuracy")):

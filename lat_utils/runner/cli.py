@@ -1,8 +1,8 @@
 """The command line of the study: ``python -m lat_utils.runner`` (what ``./run_all.sh`` calls).
 
 ``./run_all.sh --profile quick --jobs 2`` executes every stage of ``plan.plan`` through an executor,
-records the wall time of every invocation (a run killed and started again resumes: finished models
-and evaluations are reused), and writes ``reports/<profile>/timings.csv``, ``run.json`` and the
+records the wall time of every invocation (a run killed and started again resumes: the notebooks it
+finished are kept, finished models and evaluations reused), and writes ``reports/<profile>/timings.csv``, ``run.json`` and the
 landing page ``index.html``. A failing notebook ends the run with ``FAILED: <notebook> ... failed in
 cell N (<error>)`` and exit code 1, under every executor.
 
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--executor {args.executor}: {error}")
     invocations = Invocations(profile)
     try:
-        run(profile, args.jobs, args.together, executor, done=invocations.notebook_done)
+        run(profile, args.jobs, args.together, executor, done=invocations.notebook_done,
+            finished=invocations.finished())
     except NotebookFailed as error:
         invocations.stop()
         print(f"\nFAILED: {error}", file=sys.stderr)

@@ -8,9 +8,11 @@ Every executor ends a failed notebook with :class:`~lat_utils.runner.notebooks.N
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Protocol
 
+from ..paths import reports_dir
 from .notebooks import Done, Execution, execute, notebook_finished, plan
 
 
@@ -49,15 +51,28 @@ class LocalExecutor:
 
 
 def run(profile: str, jobs: int = 1, together: bool = False, executor: StageExecutor | None = None,
-        done: Done | None = None) -> dict[str, float]:
+        done: Done | None = None, finished: Collection[str] = ()) -> dict[str, float]:
     """Execute every stage of ``plan(profile, together)``, each stage after the previous one, through
     ``executor`` (default: ``LocalExecutor(jobs)``, processes on this machine); the wall time of each
-    executed notebook (each also passed to ``done`` as soon as it is known)."""
+    executed notebook (each also passed to ``done`` as soon as it is known).
+
+    ``finished``: the notebooks an earlier invocation of this run executed (a run killed and started
+    again); their reports are kept, not executed again, where both the notebook and its HTML exist."""
     executor = executor or LocalExecutor(jobs)
     times: dict[str, float] = {}
     for stage in plan(profile, together):
-        times.update(executor.run_stage(stage, profile, done))
+        kept = [e for e in stage if e.output in finished and _report_exists(profile, e)]
+        for execution in kept:
+            print(f"[{profile}] {execution.output}: executed by an earlier invocation of this run (kept)", flush=True)
+        todo = [e for e in stage if e not in kept]
+        if todo:
+            times.update(executor.run_stage(todo, profile, done))
     return times
+
+
+def _report_exists(profile: str, execution: Execution) -> bool:
+    output = reports_dir(profile) / execution.output
+    return output.exists() and output.with_suffix(".html").exists()
 
 
 def stage_threads(workers: int, gpus: int) -> int | None:

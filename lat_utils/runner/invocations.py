@@ -39,6 +39,10 @@ class Invocations:
             self.entries[-1]["notebooks"][name] = round(seconds, 1)
             self._save()
 
+    def finished(self) -> set[str]:
+        """The notebooks that earlier invocations of this run executed (empty for a new run)."""
+        return {name for entry in self.entries[:-1] for name in entry["notebooks"]}
+
     def stop(self) -> None:
         """Stop the heartbeat after a last write; the file stays for the invocation that resumes the run."""
         self._stopped.set()
