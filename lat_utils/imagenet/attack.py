@@ -1,12 +1,12 @@
-"""The localized attack on the photos: masked PGD outside each photo's box, one run of the paper's
-experiment (``run_paper_attack``), and the extension beyond it (more photos, more budgets)."""
+"""The localized attack on the photos: masked PGD outside each photo's box, the paper's experiment under
+each box rule (``run_paper_attacks``), and the extension beyond it (more photos, more budgets)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +18,17 @@ from ..config import IMAGENET_EPS, Profile
 from ..masks import Box, epsilon_matrix
 from ..paths import DamagedFileError, load_sealed, runs_dir, save_sealed
 from ..progress import WallClock
+from .boxes import (
+    BOX_RULES,
+    EXTENSION_RULES,
+    HEADLINE_RULE,
+    Candidates,
+    black_outside,
+    find_candidates,
+    kept_boxes,
+)
 from .classifier import Classifier, labels_of, load_images, predict
-from .detector import MIN_DETECTION_SCORE, Detection, Detector, detect_boxes
+from .detector import Detection, Detector
 from .photos import Photo, extra_photos, paper_photos
 from .tables import PAPER_CLASSIFIER, results_table
 
@@ -96,6 +105,34 @@ def cached_localized_attack(
     return adversarial, seconds
 
 
+def attack_per_rule(
+    cache: Path | None,
+    classifier: Classifier,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    boxes: Mapping[str, Sequence[Box]],
+    *,
+    eps: float,
+    steps: int,
+    seed: int,
+) -> tuple[dict[str, torch.Tensor], float]:
+    """The localized attack under several box rules at once (``boxes``: per rule, one box per image): every
+    distinct (image, box) pair is attacked once, all in one batch through ``cached_localized_attack`` (an
+    image whose box two rules share gets the same adversarial image under both). Per rule the adversarial
+    images, and the seconds of the one attack."""
+    pairs: dict[tuple[int, Box], int] = {}
+    for rule_boxes in boxes.values():
+        for i, box in enumerate(rule_boxes):
+            pairs.setdefault((i, tuple(box)), len(pairs))
+    if not pairs:
+        return {rule: images[:0] for rule in boxes}, 0.0
+    index = [i for i, _ in pairs]
+    adversarial, seconds = cached_localized_attack(cache, classifier, images[index], labels[index],
+                                                   [box for _, box in pairs], eps=eps, steps=steps, seed=seed)
+    return {rule: adversarial[[pairs[(i, tuple(box))] for i, box in enumerate(rule_boxes)]]
+            for rule, rule_boxes in boxes.items()}, seconds
+
+
 def _attack_key(classifier: Classifier, images: torch.Tensor, labels: torch.Tensor, boxes: Sequence[Box],
                 eps: float, steps: int, seed: int) -> str:
     """A digest of everything the attack's result depends on."""
@@ -113,17 +150,12 @@ def percent_altered(original: torch.Tensor, changed: torch.Tensor) -> torch.Tens
     return (original != changed).any(dim=1).float().mean(dim=(1, 2)) * 100.0
 
 
-def black_outside(images: torch.Tensor, boxes: Sequence[Box]) -> torch.Tensor:
-    """The images with every pixel outside their box set to black (Figure 1, middle column)."""
-    inside = epsilon_matrix(images, "bbox", 1.0, box=list(boxes)) == 0
-    return images * inside
-
-
 # --- one run of the paper's experiment ----------------------------------------------------------
 
 @dataclass
 class PaperRun:
-    """Everything the notebook shows for the nine paper photos."""
+    """Everything the notebook shows for the nine paper photos under one box rule (``detections``: the box
+    each photo keeps untouched under ``rule``, chosen among ``candidates``)."""
 
     classifier: str
     detector: str
@@ -133,6 +165,8 @@ class PaperRun:
     photos: list[Photo]
     images: torch.Tensor
     labels: torch.Tensor
+    rule: str
+    candidates: Candidates
     detections: list[Detection]
     adversarial: torch.Tensor
     natural_probs: torch.Tensor
@@ -160,9 +194,11 @@ class PaperRun:
         return results_table(self.blackout_probs, self.labels, percent_altered(self.images, blacked))
 
     def boxes_table(self) -> pd.DataFrame:
+        """The kept box of each photo: where it is, its share of the image, its detection."""
         size = self.images.shape[-1] * self.images.shape[-2]
         return pd.DataFrame({
             "Correct Class": [p.name for p in self.photos],
+            "box rule": self.rule,
             "box (x0, y0, x1, y1)": [d.box for d in self.detections],
             "box % of image": [100.0 * d.area / size for d in self.detections],
             "detector label": [d.label for d in self.detections],
@@ -170,17 +206,33 @@ class PaperRun:
             "fallback box": [d.fallback for d in self.detections],
         })
 
+    def box_check(self) -> pd.DataFrame:
+        """Per photo, from the adversarial images themselves: the share of pixels the epsilon matrix fixes,
+        the largest change inside the kept box (0 when the attack respects it) and outside (at most eps)."""
+        eps_matrix = epsilon_matrix(self.images, "bbox", self.eps, box=self.boxes)
+        change = (self.adversarial - self.images).abs()
+        return pd.DataFrame({
+            "photo": [photo.name for photo in self.photos],
+            "box rule": self.rule,
+            "fixed pixels (%)": (100 * (eps_matrix == 0).float().mean((1, 2, 3))).numpy(),
+            "largest change inside the box (/255)":
+                (255 * change.masked_fill(eps_matrix > 0, 0).amax((1, 2, 3))).numpy(),
+            "largest change outside (/255)": (255 * change.amax((1, 2, 3))).numpy(),
+        })
+
     def setup(self) -> str:
-        """Markdown: which classifier, detector and attack produced the tables."""
+        """Markdown: which classifier, detector, box rule and attack produced the tables."""
         fallbacks = sum(d.fallback for d in self.detections)
+        n_candidates = sum(len(found) for found in self.candidates.detections)
         lines = [
-            f"- classifier: **{self.classifier}**, input {self.images.shape[-1]}x{self.images.shape[-2]} "
-            f"(the paper: {PAPER_CLASSIFIER})",
-            f"- detector (boxes): **{self.detector}**; best detection per photo, score >= {MIN_DETECTION_SCORE}; "
-            f"{fallbacks} of {len(self.detections)} photos fell back to the central box",
-            f"- attack: masked PGD outside the box, eps = {self.eps * 255:g}/255, {self.steps} steps, "
-            f"step {self.step_size * 255:.4g}/255 (2.5*eps/steps), random start, projection {PROJECTION}; "
-            f"{self.attack_seconds:.0f} s",
+            (f"- classifier: **{self.classifier}**, input {self.images.shape[-1]}x{self.images.shape[-2]} "
+             f"(the paper: {PAPER_CLASSIFIER})"),
+            (f"- detector (candidate boxes): **{self.detector}**; {n_candidates} detections with score >= "
+             f"{self.candidates.min_score} over the {len(self.photos)} photos"),
+            f"- box rule: **{self.rule}**; {fallbacks} of {len(self.detections)} photos fell back to the central box",
+            (f"- attack: masked PGD outside the box, eps = {self.eps * 255:g}/255, {self.steps} steps, "
+             f"step {self.step_size * 255:.4g}/255 (2.5*eps/steps), random start, projection {PROJECTION}; "
+             f"{self.attack_seconds:.0f} s (every box rule of the run together)"),
         ]
         return "\n".join(lines + [f"- {note}" for note in self.notes])
 
@@ -192,49 +244,60 @@ def imagenet_deviations(classifier: str, detector: str) -> list[str]:
         out.append(f"classifier: {classifier} instead of Inception v3 (no Inception v3 weights could be loaded)")
     else:
         out.append("classifier: torchvision's Inception v3 weights, not the TensorFlow model the paper used")
-    out.append(f"boxes: {detector}; the paper says only 'MobileNet'; minimum score {MIN_DETECTION_SCORE} is ours")
+    out.append(f"boxes: {detector}; the paper says only 'MobileNet' and not how its box was chosen; the box "
+               "rules and the minimum detection score are ours (see the box rules)")
     out.append("PGD step size 2.5*eps/steps with a random start and sign gradients is ours (the paper gives none)")
     out.append("the attack space is the classifier's resized, centre-cropped input; adversarial photos stay "
                "floating point (not rounded to 8 bits)")
     return out
 
 
-def run_paper_attack(
+def run_paper_attacks(
     profile: Profile,
     classifier: Classifier,
     detector: Detector,
     *,
+    rules: Sequence[str] = BOX_RULES,
     eps: float = IMAGENET_EPS,
     seed: int = 0,
     mirror: Path | None = None,
-) -> PaperRun:
-    """Detect, classify and attack the nine paper photos with the profile's number of PGD steps (an attack
-    that finished in an earlier run of the profile is read back from ``attack_cache(profile)``)."""
+) -> dict[str, PaperRun]:
+    """Detect, classify and attack the nine paper photos under each box rule with the profile's number of
+    PGD steps (``attack_per_rule``; an attack that finished in an earlier run of the profile is read back
+    from ``attack_cache(profile)``). One run per rule, in the order of ``rules``."""
     photos = paper_photos(mirror)
     images, labels = load_images(photos, classifier), labels_of(photos)
-    detections = detect_boxes(detector, images)
-    boxes = [d.box for d in detections]
-    adversarial, seconds = cached_localized_attack(attack_cache(profile), classifier, images, labels, boxes,
-                                                   eps=eps, steps=profile.imagenet_steps, seed=seed)
+    candidates = find_candidates(detector, classifier, images, labels)
+    kept = {rule: kept_boxes(rule, candidates) for rule in rules}
+    attacked, seconds = attack_per_rule(attack_cache(profile), classifier, images, labels,
+                                        {rule: [d.box for d in found] for rule, found in kept.items()},
+                                        eps=eps, steps=profile.imagenet_steps, seed=seed)
+    natural = predict(classifier, images)
     notes = [n for n in (classifier.note, detector.note) if n]
-    return PaperRun(
+    return {rule: PaperRun(
         classifier=classifier.name, detector=detector.name, eps=eps, steps=profile.imagenet_steps,
         step_size=step_size_for(eps, profile.imagenet_steps), photos=photos, images=images, labels=labels,
-        detections=detections, adversarial=adversarial, natural_probs=predict(classifier, images),
-        blackout_probs=predict(classifier, black_outside(images, boxes)),
-        adversarial_probs=predict(classifier, adversarial), attack_seconds=seconds, seed=seed, notes=notes,
-    )
+        rule=rule, candidates=candidates, detections=kept[rule], adversarial=attacked[rule], natural_probs=natural,
+        blackout_probs=predict(classifier, black_outside(images, [d.box for d in kept[rule]])),
+        adversarial_probs=predict(classifier, attacked[rule]), attack_seconds=seconds, seed=seed, notes=notes,
+    ) for rule in rules}
+
+
+def run_paper_attack(profile: Profile, classifier: Classifier, detector: Detector, *, rule: str = HEADLINE_RULE,
+                     eps: float = IMAGENET_EPS, seed: int = 0, mirror: Path | None = None) -> PaperRun:
+    """``run_paper_attacks`` under one box rule (the notebook's headline rule unless told)."""
+    return run_paper_attacks(profile, classifier, detector, rules=(rule,), eps=eps, seed=seed, mirror=mirror)[rule]
 
 
 # --- beyond the paper: more photos, more budgets ------------------------------------------------
 
-def _summary_row(set_name: str, eps: float, labels: torch.Tensor, natural: torch.Tensor,
+def _summary_row(set_name: str, rule: str, eps: float, labels: torch.Tensor, natural: torch.Tensor,
                  adversarial: torch.Tensor, altered: torch.Tensor, box_percent: float) -> dict:
     nat_ok = natural.argmax(1) == labels
     adv_ok = adversarial.argmax(1) == labels
     adv_top5 = (adversarial.topk(5, dim=1).indices == labels[:, None]).any(1)
     return {
-        "photos": set_name, "n": len(labels), "eps (x/255)": round(eps * 255, 3),
+        "photos": set_name, "box rule": rule, "n": len(labels), "eps (x/255)": round(eps * 255, 3),
         "natural top-1 %": 100.0 * nat_ok.float().mean().item(),
         "adversarial top-1 %": 100.0 * adv_ok.float().mean().item(),
         "adversarial top-5 %": 100.0 * adv_top5.float().mean().item(),
@@ -247,6 +310,11 @@ def _summary_row(set_name: str, eps: float, labels: torch.Tensor, natural: torch
     }
 
 
+def _box_percent(images: torch.Tensor, boxes: Sequence[Box]) -> float:
+    """The mean share (%) of the image inside the boxes."""
+    return 100.0 * float((epsilon_matrix(images[:, :1], "bbox", 1.0, box=list(boxes)) == 0).float().mean())
+
+
 def attack_summary(
     classifier: Classifier,
     detector: Detector,
@@ -255,28 +323,32 @@ def attack_summary(
     *,
     steps: int,
     seed: int = 0,
-    reuse: PaperRun | None = None,
+    rules: Sequence[str] = EXTENSION_RULES,
+    reuse: Mapping[str, PaperRun] | None = None,
     cache: Path | None = None,
 ) -> pd.DataFrame:
-    """Success rate and mean correct-class confidence of the localized attack, per photo set and eps.
+    """Success rate and mean correct-class confidence of the localized attack, per photo set, box rule
+    (``box rule`` column) and eps.
 
-    ``reuse``: a finished run of the same photos, eps and steps is not attacked a second time; nor is
-    an attack found in ``cache`` (see ``cached_localized_attack``).
+    ``reuse``: finished runs (``run_paper_attacks``); one of the same photos, boxes, eps and steps is not
+    attacked a second time; nor is an attack found in ``cache`` (see ``cached_localized_attack``). A rule
+    that is not defined for a set's photos (the paper's box size beyond the nine paper photos) raises.
     """
     rows = []
     for set_name, photos in sets.items():
         images, labels = load_images(photos, classifier), labels_of(photos)
-        boxes = [d.box for d in detect_boxes(detector, images)]
-        box_percent = 100.0 * float((epsilon_matrix(images[:, :1], "bbox", 1.0, box=boxes) == 0).float().mean())
+        candidates = find_candidates(detector, classifier, images, labels)
+        boxes = {rule: [d.box for d in kept_boxes(rule, candidates)] for rule in rules}
         natural = predict(classifier, images)
         for eps in eps_values:
-            if _same_attack(reuse, photos, boxes, eps, steps, seed):
-                adv = reuse.adversarial
-            else:
-                adv, _ = cached_localized_attack(cache, classifier, images, labels, boxes, eps=eps, steps=steps,
-                                                 seed=seed)
-            rows.append(_summary_row(set_name, eps, labels, natural, predict(classifier, adv),
-                                     percent_altered(images, adv), box_percent))
+            done = {rule: run.adversarial for rule in rules for run in (reuse or {}).values()
+                    if _same_attack(run, photos, boxes[rule], eps, steps, seed)}
+            todo = {rule: rule_boxes for rule, rule_boxes in boxes.items() if rule not in done}
+            attacked, _ = attack_per_rule(cache, classifier, images, labels, todo, eps=eps, steps=steps, seed=seed)
+            for rule in rules:
+                adv = done[rule] if rule in done else attacked[rule]
+                rows.append(_summary_row(set_name, rule, eps, labels, natural, predict(classifier, adv),
+                                         percent_altered(images, adv), _box_percent(images, boxes[rule])))
     return pd.DataFrame(rows)
 
 
@@ -287,11 +359,13 @@ def _same_attack(run: PaperRun | None, photos: Sequence[Photo], boxes: Sequence[
 
 
 def run_extension(profile: Profile, classifier: Classifier, detector: Detector, *,
-                  reuse: PaperRun | None = None, mirror: Path | None = None) -> pd.DataFrame | None:
-    """The profile's extension: the extra photos and/or the eps sweep; None when it asks for neither.
+                  reuse: Mapping[str, PaperRun] | None = None, mirror: Path | None = None) -> pd.DataFrame | None:
+    """The profile's extension under the best-detection and object's-box rules (``EXTENSION_RULES``; the
+    paper's box size is not defined beyond the paper's nine photos): the extra photos and/or the eps
+    sweep; None when the profile asks for neither.
 
     With a sweep, the nine paper photos and the extra photos are attacked at every eps of the sweep;
-    without one, the extra photos at the paper's eps (2/255). ``reuse`` is the paper run, not redone.
+    without one, the extra photos at the paper's eps (2/255). ``reuse``: the paper runs, not redone.
     """
     if profile.imagenet_extra == 0 and not profile.imagenet_eps_sweep:
         return None

@@ -1,5 +1,8 @@
-"""The object detector that proposes the box left untouched: torchvision's SSDlite when its weights
-load, else the mirror's SSD MobileNet v1 (TFLite); one box per image, the central box as fallback."""
+"""The object detector that proposes the boxes left untouched: torchvision's SSDlite when its weights
+load, else the mirror's SSD MobileNet v1 (TFLite). Every detection of an image at or above
+``MIN_DETECTION_SCORE`` is a candidate box (``detect_candidates``); the best one, or the central box when
+there is none, is the box of the best-detection rule (``detect_boxes``). Which candidate is kept is a box rule
+(``boxes``)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import torch
 import torchvision.transforms.functional as TF
 
@@ -21,17 +23,18 @@ TFLITE_DETECTOR = "detector/ssd_mobilenet_v1_coco_quant.tflite"
 TFLITE_LABELS = "detector/coco_labelmap.txt"
 MIN_DETECTION_SCORE = 0.3   # our choice: a detection below this is no box (the paper gives no threshold)
 
-# The best detection of one image: (x0, y0, x1, y1) as fractions of the width/height, score, COCO name.
+# One detection: (x0, y0, x1, y1) as fractions of the width/height, score, COCO name.
 RawDetection = tuple[tuple[float, float, float, float], float, str]
 
 
 class _Backend(Protocol):
-    def __call__(self, image: torch.Tensor) -> RawDetection | None: ...
+    def __call__(self, image: torch.Tensor) -> list[RawDetection]: ...
 
 
 @dataclass(frozen=True)
 class Detector:
-    """An object detector that returns the best detection of one [0, 1] (3, H, W) image."""
+    """An object detector whose backend returns every detection of one [0, 1] (3, H, W) image (any order;
+    the TFLite model returns at most its 10 best, torchvision's SSDlite up to 300 above a score of 0.001)."""
 
     backend: _Backend
     name: str
@@ -65,14 +68,12 @@ class _TorchvisionSSDLite:
         self.categories = W.COCO_V1.meta["categories"]
 
     @torch.no_grad()
-    def __call__(self, image: torch.Tensor) -> RawDetection | None:
+    def __call__(self, image: torch.Tensor) -> list[RawDetection]:
         out = self.model([image.cpu()])[0]
-        if len(out["scores"]) == 0:
-            return None
-        best = int(out["scores"].argmax())
         h, w = image.shape[-2:]
-        x0, y0, x1, y1 = (out["boxes"][best] / torch.tensor([w, h, w, h])).tolist()
-        return (x0, y0, x1, y1), float(out["scores"][best]), self.categories[int(out["labels"][best])]
+        fractions = (out["boxes"] / torch.tensor([w, h, w, h])).tolist()
+        return [(tuple(box), float(score), self.categories[int(label)])
+                for box, score, label in zip(fractions, out["scores"], out["labels"])]
 
 
 class _TFLiteSSDMobileNet:
@@ -86,18 +87,18 @@ class _TFLiteSSDMobileNet:
         self.outputs = [o["index"] for o in self.interpreter.get_output_details()]
         self.labels = labels_path.read_text().splitlines()  # line 0 is '???', the background
 
-    def __call__(self, image: torch.Tensor) -> RawDetection | None:
+    def __call__(self, image: torch.Tensor) -> list[RawDetection]:
         h, w = (int(s) for s in self.input["shape"][1:3])
         x = TF.resize(image.cpu(), [h, w], antialias=True).clamp(0, 1)
         pixels = (x * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()[None]
         self.interpreter.set_tensor(self.input["index"], pixels)
         self.interpreter.invoke()
         boxes, classes, scores, count = (self.interpreter.get_tensor(i) for i in self.outputs)
-        if int(count[0]) == 0:
-            return None
-        best = int(np.argmax(scores[0][: int(count[0])]))
-        ymin, xmin, ymax, xmax = (float(v) for v in boxes[0][best])
-        return (xmin, ymin, xmax, ymax), float(scores[0][best]), self.labels[int(classes[0][best]) + 1]
+        found = []
+        for k in range(int(count[0])):
+            ymin, xmin, ymax, xmax = (float(v) for v in boxes[0][k])
+            found.append(((xmin, ymin, xmax, ymax), float(scores[0][k]), self.labels[int(classes[0][k]) + 1]))
+        return found
 
 
 def load_detector(mirror: Path | None = None) -> Detector:
@@ -136,15 +137,37 @@ def to_pixel_box(fractions: tuple[float, float, float, float], height: int, widt
     return (px0, py0, max(px0, px1), max(py0, py1))
 
 
+def detect_all(detector: Detector, images: torch.Tensor) -> list[list[Detection]]:
+    """Per image: every detection the backend returns, in pixel boxes, the highest score first."""
+    h, w = images.shape[-2:]
+    out = []
+    for image in images:
+        raw = sorted(detector.backend(image), key=lambda r: -r[1])
+        out.append([Detection(to_pixel_box(fractions, h, w), score, label, False) for fractions, score, label in raw])
+    return out
+
+
+def candidates_of(detections: list[Detection], min_score: float = MIN_DETECTION_SCORE) -> list[Detection]:
+    """The candidate boxes of one image: its detections scoring at least ``min_score``, order kept."""
+    return [d for d in detections if d.score >= min_score]
+
+
+def best_or_central(detections: list[Detection], height: int, width: int,
+                    min_score: float = MIN_DETECTION_SCORE) -> Detection:
+    """The best detection of one image (best first), or ``default_box`` when none reaches ``min_score``."""
+    if detections and detections[0].score >= min_score:
+        return detections[0]
+    score, label = (detections[0].score, detections[0].label) if detections else (0.0, "none")
+    return Detection(default_box(height, width), score, f"{label} (below {min_score}: central box)", True)
+
+
+def detect_candidates(detector: Detector, images: torch.Tensor,
+                      min_score: float = MIN_DETECTION_SCORE) -> list[list[Detection]]:
+    """Per image: every detection scoring at least ``min_score`` (pixel boxes, the highest score first)."""
+    return [candidates_of(found, min_score) for found in detect_all(detector, images)]
+
+
 def detect_boxes(detector: Detector, images: torch.Tensor, min_score: float = MIN_DETECTION_SCORE) -> list[Detection]:
     """One box per image in its pixel coordinates: the best detection, or ``default_box`` when none is good."""
     h, w = images.shape[-2:]
-    detections = []
-    for image in images:
-        raw = detector.backend(image)
-        if raw is None or raw[1] < min_score:
-            score, label = (raw[1], raw[2]) if raw is not None else (0.0, "none")
-            detections.append(Detection(default_box(h, w), score, f"{label} (below {min_score}: central box)", True))
-        else:
-            detections.append(Detection(to_pixel_box(raw[0], h, w), raw[1], raw[2], False))
-    return detections
+    return [best_or_central(found, h, w, min_score) for found in detect_all(detector, images)]

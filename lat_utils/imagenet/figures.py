@@ -1,13 +1,16 @@
-"""Figure 1 (each photo unaltered, box only, attacked, with top-5 bars) and the extension's plot."""
+"""Figure 1 (each photo unaltered, box only, attacked, with top-5 bars), the candidate boxes of each photo
+and the extension's plot."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from .attack import PaperRun, black_outside
+from .attack import PaperRun
+from .boxes import BEST_DETECTION, OBJECTS_BOX, Candidates, black_outside, kept_boxes
 from .photos import class_names
 
 TOP_K = 5                   # bars per panel in Figure 1
@@ -50,7 +53,46 @@ def figure1(run: PaperRun, path: Path | None = None):
         _show(axes[row, 6], delta[row], "perturbation (amplified)" if row == 0 else None)
         axes[row, 0].set_ylabel(run.photos[row].name, fontsize=9)
     fig.suptitle(f"Localized adversarial attack (eps {run.eps * 255:g}/255 outside the box, PGD-{run.steps}) on "
-                 f"{run.classifier}; boxes: {run.detector}", fontsize=10)
+                 f"{run.classifier}; box rule: {run.rule}; boxes from {run.detector}", fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=80)
+    return fig
+
+
+def candidates_figure(candidates: Candidates, images: torch.Tensor, path: Path | None = None, columns: int = 3):
+    """One panel per photo with every candidate box (COCO label, detector score, and the classifier's
+    confidence in the correct class on the box alone); the best detection dashed, the object's box thick.
+    A photo without a candidate shows its central box in grey. Saved as PNG to ``path`` when given."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    n = len(images)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.4 * rows), squeeze=False)
+    best, obj = kept_boxes(BEST_DETECTION, candidates), kept_boxes(OBJECTS_BOX, candidates)
+    colors = plt.get_cmap("tab10").colors
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        _show(ax, images[i])
+        found = candidates.detections[i]
+        ax.set_title(f"{candidates.classes[i]}: {len(found)} candidates (score >= {candidates.min_score})", fontsize=8)
+        if not found:
+            x0, y0, x1, y1 = candidates.best[i].box
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="grey", lw=2, ls=":"))
+            ax.text(x0, y0, "no candidate: central box", fontsize=6, color="white", va="top", clip_on=True,
+                    bbox={"facecolor": "grey", "alpha": 0.7, "pad": 1})
+        for k, (d, confidence) in enumerate(zip(found, candidates.box_only_confidence[i])):
+            x0, y0, x1, y1 = d.box
+            color = colors[k % len(colors)]
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec=color,
+                                   lw=3.5 if d == obj[i] else 1.2, ls="--" if d == best[i] else "-"))
+            ax.text(x0, y0 + 1, f"{d.label} {d.score:.2f} (box alone: {confidence:.2f})", fontsize=6,
+                    color="white", va="top", clip_on=True, bbox={"facecolor": color, "alpha": 0.7, "pad": 1})
+    fig.suptitle("Candidate boxes: COCO label, detector score, P(correct class) on the box alone; "
+                 "dashed: best detection, thick: object's box", fontsize=10)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=80)
@@ -58,17 +100,23 @@ def figure1(run: PaperRun, path: Path | None = None):
 
 
 def plot_extension(summary: pd.DataFrame, path: Path | None = None):
-    """Adversarial top-1 accuracy and mean correct-class confidence against eps, one line per photo set."""
+    """Adversarial top-1 accuracy and mean correct-class confidence against eps, one colour per photo set,
+    one marker and line style per box rule; the unaltered photos dashed."""
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = dict(zip(summary["box rule"].unique(), itertools.cycle(["o-", "s:", "^-."])))
     for set_name, part in summary.groupby("photos", sort=False):
-        line = left.plot(part["eps (x/255)"], part["adversarial top-1 %"], "o-", label=f"{set_name}: attacked")[0]
-        left.axhline(part["natural top-1 %"].iloc[0], color=line.get_color(), ls="--", lw=1,
-                     label=f"{set_name}: unaltered")
-        right.plot(part["eps (x/255)"], part["mean adversarial confidence"], "o-", color=line.get_color(),
-                   label=f"{set_name}: attacked")
-        right.axhline(part["mean natural confidence"].iloc[0], color=line.get_color(), ls="--", lw=1,
+        color = None
+        for rule, rows in part.groupby("box rule", sort=False):
+            label = f"{set_name}, {rule}: attacked"
+            line = left.plot(rows["eps (x/255)"], rows["adversarial top-1 %"], styles[rule], color=color,
+                             label=label)[0]
+            color = line.get_color()
+            right.plot(rows["eps (x/255)"], rows["mean adversarial confidence"], styles[rule], color=color,
+                       label=label)
+        left.axhline(part["natural top-1 %"].iloc[0], color=color, ls="--", lw=1, label=f"{set_name}: unaltered")
+        right.axhline(part["mean natural confidence"].iloc[0], color=color, ls="--", lw=1,
                       label=f"{set_name}: unaltered")
     left.set(xlabel="eps (x/255) outside the box", ylabel="top-1 accuracy (%)", ylim=(-3, 103),
              title="accuracy under the localized attack")

@@ -97,15 +97,18 @@ def milestone_image_steps(profile: Profile, dataset: str) -> float:
 
 
 def imagenet_image_steps(profile: Profile) -> float:
-    """``01_imagenet_attack``: the nine paper photos at 2/255, then the extension (the eps sweep over the
-    paper and extra photos; the paper run is reused where the sweep has 2/255)."""
-    attacks = PAPER_PHOTOS
+    """``01_imagenet_attack``: the nine paper photos at 2/255 under every box rule, then the extension (the
+    eps sweep over the paper and extra photos under the extension's rules; the paper runs are reused where
+    the sweep has 2/255). An upper bound: rules that keep the same box of a photo share its attack."""
+    from ..imagenet.boxes import BOX_RULES, EXTENSION_RULES
+
+    attacks = PAPER_PHOTOS * len(BOX_RULES)
     if profile.imagenet_extra or profile.imagenet_eps_sweep:
         eps_values = profile.imagenet_eps_sweep or (IMAGENET_EPS,)
         photos = (PAPER_PHOTOS if profile.imagenet_eps_sweep else 0) + profile.imagenet_extra
-        attacks += photos * len(eps_values)
+        attacks += photos * len(eps_values) * len(EXTENSION_RULES)
         if any(abs(e - IMAGENET_EPS) < 1e-12 for e in profile.imagenet_eps_sweep):
-            attacks -= PAPER_PHOTOS
+            attacks -= PAPER_PHOTOS * len(EXTENSION_RULES)
     return attacks * (attack_image_steps(profile.imagenet_steps) + 2 * FORWARD)  # + natural and attacked predictions
 
 
