@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from filelock import FileLock
 import torch
 import torch.nn.functional as F
 
@@ -33,8 +34,21 @@ def digits(mnist_test) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.fixture(scope="session")
-def trained_mnist_model() -> PaperCNN:
-    """A PaperCNN trained naturally for 300 steps (about 95% test accuracy)."""
+def trained_mnist_model(tmp_path_factory) -> PaperCNN:
+    """A PaperCNN trained naturally for 300 steps (about 95% test accuracy), once per test session: the
+    pytest-xdist workers share it through a file in the session's folder."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    folder = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    path = folder / "trained_mnist_model.pt"
+    with FileLock(f"{path}.lock"):
+        if not path.exists():
+            torch.save(_trained_mnist_weights(), path)
+    model = PaperCNN()
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model.eval()
+
+
+def _trained_mnist_weights() -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     images, labels, _ = load_dataset("mnist", "train")
     model = PaperCNN()
@@ -46,7 +60,7 @@ def trained_mnist_model() -> PaperCNN:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    return model.eval()
+    return model.state_dict()
 
 
 def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -121,6 +135,7 @@ def kill_tree(process: subprocess.Popen) -> None:
     process.wait()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group marks
 def pytest_collection_modifyitems(items) -> None:
     """A test that executes notebooks is slow too: ``-m "not slow"`` is the development loop without them.
     With pytest-xdist (``./run_tests.sh`` runs ``-n auto --dist loadgroup``), every test that reads the smoke

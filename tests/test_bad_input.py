@@ -167,14 +167,14 @@ def _replaced_data_cache(root: Path) -> str:
 
 
 def _damaged_log_tail(root: Path) -> str:
-    """A training killed at step 20, whose log then gets a blank line, a bad value and a cut line."""
+    """A training killed at step 6, whose log then gets a blank line, a bad value and a cut line."""
     config = TrainConfig("mnist", "natural", profile="smoke")
     original = torch.optim.Adam.step
     calls = {"n": 0}
 
     def killed(self, *args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 20:
+        if calls["n"] == 6:
             raise KeyboardInterrupt
         return original(self, *args, **kwargs)
 
@@ -186,7 +186,7 @@ def _damaged_log_tail(root: Path) -> str:
         torch.optim.Adam.step = original
     log = training.runs_dir("smoke") / f"{config.key}.csv"
     with log.open("a") as f:
-        f.write("\n12,0.3,not-a-number,0.5,1.0\n17,0.3")  # a blank line, a bad value, a cut line
+        f.write("\n4,0.3,not-a-number,0.5,1.0\n5,0.3")  # a blank line, a bad value, a cut line
     printed = _printed(lambda: train_model(config, progress=False))
     assert training.load_trained(config) is not None
     return printed

@@ -59,10 +59,10 @@ def test_trains_once_then_loads(run_folder):
 
 def test_interrupted_training_resumes_where_it_stopped(run_folder, monkeypatch):
     cfg = TrainConfig("mnist", "exact", profile="smoke")
-    with interrupted_at_optimizer_step(12, monkeypatch), pytest.raises(Interrupt):
+    with interrupted_at_optimizer_step(7, monkeypatch), pytest.raises(Interrupt):
         train_model(cfg, progress=False, checkpoint_every=0.0)  # checkpoint after every step
     resumed = train_model(cfg, progress=False)
-    assert resumed.resumed_from == 11
+    assert resumed.resumed_from == 6
     log = pd.read_csv(resumed.log_path)
     assert log["step"].is_monotonic_increasing and log["step"].is_unique
     assert log["step"].iloc[-1] == config.get_profile("smoke").train_steps
