@@ -139,7 +139,9 @@ def kill_tree(process: subprocess.Popen) -> None:
 def pytest_collection_modifyitems(items) -> None:
     """A test that executes notebooks is slow too: ``-m "not slow"`` is the development loop without them.
     With pytest-xdist (``./run_tests.sh`` runs ``-n auto --dist loadgroup``), every test that reads the smoke
-    study runs in one worker, so that the study runs once."""
+    study runs in one worker, so that the study runs once; the slow tests (the whole runs) are collected
+    first, so that the longest work starts first."""
+    items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("notebooks")))
     for item in items:
         if item.get_closest_marker("notebooks"):
             item.add_marker(pytest.mark.slow)
