@@ -39,6 +39,23 @@ def box_rules_table(runs: Mapping[str, PaperRun]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _summary_row(rule: str, before: pd.DataFrame, after: pd.DataFrame, *, box_only: int | None,
+                 box_percent: float, box_confidence: float | None) -> dict:
+    """One line of ``box_rules_summary`` from a Table 1 and a Table 2 (without their average rows)."""
+    return {
+        "box rule": rule, "photos": len(after),
+        "correct top-1 before the attack": int(before["Correct Guess?"].sum()),
+        "still correct top-1 after the attack": int(after["Correct Guess?"].sum()),
+        "in top-5 after the attack": int(after["In Top 5?"].sum()),
+        "in top-10 after the attack": int(after["In Top 10?"].sum()),
+        "correct top-1 on the box alone": box_only,
+        "mean box % of image": box_percent,
+        "mean % altered": float(after["Percent of Pixels Altered"].mean()),
+        "mean box-only confidence": box_confidence,
+        "mean confidence after the attack": float(after["Confidence in Correct Class"].mean()),
+    }
+
+
 def box_rules_summary(runs: Mapping[str, PaperRun]) -> pd.DataFrame:
     """One line per rule, and one of the paper's numbers: how many photos are correct top-1 before and
     after the attack (the paper: 8 and 0 of 9), in the top 5 / top 10 after it, correct on the box alone,
@@ -47,31 +64,14 @@ def box_rules_summary(runs: Mapping[str, PaperRun]) -> pd.DataFrame:
     for rule, run in runs.items():
         before, after, blackout = run.table1().iloc[:-1], run.table2().iloc[:-1], run.blackout_table().iloc[:-1]
         size = run.images.shape[-1] * run.images.shape[-2]
-        rows.append({
-            "box rule": rule, "photos": len(after),
-            "correct top-1 before the attack": int(before["Correct Guess?"].sum()),
-            "still correct top-1 after the attack": int(after["Correct Guess?"].sum()),
-            "in top-5 after the attack": int(after["In Top 5?"].sum()),
-            "in top-10 after the attack": int(after["In Top 10?"].sum()),
-            "correct top-1 on the box alone": int(blackout["Correct Guess?"].sum()),
-            "mean box % of image": sum(100.0 * d.area / size for d in run.detections) / len(run.detections),
-            "mean % altered": float(after["Percent of Pixels Altered"].mean()),
-            "mean box-only confidence": float(blackout["Confidence in Correct Class"].mean()),
-            "mean confidence after the attack": float(after["Confidence in Correct Class"].mean()),
-        })
+        rows.append(_summary_row(
+            rule, before, after, box_only=int(blackout["Correct Guess?"].sum()),
+            box_percent=sum(100.0 * d.area / size for d in run.detections) / len(run.detections),
+            box_confidence=float(blackout["Confidence in Correct Class"].mean())))
     natural, attacked = paper_table(1).iloc[:-1], paper_table(2).iloc[:-1]
-    rows.append({
-        "box rule": PAPER_ROW, "photos": len(attacked),
-        "correct top-1 before the attack": int(natural["Correct Guess?"].sum()),
-        "still correct top-1 after the attack": int(attacked["Correct Guess?"].sum()),
-        "in top-5 after the attack": int(attacked["In Top 5?"].sum()),
-        "in top-10 after the attack": int(attacked["In Top 10?"].sum()),
-        "correct top-1 on the box alone": None,
-        "mean box % of image": 100.0 - float(attacked["Percent of Pixels Altered"].mean()),  # implied, not printed
-        "mean % altered": float(attacked["Percent of Pixels Altered"].mean()),
-        "mean box-only confidence": None,
-        "mean confidence after the attack": float(attacked["Confidence in Correct Class"].mean()),
-    })
+    rows.append(_summary_row(  # the paper's box share is implied by its % altered, not printed
+        PAPER_ROW, natural, attacked, box_only=None,
+        box_percent=100.0 - float(attacked["Percent of Pixels Altered"].mean()), box_confidence=None))
     counts = [column for column in rows[0] if column.startswith(("correct", "still", "in top"))]
     return pd.DataFrame(rows).astype({column: "Int64" for column in counts})  # the paper's row: no box-only count
 
