@@ -24,9 +24,10 @@ def test_paper_dry_run_executes_every_notebook_and_says_dry_run(tmp_path, monkey
         text = (reports_dir(profile) / execution.output).read_text()
         assert "# DRY RUN of the paper profile" in text, f"{execution.output} does not say DRY RUN"
         assert (reports_dir(profile) / execution.output).with_suffix(".html").exists()
-    # two of the paper's three seeds x nine models, each trained to the dry run's last step
+    # two of the paper's three seeds x (six MNIST models, the natural CIFAR-10 model and two adversarial ones at
+    # each of two readings of its eps), each trained to the dry run's last step
     models = [c for d in ("mnist", "cifar10") for c in study_models(d, profile)]
-    assert len(models) == 18 and all((runs_dir(profile) / f"{c.key}.pt").exists() for c in models)
+    assert len(models) == 2 * (6 + 1 + 2 * 2) and all((runs_dir(profile) / f"{c.key}.pt").exists() for c in models)
     tables = list(tables_dir(profile).glob("*.csv"))
     assert {"eval_mnist.csv", "eval_cifar10.csv", "claims.csv"} <= {t.name for t in tables}
     for path in tables:

@@ -16,15 +16,19 @@ def test_training_counts_follow_the_code():
     per_step = smoke.batch_size * smoke.train_steps
     assert estimate.training_image_steps(smoke, "mnist") == pytest.approx(per_step * (1 + 5 * (2 + FORWARD + 1)))
     assert estimate.training_image_steps(smoke, "cifar10") == pytest.approx(per_step * (1 + 2 * (2 + FORWARD + 1)))
+    paper = get_profile("paper")  # CIFAR-10: 1 natural model + 2 adversarial ones at each of 3 readings of the eps
+    per_step = paper.batch_size * paper.train_steps * len(paper.seeds)
+    assert estimate.training_image_steps(paper, "cifar10") == pytest.approx(per_step * (1 + 2 * 3 * (100 + FORWARD + 1)))
 
 
 def test_evaluation_counts_follow_the_code():
     smoke = get_profile("smoke")  # 50 images; AutoAttack: PGD-3, APGD 4 steps, 2 targets, Square 20 queries
     apgd = 4 + 1 + FORWARD
     autoattack = (3 + 2 * FORWARD) + 2 * apgd + 2 * apgd + 20 * FORWARD  # APGD-CE, -DLR; APGD-T x 2 targets
-    cross = 3 * 50 * (FORWARD + 2 * autoattack)    # CIFAR-10: 3 models, 2 attacks
-    check = 3 * 2 * 10 * 2 * (4 + 1)               # torchattacks APGD-CE and -DLR on the first 10 images
-    curves = 3 * 2 * 20 * (2 * FORWARD + 2 * (3 + 2 * FORWARD))  # 2 milestones, 20 images: natural, 2 PGD-3 attacks
+    models = 3                                     # CIFAR-10: 3 models at the raw-pixels reading
+    cross = models * 50 * (FORWARD + 2 * autoattack)   # 2 attacks
+    check = models * 2 * 10 * 2 * (4 + 1)              # torchattacks APGD-CE and -DLR on the first 10 images
+    curves = models * 2 * 20 * (2 * FORWARD + 2 * (3 + 2 * FORWARD))  # 2 milestones, 20 images: natural, 2 PGD-3
     assert estimate.evaluation_image_steps(smoke, "cifar10") == pytest.approx(cross + check + curves)
     paper = get_profile("paper")
     assert estimate.evaluation_image_steps(paper, "mnist") > 50 * estimate.evaluation_image_steps(
@@ -34,9 +38,10 @@ def test_evaluation_counts_follow_the_code():
 def test_imagenet_counts_reuse_the_paper_run():
     # sweep 2/255 and 8/255 (2/255 reused), 10 extra photos, PGD-100; three box rules on the paper's nine
     # photos, two on the extension
-    quick = get_profile("quick")
+    long = get_profile("long")
     attacks = 9 * 3 + ((9 + 10) * 2 - 9) * 2
-    assert estimate.imagenet_image_steps(quick) == pytest.approx(attacks * (100 + 3 * FORWARD))
+    assert estimate.imagenet_image_steps(long) == pytest.approx(attacks * (100 + 3 * FORWARD))
+    assert estimate.imagenet_image_steps(get_profile("quick")) == pytest.approx(9 * 3 * (100 + 3 * FORWARD))
     assert estimate.imagenet_image_steps(get_profile("smoke")) == pytest.approx(9 * 3 * (2 + 3 * FORWARD))
 
 
@@ -46,7 +51,15 @@ def test_every_profile_is_counted(name):
     for dataset in ("mnist", "cifar10"):
         assert estimate.training_image_steps(profile, dataset) > 0
         assert estimate.evaluation_image_steps(profile, dataset) > 0
+        assert estimate.sweep_image_steps(profile, dataset) > 0
     assert estimate.imagenet_image_steps(profile) > 0
+
+
+def test_sweep_counts_follow_the_code():
+    smoke = get_profile("smoke")  # sweep: 20 images, PGD-2, APGD-CE and APGD-DLR of 2 steps, at 10 eps
+    per_eps = (2 + 2 * FORWARD) + 2 * (2 + 1 + FORWARD)
+    assert estimate.sweep_image_steps(smoke, "cifar10") == pytest.approx(3 * 20 * (FORWARD + 10 * per_eps))
+    assert estimate.sweep_image_steps(smoke, "mnist") == pytest.approx(1 * 20 * (FORWARD + 10 * per_eps))
 
 
 def test_estimate_prints_every_stage_in_seconds_without_training(tmp_path):
@@ -57,7 +70,7 @@ def test_estimate_prints_every_stage_in_seconds_without_training(tmp_path):
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
     for stage in ("01 ImageNet attack", "02 training mnist", "02 training cifar10", "03 evaluation mnist",
-                  "03 evaluation cifar10", "total"):
+                  "03 evaluation cifar10", "03 eps sweep mnist", "03 eps sweep cifar10", "total"):
         assert stage in result.stdout
     assert "calibration" in result.stdout and " h" in result.stdout  # the paper profile takes hours here
     assert not (tmp_path / "runs").exists(), "an estimate must not train"

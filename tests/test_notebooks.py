@@ -16,18 +16,22 @@ def test_plan_covers_every_model_and_dataset():
     stages = runner.plan("quick")
     assert [s[0].notebook for s in stages] == ["01_imagenet_attack.ipynb", "02_train.ipynb", "03_evaluate.ipynb",
                                                "04_figures_and_claims.ipynb", "05_budgets.ipynb"]
-    assert len(stages[1]) == 6 + 3  # MNIST: 5 localizations + background (final); CIFAR-10: 3
+    assert [e.output for e in stages[2]] == ["03_evaluate_mnist.ipynb", "03_evaluate_cifar10.ipynb",
+                                             "03_cifar10_eps.ipynb"]
+    assert len(stages[1]) == 4 + 3  # MNIST: the claims' 4 models; CIFAR-10: 3 at the raw-pixels reading
+    assert {e.parameters["reading"] for e in stages[1] if e.parameters["dataset"] == "cifar10"
+            and e.parameters["localization"] != "natural"} == {"raw"}   # the natural model serves every reading
     assert all((runner.NOTEBOOKS / e.notebook).exists() for stage in stages for e in stage)
 
 
 def test_plan_together_trains_each_model_once():
     trainings = runner.plan("quick", together=True)[1]
-    assert [e.parameters["together"] for e in trainings] == [False, True, False, False, True]
+    assert [e.parameters["together"] for e in trainings] == [False, True, False, True]
     assert trainings[1].output == "02_train_mnist-together-per_step-seed0.ipynb"
     covered = []
     for e in trainings:
         p = e.parameters
-        config = training.TrainConfig(p["dataset"], p["localization"], p["projection"], "quick", p["seed"])
+        config = training.TrainConfig(p["dataset"], p["localization"], p["projection"], "quick", p["seed"], p["reading"])
         groups = training.together_groups(config.dataset, "quick") if p["together"] else [[config]]
         covered += [c.key for c in next(g for g in groups if config in g)]
     assert sorted(covered) == sorted(e.output[len("02_train_"):-len(".ipynb")] for e in runner.plan("quick")[1])

@@ -105,17 +105,69 @@ def test_eps_warmup_reaches_eps_halfway():
 
 
 def test_study_models_cover_the_paper():
-    names = [c.name for c in study_models("mnist", "quick")]
+    names = [c.name for c in study_models("mnist", "paper") if c.seed == 0]
     assert names == ["natural", "standard", "background", "background (final)", "exact", "broad"]
-    assert [c.name for c in study_models("cifar10", "quick")] == ["natural", "standard", "background"]
+    assert [c.name for c in study_models("mnist", "quick")] == ["natural", "standard", "background", "broad"]
+    cifar = [(c.name, c.reading) for c in study_models("cifar10", "paper") if c.seed == 0]
+    assert cifar == [("natural", "stated"), *((m, r) for m in ("standard", "background") for r in ("raw", "usual", "stated"))]
+    assert [(c.name, c.reading) for c in study_models("cifar10", "quick")] == [
+        ("natural", "stated"), ("standard", "raw"), ("background", "raw")]
+    evaluated = [(c.name, c.reading) for c in training.evaluated_models("cifar10", "quick")]
+    assert evaluated == [("natural", "raw"), ("standard", "raw"), ("background", "raw")]
+
+
+def test_a_reading_reaches_the_training_and_the_evaluation(run_folder, monkeypatch):
+    """A raw-pixels CIFAR-10 model is trained and attacked at 0.3/255: no perturbation exceeds it."""
+    raw = config.CIFAR10_READINGS["raw"]
+    changes = {"training": [], "evaluation": []}
+    real_pgd, real_autoattack = training.masked_pgd, evaluation.localized_autoattack
+
+    def recorded_pgd(model, x, y, eps_matrix, **kwargs):
+        out = real_pgd(model, x, y, eps_matrix, **kwargs)
+        changes["training"].append(((out - x).abs().max().item(), eps_matrix.max().item()))
+        return out
+
+    def recorded_autoattack(model, x, y, eps_matrix, **kwargs):
+        result = real_autoattack(model, x, y, eps_matrix, **kwargs)
+        changes["evaluation"].append(((result.images - x).abs().max().item(), eps_matrix.max().item()))
+        return result
+
+    monkeypatch.setattr(training, "masked_pgd", recorded_pgd)
+    monkeypatch.setattr(evaluation, "localized_autoattack", recorded_autoattack)
+    cfg = TrainConfig("cifar10", "standard", profile="smoke", reading="raw")
+    train_model(cfg, progress=False)
+    table = evaluation.evaluate_model(cfg, progress=False)
+    assert len(changes["training"]) == get_profile("smoke").train_steps and changes["evaluation"]
+    changed, budgets = zip(*changes["training"], *changes["evaluation"])
+    assert max(changed) <= raw + 1e-6 and max(budgets) == pytest.approx(raw)
+    assert max(change for change, _ in changes["evaluation"]) > raw / 2  # the attack did use its budget
+    assert (table["reading"] == "raw").all() and table["eps"].eq(raw).all()
+    assert cfg.settings.eval_step_size == pytest.approx(get_profile("smoke").eval_step_size * raw / config.EPS)
+
+
+def test_a_checkpoint_of_one_reading_is_never_loaded_as_another(run_folder):
+    raw = TrainConfig("cifar10", "background", profile="smoke", reading="raw")
+    stated = dataclasses.replace(raw, reading="stated")
+    assert raw.key != stated.key and "eps_raw" in raw.key
+    trained = train_model(raw, progress=False)
+    training.checkpoint_path(stated).write_bytes(trained.checkpoint_path.read_bytes())  # the wrong file, renamed
+    with pytest.raises(ValueError, match="made with another config"):
+        load_trained(stated)
+    natural = TrainConfig("cifar10", "natural", profile="smoke", reading="raw")
+    assert natural.key == dataclasses.replace(natural, reading="stated").key  # one natural model for every reading
+    assert natural.eval_key != dataclasses.replace(natural, reading="stated").eval_key
 
 
 def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
+    monkeypatch.setitem(config.PROFILES, "smoke", dataclasses.replace(get_profile("smoke"), cifar10_readings=("raw", "stated")))
     for cfg in study_models("cifar10", "smoke"):
         train_model(cfg, progress=False)
-    table = evaluation.cross_evaluate("cifar10", "smoke", progress=False)
+    table = full = evaluation.cross_evaluate("cifar10", "smoke", progress=False)
     assert list(table.columns) == evaluation.EVAL_COLUMNS
-    assert len(table) == 3 * 3  # 3 models x (natural + 2 attacks)
+    readings = get_profile("smoke").cifar10_readings
+    assert len(table) == 3 * len(readings) * 3  # 3 models at each reading x (natural + 2 attacks)
+    assert table.groupby("reading")["eps"].nunique().eq(1).all() and table["eps"].nunique() == len(readings)
+    table = table[table["reading"] == "stated"]
     assert table["n"].eq(get_profile("smoke").n_test).all() and not table["exact_data"].any()
     natural = table.set_index(["model", "attack"])
     assert (natural.loc[("natural", "standard"), "loss"] > natural.loc[("natural", "natural"), "loss"])
@@ -125,7 +177,8 @@ def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
     assert (attacked["accuracy"] <= attacked["pgd_accuracy"]).all(), "AutoAttack starts with PGD: never weaker"
     assert (attacked["loss"] >= attacked["pgd_loss"] - 1e-6).all()
     per_image = pd.read_csv(evaluation.tables_dir("smoke") / "per_image_cifar10.csv.gz", keep_default_na=False)
-    assert len(per_image) == 9 * get_profile("smoke").n_test
+    assert len(per_image) == 9 * len(readings) * get_profile("smoke").n_test
+    per_image = per_image[per_image["reading"] == "stated"]
     means = per_image.groupby(["model", "attack"])["loss"].mean()
     assert means.loc[("natural", "standard")] == pytest.approx(natural.loc[("natural", "standard"), "loss"])
 
@@ -135,7 +188,7 @@ def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
     monkeypatch.setattr(evaluation, "attacked_scores", no_more_work)
     monkeypatch.setattr(evaluation, "natural_scores", no_more_work)
     again = evaluation.cross_evaluate("cifar10", "smoke", progress=False)
-    pd.testing.assert_frame_equal(table, again)
+    pd.testing.assert_frame_equal(full, again)
 
 
 def test_an_interrupted_evaluation_resumes_and_ends_as_an_uninterrupted_one(run_folder, monkeypatch):
@@ -172,7 +225,7 @@ def test_third_party_check_runs_torchattacks_on_what_we_left_correct(run_folder)
 
 def test_third_party_check_leaves_out_the_extra_seeds_of_the_central_models(monkeypatch):
     profile = dataclasses.replace(get_profile("smoke"), seeds=(0,), central_seeds=(1, 2))
-    monkeypatch.setattr(evaluation, "get_profile", lambda name: profile)
+    monkeypatch.setitem(config.PROFILES, "smoke", profile)
     check = evaluation.third_party_check(TrainConfig("mnist", "standard", profile="smoke", seed=1), progress=False)
     assert check.empty and list(check.columns) == evaluation.THIRD_PARTY_COLUMNS
 

@@ -14,8 +14,21 @@ import pandas as pd
 import torch
 
 from ..attacks import masked_pgd
-from ..config import ATTACK_KINDS, LOSS_SCALE
+from ..config import (
+    ATTACK_KINDS,
+    CIFAR10_READINGS,
+    EPS,
+    LOSS_SCALE,
+    PAPER_CIFAR10_KEPT,
+    PAPER_MNIST_EXACT_ACCURACY,
+    PAPER_MNIST_NATURAL_ACCURACY,
+    READING_LABELS,
+)
 from ..masks import epsilon_matrix
+
+
+# the readings of the CIFAR-10 eps, as eps x 255 and a short label, for the eps sweep's figure
+_SWEEP_READINGS = sorted((eps * 255, READING_LABELS[name].split(" (")[0]) for name, eps in CIFAR10_READINGS.items())
 
 
 def _seaborn():
@@ -98,9 +111,17 @@ def attack_anatomy(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
     return _save(fig, path)
 
 
+def with_readings(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with each model named with its reading of the eps (``natural @ eps raw``) where it holds
+    several readings (CIFAR-10's), so that a model at one eps is never averaged with another."""
+    if "reading" not in table or table["reading"].nunique() < 2:
+        return table
+    return table.assign(model=table["model"] + " @ eps " + table["reading"])
+
+
 def grid(table: pd.DataFrame, metric: str, *, scale_natural: float = 1.0) -> pd.DataFrame:
     """Model x attack grid of ``metric`` (mean over seeds), columns in the paper's order."""
-    values = table.groupby(["model", "attack"], sort=False)[metric].mean().unstack()
+    values = with_readings(table).groupby(["model", "attack"], sort=False)[metric].mean().unstack()
     columns = [c for c in ("natural", *ATTACK_KINDS["mnist"]) if c in values.columns]
     values = values[columns]
     if scale_natural != 1.0:
@@ -151,6 +172,7 @@ def claims_forest(claims: pd.DataFrame, path: str | Path | None = None) -> plt.F
     """The claims as a forest plot: per claim our value with its 95% interval (coloured by verdict), the
     paper's number (black diamond) and the boundary 0 (dashed); a symmetric-log axis, since values span decades."""
     rows = claims.dropna(subset=["ours (%)"]).reset_index(drop=True)
+    labels = _claim_labels(rows)
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(rows) + 1.6))
     for i, row in rows.iterrows():
         colour = VERDICT_COLOURS.get(row["verdict"], "black")
@@ -160,7 +182,7 @@ def claims_forest(claims: pd.DataFrame, path: str | Path | None = None) -> plt.F
     ax.axvline(0, color="gray", linestyle="--", linewidth=1)
     ax.set_xscale("symlog", linthresh=10)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{t[:80]}{'...' if len(t) > 80 else ''} [{v}]" for t, v in zip(rows["claim"], rows["verdict"])],
+    ax.set_yticklabels([f"{t[:100]}{'...' if len(t) > 100 else ''} [{v}]" for t, v in zip(labels, rows["verdict"])],
                        fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("% (less loss, more loss, or accuracy, as the claim states); symmetric log scale")
@@ -196,6 +218,7 @@ def learning_curves(curves: pd.DataFrame, dataset: str, paper_steps: int, paper_
     shaded between the lowest and highest seed): loss (top) and accuracy (bottom) on natural inputs, under
     the standard attack and under each model's own localization. ``paper_values[(model, column)]``, where
     the paper gives one, is marked as a star at its ``paper_steps``; column is "natural", "standard" or "own"."""
+    curves = with_readings(curves)
     columns = ("natural", "standard", "own")
     titles = {"natural": "natural inputs", "standard": "standard attack", "own": "the model's own localization"}
     own = curves[(curves["attack"] == curves["localization"]) & (curves["attack"] != "natural")]
@@ -232,11 +255,20 @@ def learning_curves(curves: pd.DataFrame, dataset: str, paper_steps: int, paper_
     return _save(fig, path)
 
 
+def _claim_labels(claims: pd.DataFrame) -> list[str]:
+    """Each claim's text, with its reading of the eps where the table holds several (CIFAR-10's readings)."""
+    readings = claims["reading"].fillna("") if "reading" in claims else pd.Series("", index=claims.index)
+    several = readings[readings != ""].nunique() > 1
+    return [f"{claim} @ eps {reading}" if several and reading else claim
+            for claim, reading in zip(claims["claim"], readings)]
+
+
 def claims_across_budgets(budgets: pd.DataFrame, path: str | Path | None = None) -> plt.Figure:
     """One panel per claim: our value with its 95% interval at every budget (training steps, log axis;
     circles: milestones, squares: the end of a profile), coloured by verdict; the paper's number dashed,
     0 dotted."""
-    claims = list(dict.fromkeys(budgets.dropna(subset=["ours (%)"])["claim"]))
+    budgets = budgets.assign(label=_claim_labels(budgets))
+    claims = list(dict.fromkeys(budgets.dropna(subset=["ours (%)"])["label"]))
     if not claims:
         fig, ax = plt.subplots(figsize=(6, 1.5))
         ax.axis("off")
@@ -246,7 +278,7 @@ def claims_across_budgets(budgets: pd.DataFrame, path: str | Path | None = None)
     rows = -(-len(claims) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 2.6 * rows), squeeze=False)
     for ax, claim in zip(axes.flat, claims):
-        part = budgets[budgets["claim"] == claim]
+        part = budgets[budgets["label"] == claim]
         for profile, lines in part.groupby("profile", sort=False):
             ends = lines["budget"].str.endswith(", end")
             milestones = lines[~ends]
@@ -274,4 +306,53 @@ def claims_across_budgets(budgets: pd.DataFrame, path: str | Path | None = None)
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
     fig.suptitle("Claims across training budgets: ours (%) with 95% interval against training steps (log)", fontsize=11)
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    return _save(fig, path)
+
+
+def eps_sweep_figure(table: pd.DataFrame, crossings: pd.DataFrame | None = None,
+                     path: str | Path | None = None) -> plt.Figure:
+    """The eps sweep: the share of its natural accuracy (%) the natural model keeps under each localized
+    attack, against eps x 255 (log axis), one line per series (mask, central block) shaded over its 95%
+    interval, one panel per dataset; on CIFAR-10 the paper's share (62.3%) dashed, the three readings of its
+    eps dotted (0.3/255, 8/255, 76.5/255 = 0.3), and where each series crosses the paper's share marked; on
+    MNIST the paper's share at its eps 0.3 (a star)."""
+    datasets = list(dict.fromkeys(table["dataset"]))
+    fig, axes = plt.subplots(1, max(len(datasets), 1), figsize=(6.5 * max(len(datasets), 1), 4.4), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        part = table[table["dataset"] == dataset]
+        for (attack, center), series in part.groupby(["attack", "center"], sort=False):
+            series = series.sort_values("eps")
+            label = f"{attack}" if attack in ("standard", "exact") else f"{attack}, center {center}x{center}"
+            label += f" (natural {series['natural_accuracy'].iloc[0]:.1f}%, n={series['n'].iloc[0]})"
+            line, = ax.plot(series["eps_255"], series["kept"], "o-", markersize=3, label=label)
+            ax.fill_between(series["eps_255"], series["kept_low"], series["kept_high"], color=line.get_color(),
+                            alpha=0.2)
+            if crossings is not None:
+                found = crossings[(crossings["dataset"] == dataset) & (crossings["attack"] == attack)
+                                  & (crossings["center"] == center)]
+                for _, row in found.dropna(subset=["eps_255"]).iterrows():
+                    ax.plot(row["eps_255"], row["target"], "D", color=line.get_color(), markeredgecolor="black")
+        if dataset == "cifar10":
+            ax.axhline(PAPER_CIFAR10_KEPT, color="black", linestyle="--", linewidth=1,
+                       label=f"paper, background attack: {PAPER_CIFAR10_KEPT:.1f}%")
+            for i, (x, reading) in enumerate(_SWEEP_READINGS):  # labelled in a strip above 100%, the last to its left
+                last = i == len(_SWEEP_READINGS) - 1
+                ax.axvline(x, color="gray", linestyle=":", linewidth=1)
+                ax.annotate(f"{x:g}/255\n{reading}", (x, 1.0), xycoords=("data", "axes fraction"),
+                            xytext=(-3 if last else 3, -3), textcoords="offset points", va="top",
+                            ha="right" if last else "left", fontsize=7, color="dimgray")
+        else:  # MNIST: the paper's natural model under the exact-mask attack at its eps 0.3
+            kept = 100 * PAPER_MNIST_EXACT_ACCURACY / PAPER_MNIST_NATURAL_ACCURACY
+            ax.plot(EPS * 255, kept, "*", color="black", markersize=12,
+                    label=f"paper, exact mask at eps 0.3: {kept:.2f}%")
+        ax.set_xscale("log")
+        ax.set_ylim(-2, 118)
+        ax.set_yticks(range(0, 101, 20))
+        ax.set_xlabel("eps x 255 (log scale)")
+        ax.set_ylabel("kept: robust / naturally correct (%)")
+        ax.set_title(f"{dataset}: natural model under localized attacks", fontsize=10)
+        ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle("Eps sweep: the share of its accuracy the natural model keeps; diamonds: where it falls to the "
+                 "paper's CIFAR-10 share", fontsize=10)
+    fig.tight_layout()
     return _save(fig, path)

@@ -38,6 +38,8 @@ HEADLINE_FIGURES = (
     ("accuracy_mnist.png", "Robust accuracy under the localized AutoAttack, MNIST, with PGD's overestimate"),
     ("claims_forest.png", "The claims: ours with 95% intervals beside the paper's numbers"),
     ("curves_mnist.png", "Learning curves, MNIST: natural and robust loss and accuracy at each milestone of training"),
+    ("eps_sweep.png", "The eps sweep: the share of its accuracy each natural model keeps, against eps, beside the "
+                      "paper's CIFAR-10 share"),
     ("claims_budgets.png", "The claims across training budgets: every profile that has run, and its milestones"),
     ("figure1_imagenet_localized_attack.png", "ImageNet Figure 1: the attack leaves the detected box untouched"),
 )
@@ -48,6 +50,8 @@ NOTEBOOK_ROLES = (
     ("02_train_", "training of one model (or one group trained together) and its evaluation under every attack"),
     ("03_evaluate_", "every model under every attack: Figure 2, robust accuracy (localized AutoAttack), "
                      "PGD's overestimate, a cross-check with torchattacks"),
+    ("03_cifar10_eps", "which eps the paper's CIFAR-10 numbers fit: the eps sweep, and the CIFAR-10 claims under "
+                       "each reading of its eps"),
     ("04_figures_and_claims", "Figure 1, Figure 2 beside the paper's, the claims table with intervals"),
     ("05_budgets", "the claims across training budgets: stable, toward the paper's numbers, or away from them"),
 )

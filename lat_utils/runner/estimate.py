@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..attacks import masked_pgd, resolve_precision
-from ..config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, Profile
+from ..config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, SWEEP_EPS, SWEEP_SERIES, Profile
 from ..devices import device, device_name
 from ..models import fast_layout, model_for
 
@@ -57,6 +57,12 @@ def _study_models(profile: Profile, dataset: str):
     return study_models(dataset, profile.name)
 
 
+def _evaluated_models(profile: Profile, dataset: str):
+    from ..study.training import evaluated_models  # each natural CIFAR-10 model once per reading
+
+    return evaluated_models(dataset, profile.name)
+
+
 def _test_images(profile: Profile, n: int | None, dataset: str) -> int:
     """How many test images an evaluation of ``n`` (None: all) sees, with the dry run's cap."""
     count = TEST_SET_SIZE[dataset] if n is None else min(n, TEST_SET_SIZE[dataset])
@@ -77,7 +83,7 @@ def evaluation_image_steps(profile: Profile, dataset: str) -> float:
     APGD-T and Square on the images still correct), then the torchattacks cross-check (APGD-CE and
     APGD-DLR on the first ``third_party_n`` images). An upper bound: it counts every image as surviving
     every attack, whereas a broken image leaves the later attacks."""
-    models = _study_models(profile, dataset)
+    models = _evaluated_models(profile, dataset)
     n = _test_images(profile, profile.n_test, dataset)
     apgd = (profile.apgd_steps + 1 + FORWARD) if profile.apgd_steps else 0.0
     autoattack = (attack_image_steps(profile.eval_pgd_steps) + FORWARD + 2 * apgd + profile.apgd_targets * apgd
@@ -88,12 +94,22 @@ def evaluation_image_steps(profile: Profile, dataset: str) -> float:
     return cross + check + milestone_image_steps(profile, dataset)
 
 
+def sweep_image_steps(profile: Profile, dataset: str) -> float:
+    """The eps sweep (``study.sweep``) of ``dataset``: per series, the natural scores and, at every eps, masked PGD
+    and APGD-CE and APGD-DLR on ``sweep_n`` images. An upper bound: it counts every image as attacked at every
+    eps, whereas an image broken at a smaller eps is not attacked again."""
+    series = sum(1 for d, _, _ in SWEEP_SERIES if d == dataset)
+    n = _test_images(profile, profile.sweep_n or profile.n_test, dataset)
+    per_eps = attack_image_steps(profile.sweep_pgd_steps) + FORWARD + 2 * (profile.sweep_apgd_steps + 1 + FORWARD)
+    return series * n * (FORWARD + len(SWEEP_EPS) * per_eps)
+
+
 def milestone_image_steps(profile: Profile, dataset: str) -> float:
     """The learning curves (``curves``): every model at each milestone, on ``curve_n`` images, natural
     (and the collapse check) and under every attack with the profile's PGD alone."""
     n = _test_images(profile, profile.curve_n, dataset)
     per_milestone = n * (2 * FORWARD + len(ATTACK_KINDS[dataset]) * (attack_image_steps(profile.eval_pgd_steps) + FORWARD))
-    return len(_study_models(profile, dataset)) * len(profile.milestones) * per_milestone
+    return len(_evaluated_models(profile, dataset)) * len(profile.milestones) * per_milestone
 
 
 def imagenet_image_steps(profile: Profile) -> float:
@@ -167,7 +183,8 @@ def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost
         torch.manual_seed(0)
         flops[dataset] = image_step_flops(model_for(dataset), IMAGE_SHAPE[dataset])
         rates[dataset] = calibrate(model_for(dataset), IMAGE_SHAPE[dataset], profile.batch_size, precision)
-    for name, count in (("02 training", training_image_steps), ("03 evaluation", evaluation_image_steps)):
+    for name, count in (("02 training", training_image_steps), ("03 evaluation", evaluation_image_steps),
+                        ("03 eps sweep", sweep_image_steps)):
         for dataset in DATASETS:
             steps = count(profile, dataset)
             stages.append(StageCost(f"{name} {dataset}", steps, steps * flops[dataset], steps / rates[dataset]))

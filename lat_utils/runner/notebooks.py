@@ -6,7 +6,8 @@
    each then evaluates its models under every attack (the localized AutoAttack) and cross-checks them
    with torchattacks, so evaluation runs in parallel too;
 3. ``03_evaluate``: once per dataset (gathers the evaluations: Figure 2, accuracy grid, PGD's
-   overestimate, the torchattacks cross-check);
+   overestimate, the torchattacks cross-check); beside them ``03_cifar10_eps``: the natural models under
+   the localized attack at every eps of a sweep, and what the paper's CIFAR-10 numbers mean;
 4. ``04_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table (and the
    claims at each milestone of training, where the profile keeps milestones);
 5. ``05_budgets``: the claims across training budgets, over every profile that has run here.
@@ -50,14 +51,15 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
         groups += together_groups(dataset, profile) if together else [[c] for c in study_models(dataset, profile)]
     trainings = [Execution("02_train.ipynb", f"02_train_{group_name(group)}.ipynb",
                            {"profile": profile, "dataset": group[0].dataset, "localization": group[0].localization,
-                            "projection": group[0].projection, "seed": group[0].seed,
+                            "projection": group[0].projection, "seed": group[0].seed, "reading": group[0].reading,
                             "together": len(group) > 1})
                  for group in groups]
     return [
         [Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})],
         trainings,
-        [Execution("03_evaluate.ipynb", f"03_evaluate_{d}.ipynb", {"profile": profile, "dataset": d})
-         for d in DATASETS],
+        [*(Execution("03_evaluate.ipynb", f"03_evaluate_{d}.ipynb", {"profile": profile, "dataset": d})
+           for d in DATASETS),
+         Execution("03_cifar10_eps.ipynb", "03_cifar10_eps.ipynb", {"profile": profile})],
         [Execution("04_figures_and_claims.ipynb", "04_figures_and_claims.ipynb", {"profile": profile})],
         [Execution("05_budgets.ipynb", "05_budgets.ipynb", {"profile": profile})],
     ]

@@ -9,7 +9,8 @@ By what each module holds:
 - ``curves``: the models at the milestones of their training, and the claims at each milestone;
 - ``claims``: the paper's claims, each with its value, 95% interval and verdict;
 - ``budgets``: the claims across training budgets (profiles);
-- ``stats``: the intervals (Wilson, paired bootstrap, spread over seeds).
+- ``stats``: the intervals (Wilson, paired bootstrap, spread over seeds);
+- ``sweep``: the natural models under localized attacks at many eps, and where they keep the paper's share.
 
 The principal names are importable from ``lat_utils.study`` itself.
 """
@@ -26,12 +27,15 @@ from .evaluation import (
                          third_party_check,
 )
 from .stats import bootstrap_mean_interval, combine_seeds, wilson_interval
+from .sweep import eps_sweep, kept_crossings, reading_consistency, sweep_cells, sweep_settings
 from .training import (
                          TrainConfig,
                          TrainedModel,
                          checkpoint_path,
+                         evaluated_models,
                          group_name,
                          load_trained,
+                         readings_of,
                          study_models,
                          together_groups,
                          train_model,
@@ -40,9 +44,10 @@ from .training import (
 )
 
 __all__ = [
-    "CLAIMS", "LocalizingWrapper", "TrainConfig", "TrainedModel", "VERDICTS", "bootstrap_mean_interval",
-    "checkpoint_path", "claims_across_budgets", "claims_table", "collapsed_models", "combine_seeds", "compared_with",
-    "cross_evaluate", "evaluate_milestones", "evaluate_model", "group_name", "learning_curves", "load_trained",
-    "milestone_claims", "paper_figure2", "pgd_overestimate", "study_models", "test_subset", "third_party_check",
-    "together_groups", "train_model", "train_together", "trained_models", "trends", "verdict", "wilson_interval",
+    "CLAIMS", "LocalizingWrapper", "TrainConfig", "TrainedModel", "VERDICTS",
+    "bootstrap_mean_interval", "checkpoint_path", "claims_across_budgets", "claims_table", "collapsed_models",
+    "combine_seeds", "compared_with", "cross_evaluate", "eps_sweep", "evaluate_milestones", "evaluated_models", "evaluate_model",
+    "group_name", "kept_crossings", "learning_curves", "load_trained", "milestone_claims", "paper_figure2",
+    "pgd_overestimate", "reading_consistency", "readings_of", "study_models", "sweep_cells", "sweep_settings", "test_subset", "third_party_check", "together_groups",
+    "train_model", "train_together", "trained_models", "trends", "verdict", "wilson_interval",
 ]

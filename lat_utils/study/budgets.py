@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import get_profile
+from ..config import READING_LABELS, STATED, get_profile
 from ..paths import tables_dir
 
-BUDGET_COLUMNS = ["claim", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
+BUDGET_COLUMNS = ["claim", "reading", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
                   "verdict"]
-TREND_COLUMNS = ["claim", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why"]
+TREND_COLUMNS = ["claim", "reading", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why"]
 COMPARED = ("quick", "long", "paper")    # the profiles 05_budgets compares, cheapest first
 
 
@@ -37,29 +37,31 @@ def claims_across_budgets(profiles: tuple[str, ...] = COMPARED) -> tuple[pd.Data
             left_out.append(f"The {name} profile has not run here (no {name}/tables/claims.csv): left out.")
             continue
         profile = get_profile(name)
-        end = pd.read_csv(final, keep_default_na=False, na_values=[""])
+        end = _with_reading(pd.read_csv(final, keep_default_na=False, na_values=[""]))
         frames.append(end.assign(profile=name, budget=f"{name}, end", step=profile.train_steps,
                                  measure="localized AutoAttack, all evaluated test images"))
         milestones = folder / "claims_milestones.csv"
         if milestones.exists():
-            part = pd.read_csv(milestones, keep_default_na=False, na_values=[""])
+            part = _with_reading(pd.read_csv(milestones, keep_default_na=False, na_values=[""]))
             frames.append(part.assign(profile=name, budget=[f"{name}, {_fraction(f)}" for f in part["fraction"]],
                                       measure=f"PGD-{profile.eval_pgd_steps}, first {profile.curve_n} test images"))
     if not frames:
         return pd.DataFrame(columns=BUDGET_COLUMNS), left_out
     table = pd.concat(frames, ignore_index=True)[BUDGET_COLUMNS]
     order = {claim: i for i, claim in enumerate(dict.fromkeys(table["claim"]))}
-    table = table.sort_values(["claim", "step", "measure"], key=lambda c: c.map(order) if c.name == "claim" else c,
-                              kind="stable")
+    readings = {label: i for i, label in enumerate(READING_LABELS.values())}
+    table = table.sort_values(["claim", "reading", "step", "measure"], kind="stable",
+                              key=lambda c: c.map(order) if c.name == "claim" else c.map(readings).fillna(-1)
+                              if c.name == "reading" else c)
     return table.reset_index(drop=True), left_out
 
 
 def trends(budgets: pd.DataFrame) -> pd.DataFrame:
-    """Per claim (rows of ``TREND_COLUMNS``): *stable* where every budget gives the same verdict; else
+    """Per claim and reading of the eps (rows of ``TREND_COLUMNS``): *stable* where every budget gives the same verdict; else
     *toward the paper* or *away from the paper* by whether our value at the largest budget lies closer
     to the paper's number than at the smallest (*changes* for a claim without a number)."""
     rows = []
-    for claim, part in budgets.groupby("claim", sort=False):
+    for (claim, reading), part in budgets.groupby(["claim", "reading"], sort=False):
         part = part.sort_values("step", kind="stable")
         verdicts = list(part["verdict"])
         paper = part["paper (%)"].iloc[0]
@@ -73,9 +75,17 @@ def trends(budgets: pd.DataFrame) -> pd.DataFrame:
             trend = "toward the paper" if last < first else "away from the paper"
             why = (f"{values[0]:.3g}% at {part['budget'].iloc[0]} -> {values[-1]:.3g}% at {part['budget'].iloc[-1]}; "
                    f"paper {paper:g}%")
-        rows.append({"claim": claim, "paper (%)": paper, "budgets": len(verdicts), "first verdict": verdicts[0],
+        rows.append({"claim": claim, "reading": reading, "paper (%)": paper, "budgets": len(verdicts), "first verdict": verdicts[0],
                      "last verdict": verdicts[-1], "trend": trend, "why": why})
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
+
+
+def _with_reading(claims: pd.DataFrame) -> pd.DataFrame:
+    """A claims table with its ``reading`` column (one written before CIFAR-10 had readings is at the stated eps;
+    a claim on a dataset that was not run has no reading)."""
+    if "reading" not in claims:
+        claims = claims.assign(reading=READING_LABELS[STATED])
+    return claims.assign(reading=claims["reading"].fillna(""))
 
 
 def _fraction(fraction: float) -> str:

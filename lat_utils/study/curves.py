@@ -19,7 +19,7 @@ from ..config import DATASETS, Profile, get_profile
 from ..paths import runs_dir, tables_dir
 from .claims import claims_table
 from .evaluation import EVAL_COLUMNS, evaluated_cells, table_of, tables_of
-from .training import TrainConfig, load_milestone, milestone_path, milestone_steps, study_models
+from .training import TrainConfig, evaluated_models, load_milestone, milestone_path, milestone_steps
 
 CURVE_COLUMNS = ["step", "fraction", "localization", *EVAL_COLUMNS]
 
@@ -33,13 +33,13 @@ def milestone_cache(config: TrainConfig, step: int, *, progress: bool = False) -
     """The ``evaluation.evaluated_cells`` cache of ``config``'s weights after ``step`` training steps."""
     path = milestone_path(config, step)
     stamp = path.stat().st_mtime_ns if path.exists() else 0
-    return evaluated_cells(config, curve_measure(get_profile(config.profile)), lambda: load_milestone(config, step),
+    return evaluated_cells(config, curve_measure(config.settings), lambda: load_milestone(config, step),
                            _curve_path(config, step), stamp, salt=f"@{step}", progress=progress)
 
 
 def evaluate_milestones(config: TrainConfig, *, progress: bool = True) -> pd.DataFrame:
     """Every milestone of one trained model (rows of ``CURVE_COLUMNS``), computing only what is missing."""
-    profile = get_profile(config.profile)
+    profile = config.settings
     frames = [_rows(config, step, milestone_cache(config, step, progress=progress), profile)
               for step in milestone_steps(profile)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=CURVE_COLUMNS)
@@ -47,7 +47,7 @@ def evaluate_milestones(config: TrainConfig, *, progress: bool = True) -> pd.Dat
 
 def learning_curves(dataset: str, profile_name: str) -> pd.DataFrame:
     """``evaluate_milestones`` of every model of ``dataset``, written to ``tables/curves_<dataset>.csv``."""
-    frames = [evaluate_milestones(c, progress=False) for c in study_models(dataset, profile_name)]
+    frames = [evaluate_milestones(c, progress=False) for c in evaluated_models(dataset, profile_name)]
     table = pd.concat(frames, ignore_index=True)[CURVE_COLUMNS]
     if len(table):
         table.to_csv(tables_dir(profile_name) / f"curves_{dataset}.csv", index=False)
@@ -63,7 +63,7 @@ def milestone_claims(profile_name: str) -> pd.DataFrame:
         tables, per_image = {}, {}
         for dataset in DATASETS:
             tables[dataset], per_image[dataset] = tables_of(
-                {c: milestone_cache(c, step) for c in study_models(dataset, profile_name)})
+                {c: milestone_cache(c, step) for c in evaluated_models(dataset, profile_name)})
         frame = claims_table(tables, per_image, profile)
         frame.insert(0, "fraction", step / profile.train_steps)
         frame.insert(0, "step", step)
@@ -84,4 +84,4 @@ def _rows(config: TrainConfig, step: int, cache: dict, profile: Profile) -> pd.D
 
 
 def _curve_path(config: TrainConfig, step: int) -> Path:
-    return runs_dir(config.profile) / "curves" / f"{config.key}-step{step}.pt"
+    return runs_dir(config.profile) / "curves" / f"{config.eval_key}-step{step}.pt"

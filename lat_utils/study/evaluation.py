@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..attacks import ATTACK_NAMES, localized_autoattack, resolve_precision
-from ..config import ATTACK_KINDS, Profile, get_profile
+from ..config import ATTACK_KINDS, Profile
 from ..data import load_dataset
 from ..devices import device
 from ..masks import epsilon_matrix
@@ -36,13 +36,13 @@ from ..models import fast_layout
 from ..paths import DamagedFileError, load_sealed, runs_dir, save_sealed, tables_dir
 from ..progress import tqdm
 from .stats import bootstrap_mean_interval, wilson_interval
-from .training import TrainConfig, checkpoint_path, load_trained, study_models
+from .training import TrainConfig, checkpoint_path, evaluated_models, load_trained
 
-EVAL_COLUMNS = ["dataset", "model", "seed", "attack", "n", "loss", "loss_low", "loss_high", "accuracy", "accuracy_low",
+EVAL_COLUMNS = ["dataset", "reading", "eps", "model", "seed", "attack", "n", "loss", "loss_low", "loss_high", "accuracy", "accuracy_low",
                 "accuracy_high", "pgd_loss", "pgd_accuracy", "pgd_overestimate", "broken_by", "pgd_steps", "apgd_steps",
                 "apgd_targets", "square_queries", "precision", "collapsed", "exact_data"]
-PER_IMAGE_COLUMNS = ["model", "seed", "attack", "image", "loss", "correct", "pgd_loss", "pgd_correct", "broken_by"]
-THIRD_PARTY_COLUMNS = ["dataset", "model", "seed", "attack", "n", "ours", "worst case with torchattacks",
+PER_IMAGE_COLUMNS = ["reading", "model", "seed", "attack", "image", "loss", "correct", "pgd_loss", "pgd_correct", "broken_by"]
+THIRD_PARTY_COLUMNS = ["dataset", "reading", "model", "seed", "attack", "n", "ours", "worst case with torchattacks",
                        "difference (points)", "broken only by torchattacks", "flag"]
 BATCH = 500
 
@@ -102,7 +102,8 @@ def cell_row(config: TrainConfig, attack: str, cell: dict, profile: Profile, pre
     pgd_correct = correct if natural else int(cell["pgd_correct"].sum())
     counts = {name: sum(b == name for b in cell.get("broken_by", [])) for name in ATTACK_NAMES}
     return {
-        "dataset": config.dataset, "model": config.name, "seed": config.seed, "attack": attack, "n": n,
+        "dataset": config.dataset, "reading": config.reading, "eps": profile.eps, "model": config.name,
+        "seed": config.seed, "attack": attack, "n": n,
         "loss": float(loss.mean()), **dict(zip(("loss_low", "loss_high"), bootstrap_mean_interval(loss))),
         "accuracy": correct / n, **dict(zip(("accuracy_low", "accuracy_high"), wilson_interval(correct, n))),
         "pgd_loss": float(loss.mean()) if natural else float(cell["pgd_loss"].double().mean()),
@@ -135,7 +136,7 @@ def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[
     cache.update(profile=profile, precision=precision, exact=exact)
     model = None
     attacks = ("natural", *ATTACK_KINDS[config.dataset])
-    for attack in tqdm(attacks, desc=f"evaluating {config.key}{salt and ' ' + salt}", disable=not progress):
+    for attack in tqdm(attacks, desc=f"evaluating {config.eval_key}{salt and ' ' + salt}", disable=not progress):
         if attack in cache["cells"]:
             continue
         model = model or load_model()
@@ -153,7 +154,7 @@ def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[
 
 def _evaluated(config: TrainConfig, *, progress: bool) -> dict:
     """``evaluated_cells`` of the finished model of ``config`` with its profile's settings."""
-    return evaluated_cells(config, get_profile(config.profile), lambda: load_trained(config), _cache_path(config),
+    return evaluated_cells(config, config.settings, lambda: load_trained(config), _cache_path(config),
                            _checkpoint_stamp(config), progress=progress)
 
 
@@ -170,7 +171,8 @@ def per_image_of(config: TrainConfig, cache: dict) -> pd.DataFrame:
         n = len(cell["loss"])
         natural = attack == "natural"
         frames.append(pd.DataFrame({
-            "model": config.name, "seed": config.seed, "attack": attack, "image": np.arange(n),
+            "reading": config.reading, "model": config.name, "seed": config.seed, "attack": attack,
+            "image": np.arange(n),
             "loss": cell["loss"].numpy(), "correct": cell["correct"].numpy(),
             "pgd_loss": (cell["loss"] if natural else cell["pgd_loss"]).numpy(),
             "pgd_correct": (cell["correct"] if natural else cell["pgd_correct"]).numpy(),
@@ -179,10 +181,10 @@ def per_image_of(config: TrainConfig, cache: dict) -> pd.DataFrame:
 
 
 def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) -> pd.DataFrame:
-    """Every trained model of ``dataset`` x {natural, each attack} for every seed (``evaluate_model``
-    each, computing only what is missing). Written to ``reports/<profile>/tables/eval_<dataset>.csv``,
+    """Every trained model of ``dataset`` x {natural, each attack} for every seed and reading of the eps
+    (``evaluate_model`` each, computing only what is missing). Written to ``reports/<profile>/tables/eval_<dataset>.csv``,
     and the per-image results to ``per_image_<dataset>.csv.gz`` (the claims' paired bootstrap reads them)."""
-    table, images = tables_of({c: _evaluated(c, progress=progress) for c in study_models(dataset, profile_name)})
+    table, images = tables_of({c: _evaluated(c, progress=progress) for c in evaluated_models(dataset, profile_name)})
     table.to_csv(tables_dir(profile_name) / f"eval_{dataset}.csv", index=False)
     images.to_csv(tables_dir(profile_name) / f"per_image_{dataset}.csv.gz", index=False)
     return table
@@ -199,7 +201,7 @@ def pgd_overestimate(table: pd.DataFrame) -> pd.DataFrame:
     """How much the profile's PGD alone overestimates robust accuracy, per attacked cell, in points;
     ``flag`` where it does by more than 1 point."""
     attacked = table[table["attack"] != "natural"]
-    out = attacked[["model", "seed", "attack", "n", "pgd_accuracy", "accuracy", "pgd_overestimate", "broken_by"]].copy()
+    out = attacked[["model", "reading", "seed", "attack", "n", "pgd_accuracy", "accuracy", "pgd_overestimate", "broken_by"]].copy()
     out[["pgd_accuracy", "accuracy"]] *= 100
     out = out.rename(columns={"pgd_accuracy": "PGD accuracy (%)", "accuracy": "AutoAttack accuracy (%)",
                               "pgd_overestimate": "PGD overestimate (points)"})
@@ -233,7 +235,7 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
     attacks, other training seeds) are not: their table is empty."""
     import torchattacks
 
-    profile = get_profile(config.profile)
+    profile = config.settings
     if config.seed not in profile.seeds:
         return pd.DataFrame(columns=THIRD_PARTY_COLUMNS)
     images, labels, _ = test_subset(config.dataset, profile.n_test, profile.image_cap)
@@ -250,7 +252,7 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
             model = model or load_trained(config)
             dev = next(model.parameters()).device
             broken = torch.zeros(n, dtype=torch.bool)
-            for i in tqdm(ours.nonzero().squeeze(1).tolist(), desc=f"torchattacks on {config.key}, {attack} mask",
+            for i in tqdm(ours.nonzero().squeeze(1).tolist(), desc=f"torchattacks on {config.eval_key}, {attack} mask",
                           disable=not progress):
                 x0, y = images[i:i + 1].to(dev), labels[i:i + 1].to(dev)
                 mask = (epsilon_matrix(x0, attack, profile.eps) > 0).float()
@@ -265,7 +267,7 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
             _save_cache(_cache_path(config), cache)
         worst = ours & ~checked[entry]
         difference = 100 * (int(ours.sum()) - int(worst.sum())) / n
-        rows.append({"dataset": config.dataset, "model": config.name, "seed": config.seed, "attack": attack, "n": n,
+        rows.append({"dataset": config.dataset, "reading": config.reading, "model": config.name, "seed": config.seed, "attack": attack, "n": n,
                      "ours": 100 * float(ours.float().mean()), "worst case with torchattacks": 100 * float(worst.float().mean()),
                      "difference (points)": difference, "broken only by torchattacks": int(checked[entry].sum()),
                      "flag": difference > 1.0})
@@ -282,7 +284,7 @@ def _settings(profile: Profile, precision: str, n: int) -> dict:
 
 
 def _cache_path(config: TrainConfig) -> Path:
-    return runs_dir(config.profile) / "eval" / f"{config.key}.pt"
+    return runs_dir(config.profile) / "eval" / f"{config.eval_key}.pt"
 
 
 def _checkpoint_stamp(config: TrainConfig) -> int:
@@ -292,7 +294,7 @@ def _checkpoint_stamp(config: TrainConfig) -> int:
 
 
 def _cell_seed(config: TrainConfig, attack: str) -> int:
-    return zlib.crc32(f"{config.key}/{attack}".encode())
+    return zlib.crc32(f"{config.eval_key}/{attack}".encode())
 
 
 _STORED = ("key", "cells", "collapsed", "third_party")   # what a cache file holds; the rest is in memory only

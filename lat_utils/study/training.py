@@ -13,7 +13,7 @@ import copy
 import csv
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..attacks import masked_pgd
-from ..config import CENTRAL_MODELS, DATASETS, MODEL_KINDS, PROJECTIONS, Profile, get_profile
+from ..config import CENTRAL_MODELS, DATASETS, MODEL_KINDS, PROJECTIONS, STATED, Profile, get_profile, reading_eps
 from ..data import load_dataset
 from ..devices import device
 from ..masks import epsilon_matrix
@@ -41,6 +41,7 @@ class TrainConfig:
     projection: str = "per_step"  # how the training attack localizes (see masked_pgd)
     profile: str = "quick"
     seed: int = 0
+    reading: str = STATED         # which eps (``config.CIFAR10_READINGS``): trained with, or evaluated at
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -53,6 +54,18 @@ class TrainConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         get_profile(self.profile)
+        reading_eps(self.dataset, self.reading)
+
+    @property
+    def settings(self) -> Profile:
+        """The profile's settings at this config's eps (its reading): what it trains and is evaluated with."""
+        return get_profile(self.profile).at_eps(reading_eps(self.dataset, self.reading))
+
+    @property
+    def trained(self) -> TrainConfig:
+        """The config whose checkpoint holds this model's weights: natural models train without an attack,
+        so one natural model serves every reading."""
+        return replace(self, reading=STATED) if self.localization == "natural" else self
 
     @property
     def name(self) -> str:
@@ -63,9 +76,16 @@ class TrainConfig:
 
     @property
     def key(self) -> str:
-        """File-name stem of this model's checkpoint and log."""
+        """File-name stem of this model's checkpoint and log (a natural model's has no reading: it is shared)."""
+        return self.trained.eval_key
+
+    @property
+    def eval_key(self) -> str:
+        """File-name stem of this model's evaluation at its reading (the key, plus the reading's name when it
+        is not the stated eps)."""
         projection = "" if self.localization == "natural" else f"-{self.projection}"
-        return f"{self.dataset}-{self.localization}{projection}-seed{self.seed}"
+        reading = "" if self.reading == STATED else f"-eps_{self.reading}"
+        return f"{self.dataset}-{self.localization}{projection}{reading}-seed{self.seed}"
 
 
 @dataclass
@@ -80,10 +100,12 @@ class TrainedModel:
 
 def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
     """Every model the study trains on ``dataset``: one per localization and seed, plus, on MNIST, the
-    background model trained with each projection the profile lists (Algorithm 1's ambiguity)."""
+    background model trained with each projection the profile lists (Algorithm 1's ambiguity) and, on
+    CIFAR-10, the adversarial models once per reading of its eps the profile lists (the natural model once)."""
     profile = get_profile(profile_name)
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}: choose one of {DATASETS}")
+    readings = profile.cifar10_readings if dataset == "cifar10" else (STATED,)
     configs = []
     for seed in dict.fromkeys((*profile.seeds, *profile.central_seeds)):
         for localization in MODEL_KINDS[dataset]:
@@ -96,8 +118,23 @@ def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
                 if localization not in CENTRAL_MODELS[dataset]:
                     continue
                 projections = tuple(p for p in projections if p == "per_step")
-            configs += [TrainConfig(dataset, localization, p, profile_name, seed) for p in projections]
+            for reading in (STATED,) if localization == "natural" else readings:
+                configs += [TrainConfig(dataset, localization, p, profile_name, seed, reading) for p in projections]
     return configs
+
+
+def evaluated_models(dataset: str, profile_name: str) -> list[TrainConfig]:
+    """``study_models`` as the evaluation sees them: each natural model once per reading (the same weights,
+    attacked at each reading's eps), every adversarial model at its own reading."""
+    return [e for config in study_models(dataset, profile_name) for e in readings_of(config)]
+
+
+def readings_of(config: TrainConfig) -> list[TrainConfig]:
+    """The configs under which the weights of ``config`` are evaluated: a natural CIFAR-10 model at every
+    reading of its profile, any other model at its own."""
+    if config.localization != "natural" or config.dataset != "cifar10":
+        return [config]
+    return [replace(config, reading=r) for r in get_profile(config.profile).cifar10_readings]
 
 
 def milestone_steps(profile: Profile) -> list[int]:
@@ -106,7 +143,7 @@ def milestone_steps(profile: Profile) -> list[int]:
 
 
 def milestone_path(config: TrainConfig, step: int) -> Path:
-    return runs_dir(config.profile) / "milestones" / f"{config.key}-step{step}.pt"
+    return runs_dir(config.profile) / "milestones" / f"{config.key}-step{step}.pt"   # the key: shared by readings
 
 
 def load_milestone(config: TrainConfig, step: int) -> nn.Module:
@@ -131,10 +168,11 @@ def checkpoint_path(config: TrainConfig) -> Path:
 
 
 def fingerprint(config: TrainConfig) -> dict:
-    """Everything that determines the trained weights: the config and the profile's training settings
-    (and the milestones whose weights a training keeps, where the profile has any: a model trained
-    without them cannot give its learning curve, so it is not taken for one)."""
-    profile = get_profile(config.profile)
+    """Everything that determines the trained weights: the config (its reading included) and the profile's
+    training settings at its eps (and the milestones whose weights a training keeps, where the profile has
+    any: a model trained without them cannot give its learning curve, so it is not taken for one)."""
+    config = config.trained
+    profile = config.settings
     training = {k: v for k, v in profile.as_dict().items()
                 if k in ("train_steps", "batch_size", "learning_rate", "lr_schedule", "train_pgd_steps",
                          "train_step_size", "eps_warmup_fraction", "eps", "attack_precision")}
@@ -162,7 +200,8 @@ def learning_rate_at(step: int, profile: Profile) -> float:
 
 def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every: float = 60.0) -> TrainedModel:
     """Train (or load, or resume) the model of ``config``; checkpoints at most every ``checkpoint_every`` s."""
-    profile = get_profile(config.profile)
+    config = config.trained
+    profile = config.settings
     dev = device()
     ckpt_path, log_path = checkpoint_path(config), runs_dir(config.profile) / f"{config.key}.csv"
     torch.manual_seed(config.seed)
@@ -220,11 +259,12 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
 
 
 def together_groups(dataset: str, profile_name: str) -> list[list[TrainConfig]]:
-    """``study_models`` in the groups ``train_together`` takes: the adversarial models of one seed and
-    projection together, each natural model alone."""
+    """``study_models`` in the groups ``train_together`` takes: the adversarial models of one seed,
+    projection and reading together, each natural model alone."""
     groups: dict[tuple, list[TrainConfig]] = {}
     for config in study_models(dataset, profile_name):
-        key = ("natural", config.seed) if config.localization == "natural" else (config.projection, config.seed)
+        key = (("natural", config.seed) if config.localization == "natural"
+               else (config.projection, config.seed, config.reading))
         groups.setdefault(key, []).append(config)
     return list(groups.values())
 
@@ -248,7 +288,7 @@ def train_together(configs: list[TrainConfig], *, progress: bool = True,
         return [train_model(c, progress=progress, checkpoint_every=checkpoint_every) for c in configs]
 
     first, start, dev = todo[0], starts.pop(), device()
-    profile = get_profile(first.profile)
+    profile = first.settings
     models = []
     for config in todo:
         torch.manual_seed(config.seed)  # the initial weights train_model draws
@@ -322,7 +362,9 @@ def group_name(configs: list[TrainConfig]) -> str:
     """The key of a single model, or for a group trained together e.g. ``mnist-together-per_step-seed0``."""
     if len(configs) == 1:
         return configs[0].key
-    return f"{configs[0].dataset}-together-{configs[0].projection}-seed{configs[0].seed}"
+    first = configs[0]
+    reading = "" if first.reading == STATED else f"-eps_{first.reading}"
+    return f"{first.dataset}-together-{first.projection}{reading}-seed{first.seed}"
 
 
 def trained_models(config: TrainConfig, *, together: bool = False, progress: bool = True) -> list[TrainedModel]:
@@ -339,9 +381,9 @@ def _check_group(configs: list[TrainConfig]) -> None:
         raise ValueError("train_together needs at least one model")
     if any(c.localization == "natural" for c in configs):
         raise ValueError("train_together trains adversarial models; train natural ones with train_model")
-    shared = {(c.dataset, c.profile, c.seed, c.projection) for c in configs}
+    shared = {(c.dataset, c.profile, c.seed, c.projection, c.reading) for c in configs}
     if len(shared) > 1:
-        raise ValueError(f"train_together needs one dataset, profile, seed and projection, got {sorted(shared)}")
+        raise ValueError(f"train_together needs one dataset, profile, seed, projection and reading, got {sorted(shared)}")
     if len(set(configs)) < len(configs):
         raise ValueError("train_together got the same model twice")
 
