@@ -67,12 +67,13 @@ def _cause(error: Exception) -> str:
 
 
 def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (signal 0 checks without sending; PermissionError: another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 

@@ -37,8 +37,8 @@ def make_portable(notebook: NotebookNode, root: Path = PROJECT_ROOT,
     """
     outputs = outputs or root
 
-    def relative(text: str) -> str:
-        return relative_text(relative_text(text, outputs), root) if outputs != root else relative_text(text, root)
+    def relative(text: str) -> str:  # relative_text is idempotent, so outputs == root needs no case of its own
+        return relative_text(relative_text(text, outputs), root)
 
     recorded = notebook.metadata.get("papermill", {})
     for key, base in (("input_path", root), ("output_path", outputs)):
