@@ -143,3 +143,15 @@ def test_cifar10_claims_are_judged_once_per_reading():
     assert adversarial.loc["as stated (0.3)", "verdict"] == "not supported"
     only_lat = claims[claims["claim"].str.startswith("CIFAR-10: only the LAT")]
     assert len(only_lat) == 2
+
+
+def test_the_kept_share_of_a_model_with_no_accuracy_is_zero_without_a_warning():
+    import warnings
+
+    from lat_utils.study.claims import _kept
+
+    accuracy = {("natural", "natural"): np.array([0.0, 0.5]), ("natural", "background"): np.array([0.0, 0.25])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a division by zero would warn (and write to a notebook's stderr)
+        kept = _kept("natural", "background")(lambda model, attack: accuracy[(model, attack)])
+    assert list(kept) == [0.0, 50.0]

@@ -319,9 +319,12 @@ def test_training_together_resumes_and_then_loads(run_folder, monkeypatch):
 
 
 def test_training_together_refuses_mixed_groups():
-    with pytest.raises(ValueError, match="one dataset, profile, seed and projection"):
+    with pytest.raises(ValueError, match="one dataset, profile, seed, projection and reading"):
         training.train_together([TrainConfig("mnist", "standard", profile="smoke"),
                                  TrainConfig("mnist", "background", "final", profile="smoke")])
+    with pytest.raises(ValueError, match="one dataset, profile, seed, projection and reading"):
+        training.train_together([TrainConfig("cifar10", "standard", profile="smoke", reading="raw"),
+                                 TrainConfig("cifar10", "background", profile="smoke", reading="usual")])
     with pytest.raises(ValueError, match="natural"):
         training.train_together([TrainConfig("mnist", "natural", profile="smoke")])
 
@@ -333,9 +336,13 @@ def test_natural_models_train_alone_even_when_asked_to_train_together(run_folder
 
 
 def test_together_groups_cover_the_study_once():
-    groups = training.together_groups("mnist", "quick")
-    assert sorted(c.key for g in groups for c in g) == sorted(c.key for c in study_models("mnist", "quick"))
-    assert [len(g) for g in groups] == [1, 4, 1]  # natural; standard, background, exact, broad; background (final)
+    groups = training.together_groups("mnist", "paper")
+    assert sorted(c.key for g in groups for c in g) == sorted(c.key for c in study_models("mnist", "paper"))
+    # per seed: natural; standard, background, exact, broad; background (final)
+    assert [len(g) for g in groups] == [1, 4, 1] * len(get_profile("paper").seeds)
+    cifar = training.together_groups("cifar10", "paper")  # per seed: natural; the two adversarial models per reading
+    assert [len(g) for g in cifar] == [1, 2, 2, 2] * len(get_profile("paper").seeds)
+    assert all(len({c.reading for c in g}) == 1 for g in cifar)
 
 
 # --- resume equivalence: a training killed at any step and resumed ends where an uninterrupted one ends ---

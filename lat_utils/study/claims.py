@@ -79,8 +79,13 @@ def _accuracy(model: str, attack: str):
 
 
 def _kept(model: str, attack: str):
-    """% of ``model``'s natural accuracy that it keeps under ``attack``."""
-    return lambda cell: 100 * cell(model, attack) / cell(model, "natural")
+    """% of ``model``'s natural accuracy that it keeps under ``attack`` (0 where it has none to keep, as in a
+    bootstrap resample of a model that is wrong on every resampled image)."""
+    def value(cell: Cell) -> np.ndarray:
+        natural, attacked = np.asarray(cell(model, "natural"), float), np.asarray(cell(model, attack), float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(natural > 0, 100 * attacked / natural, 0.0)
+    return value
 
 
 PAPER_ATTACKS = ("standard", "background")   # the adversarial columns of the full paper's Figure 2
