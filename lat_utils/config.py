@@ -167,12 +167,18 @@ class Profile:
                        eval_step_size=self.eval_step_size * scale)
 
 
+def readings(dataset: str) -> dict[str, float]:
+    """The readings of ``dataset``'s eps and their values: MNIST has one (0.3, as stated); CIFAR-10 has
+    ``CIFAR10_READINGS``."""
+    return CIFAR10_READINGS if dataset == "cifar10" else {STATED: EPS}
+
+
 def reading_eps(dataset: str, reading: str) -> float:
-    """The eps of ``reading`` on ``dataset``: MNIST has one (0.3, as stated); CIFAR-10 has ``CIFAR10_READINGS``."""
-    readings = CIFAR10_READINGS if dataset == "cifar10" else {STATED: EPS}
-    if reading not in readings:
-        raise ValueError(f"unknown reading {reading!r} of the {dataset} eps: choose one of {list(readings)}")
-    return readings[reading]
+    """The eps of ``reading`` on ``dataset`` (``readings``); a ValueError naming the known ones otherwise."""
+    known = readings(dataset)
+    if reading not in known:
+        raise ValueError(f"unknown reading {reading!r} of the {dataset} eps: choose one of {list(known)}")
+    return known[reading]
 
 
 PROFILES: dict[str, Profile] = {

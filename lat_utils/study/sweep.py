@@ -29,17 +29,15 @@ import torch.nn as nn
 
 from ..attacks import localized_autoattack, resolve_precision
 from ..config import (
-    CIFAR10_READINGS,
-    EPS,
     PAPER_CIFAR10_KEPT,
     PAPER_MNIST_EXACT_ACCURACY,
     PAPER_MNIST_NATURAL_ACCURACY,
     READING_LABELS,
-    STATED,
-    SWEEP_EPS, 
+    SWEEP_EPS,
     SWEEP_SERIES,
     SWEEP_STEPS_CPU,
     get_profile,
+    readings,
 )
 from ..devices import device
 from ..masks import epsilon_matrix
@@ -248,10 +246,9 @@ def reading_consistency(table: pd.DataFrame) -> pd.DataFrame:
     as a share of the paper's 99.19%. ``consistent`` says whether the paper's share lies inside our interval,
     else whether our model keeps more or less."""
     paper = {"cifar10": PAPER_CIFAR10_KEPT, "mnist": 100 * PAPER_MNIST_EXACT_ACCURACY / PAPER_MNIST_NATURAL_ACCURACY}
-    readings = {"cifar10": CIFAR10_READINGS, "mnist": {STATED: EPS}}
     rows = []
     for (dataset, attack, center), series in table.groupby(["dataset", "attack", "center"], sort=False):
-        for reading, eps in readings[dataset].items():
+        for reading, eps in readings(dataset).items():
             at = series[np.isclose(series["eps"], eps)]
             if at.empty:
                 continue

@@ -84,8 +84,7 @@ class TrainConfig:
         """File-name stem of this model's evaluation at its reading (the key, plus the reading's name when it
         is not the stated eps)."""
         projection = "" if self.localization == "natural" else f"-{self.projection}"
-        reading = "" if self.reading == STATED else f"-eps_{self.reading}"
-        return f"{self.dataset}-{self.localization}{projection}{reading}-seed{self.seed}"
+        return f"{self.dataset}-{self.localization}{projection}{_reading_part(self.reading)}-seed{self.seed}"
 
 
 @dataclass
@@ -363,8 +362,12 @@ def group_name(configs: list[TrainConfig]) -> str:
     if len(configs) == 1:
         return configs[0].key
     first = configs[0]
-    reading = "" if first.reading == STATED else f"-eps_{first.reading}"
-    return f"{first.dataset}-together-{first.projection}{reading}-seed{first.seed}"
+    return f"{first.dataset}-together-{first.projection}{_reading_part(first.reading)}-seed{first.seed}"
+
+
+def _reading_part(reading: str) -> str:
+    """The reading's part of a file name: none for the stated eps (the names every run had before readings)."""
+    return "" if reading == STATED else f"-eps_{reading}"
 
 
 def trained_models(config: TrainConfig, *, together: bool = False, progress: bool = True) -> list[TrainedModel]:
