@@ -43,10 +43,12 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from lat_utils.attacks import masked_apgd, masked_pgd, masked_square
+from lat_utils.config import TRAIN_PGD_ITERATE
 from lat_utils.data import load_dataset
 from lat_utils.devices import device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN, fast_layout, model_for
+from lat_utils.study.training import adam
 
 EPS = 0.3
 REFERENCE = "torchattacks PGD (reference, unmasked, fp32)"
@@ -101,7 +103,7 @@ def literal_algorithm_1(model, images, labels, eps_matrix, steps, step_size) -> 
 
 def training_step(model, optimizer, images, labels, steps, step_size, precision) -> None:
     x_adv = masked_pgd(model, images, labels, epsilon_matrix(images, "background", EPS), steps=steps,
-                       step_size=step_size, precision=precision)
+                       step_size=step_size, precision=precision, iterate=TRAIN_PGD_ITERATE)
     model.train()
     loss = F.cross_entropy(model(x_adv), labels)
     optimizer.zero_grad(set_to_none=True)
@@ -180,7 +182,7 @@ def training_rows(batch: int, pgd_steps: int, repeats: int) -> dict[str, float]:
         for precision in ("fp32", "bf16"):
             torch.manual_seed(0)
             net = fast_layout(model_for(dataset))  # as lat_utils.study.training trains it
-            optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+            optimizer = adam(net.parameters(), 1e-3)
             shape = (batch, net.in_channels, net.image_size, net.image_size)
             xb, yb = fast_layout(torch.rand(shape)), torch.randint(0, 10, (batch,))
             out[f"{dataset}, {precision}"] = median_seconds(

@@ -88,6 +88,10 @@ MILESTONES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
 DATASETS = ("mnist", "cifar10")
 SPLITS = ("train", "test")
 PROJECTIONS = ("per_step", "final")
+PGD_ITERATES = ("best", "last")   # what masked_pgd returns per image: its highest-loss iterate, or its last
+# Training attacks with the last iterate: Algorithm 1 adds PGD's result (x' = x + PGD(x, n)), and PGD's
+# result in Madry et al.'s code and in torchattacks is its last iterate; evaluation keeps the best one.
+TRAIN_PGD_ITERATE = "last"
 # Arithmetic of the attack's forward and backward passes ("auto": bf16 where the device computes it
 # natively, else fp32); the projection, the budgets and the images always stay float32.
 PRECISIONS = ("fp32", "bf16", "auto")

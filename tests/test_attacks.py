@@ -171,6 +171,23 @@ def test_per_step_is_stronger_than_final_clipping(trained_mnist_model, mnist_tes
     assert losses["per_step"] > losses["final"]
 
 
+def test_last_iterate_is_plain_pgd_and_the_best_iterate_never_loses_to_it(trained_mnist_model, digits):
+    """``iterate="last"`` (what training uses) is PGD written out by hand; ``"best"`` (evaluation) scores at least as high."""
+    images, labels = digits
+    eps_matrix = epsilon_matrix(images, "background", 0.3)
+    lower, upper = (images - eps_matrix).clamp(min=0), (images + eps_matrix).clamp(max=1)
+    x = images.clone()
+    for _ in range(4):
+        x.requires_grad_(True)
+        (grad,) = torch.autograd.grad(F.cross_entropy(trained_mnist_model(x), labels, reduction="none").sum(), x)
+        x = torch.minimum(torch.maximum(x.detach() + 0.05 * grad.sign(), lower), upper)
+    last = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=4, step_size=0.05, random_start=False,
+                      iterate="last")
+    assert torch.equal(last, x)
+    best = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=4, step_size=0.05, random_start=False)
+    assert (_losses(trained_mnist_model, best, labels) >= _losses(trained_mnist_model, last, labels) - 1e-6).all()
+
+
 def test_zero_steps_without_random_start_is_the_identity(trained_mnist_model, digits):
     images, labels = digits
     x_adv = masked_pgd(trained_mnist_model, images, labels, epsilon_matrix(images, "standard", 0.3),
@@ -244,6 +261,7 @@ def test_bad_input_is_named(trained_mnist_model, digits, change, error, message)
 
 FAMILY = {
     "pgd": lambda model, x, y, e: masked_pgd(model, x, y, e, steps=5, step_size=0.05),
+    "pgd-last": lambda model, x, y, e: masked_pgd(model, x, y, e, steps=5, step_size=0.05, iterate="last"),
     "apgd-ce": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8),
     "apgd-dlr": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr"),
     "apgd-t": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr-targeted", targets=3),
@@ -348,6 +366,8 @@ def test_autoattack_on_an_empty_batch_reports_nothing(trained_mnist_model, digit
          "pgd_step_size must be a finite number"),
         (lambda m, x, y, e: localized_autoattack(m, x, y, e, precision="half"), ValueError, "unknown precision"),
         (lambda m, x, y, e: masked_square(m, x, y, e, p_init=float("nan")), ValueError, "p_init must be a number"),
+        (lambda m, x, y, e: masked_pgd(m, x, y, e, steps=2, step_size=0.1, iterate="first"), ValueError,
+         "unknown iterate 'first'"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, loss="dlr-untargeted"), ValueError, "unknown loss 'dlr-untargeted'"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, steps=-1), ValueError, "steps must be >= 0"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, targets=0, loss="dlr-targeted"), ValueError, "targets must be >= 1"),

@@ -40,3 +40,16 @@ def test_precision_gate_sets_two_runs_side_by_side(tmp_path):
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out)
     assert len(table) == 2 and table["loss change (%)"].round(6).eq(10.0).all()
+
+
+def test_training_step_benchmark_runs_and_saves_json(tmp_path):
+    out = tmp_path / "step.json"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "train_step.py"), "--batch", "4",
+                             "--pgd-steps", "1", "--repeats", "1", "--together", "2", "--no-compile",
+                             "--matmul-size", "128", "--json", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "vs reference" in result.stdout and "phase of the step" in result.stdout
+    saved = json.loads(out.read_text())
+    assert {"before: best iterate, default Adam", "reference: torchattacks PGD + default Adam"} <= set(saved["step_ms"])
+    assert all(v > 0 for v in saved["step_ms"].values()) and saved["gflop_per_step"] > 0

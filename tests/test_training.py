@@ -7,11 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from lat_utils import config
-from lat_utils.config import ATTACK_KINDS, get_profile
+from lat_utils.config import ATTACK_KINDS, TRAIN_PGD_ITERATE, get_profile
 from lat_utils.models import StackedModels, model_for
 from lat_utils.paths import load_sealed
 from lat_utils.study import evaluation, training
-from lat_utils.study.training import TrainConfig, eps_at, load_trained, study_models, train_model
+from lat_utils.study.training import TrainConfig, adam, eps_at, fingerprint, load_trained, study_models, train_model
 
 
 @pytest.fixture
@@ -403,3 +403,36 @@ def test_resumed_together_training_is_bit_identical_to_an_uninterrupted_one(tmp_
     for a, t in zip(straight, resumed):
         _assert_bit_identical(a, _weights(t))
         _assert_same_milestones(t.config, tmp_path)
+
+
+def test_training_adam_is_fused_where_it_can_be_and_updates_as_the_default_adam():
+    torch.manual_seed(0)
+    weights = [torch.randn(30, 20, requires_grad=True), torch.randn(20, requires_grad=True)]
+    twins = [w.detach().clone().requires_grad_(True) for w in weights]
+    ours, plain = adam(weights, 1e-3), torch.optim.Adam(twins, lr=1e-3)
+    assert ours.defaults["fused"]
+    for _ in range(20):
+        grads = [torch.randn_like(w) for w in weights]
+        for w, t, g in zip(weights, twins, grads):
+            w.grad, t.grad = g, g.clone()
+        ours.step()
+        plain.step()
+    assert all(torch.allclose(w, t, atol=1e-6) for w, t in zip(weights, twins))
+
+
+def test_training_adam_falls_back_to_the_default_where_fused_is_missing(monkeypatch):
+    original = torch.optim.Adam.__init__
+
+    def without_fused(self, params, lr=1e-3, fused=None, **kwargs):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
+        original(self, params, lr=lr, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "__init__", without_fused)
+    optimizer = adam([torch.zeros(3, requires_grad=True)], 0.1)
+    assert not optimizer.defaults.get("fused")
+
+
+def test_training_attack_returns_its_last_iterate_and_the_fingerprint_says_so():
+    config = TrainConfig("mnist", "background", profile="smoke")
+    assert fingerprint(config)["training"]["train_pgd_iterate"] == TRAIN_PGD_ITERATE == "last"
