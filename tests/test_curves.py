@@ -125,3 +125,26 @@ def test_claims_across_budgets_and_their_trends(tmp_path, monkeypatch):
     _claims_file(folders["long"], [9.0, 60.0, np.nan], ["supported", "direction only", "supported"])
     assert budgets.trends(budgets.claims_across_budgets()[0]).set_index("claim").loc["b", "trend"] == \
         "away from the paper"
+
+
+def test_a_claim_still_moving_between_the_last_two_milestones_is_said_to_be(tmp_path, monkeypatch):
+    folders = {name: tmp_path / name for name in budgets.COMPARED}
+    for folder in folders.values():
+        folder.mkdir()
+    monkeypatch.setattr(budgets, "tables_dir", lambda profile: folders[profile])
+    steps = config.PROFILES["long"].train_steps
+    _claims_file(folders["long"], [9.0, 11.5, np.nan], ["supported", "supported", "inconclusive"])
+    milestones = [(steps // 4, [1.0, 11.0, np.nan]), (steps // 2, [5.0, 11.0, np.nan]), (steps, [9.0, 11.5, np.nan])]
+    frames = []
+    for step, values in milestones:
+        _claims_file(folders["long"], values, ["supported"] * 3, steps=[step])
+        frames.append(pd.read_csv(folders["long"] / "claims_milestones.csv").assign(fraction=step / steps))
+    pd.concat(frames).to_csv(folders["long"] / "claims_milestones.csv", index=False)
+    _claims_file(folders["quick"], [2.0, 30.0, np.nan], ["direction only", "supported", "inconclusive"])
+    trend = budgets.trends(budgets.claims_across_budgets()[0]).set_index("claim")
+    assert trend.loc["a", "last milestones"] == "still moving"   # 5 -> 9, interval ±1
+    assert "5% at long, 1/2 -> 9% at long, all of training" in trend.loc["a", "move"]
+    assert trend.loc["b", "last milestones"] == "flat"           # 11 -> 11.5, interval ±1
+    assert trend.loc["c", "last milestones"] == "not measured"   # no value
+    folders["long"].joinpath("claims_milestones.csv").unlink()
+    assert set(budgets.trends(budgets.claims_across_budgets()[0])["last milestones"]) == {"not measured"}

@@ -16,7 +16,9 @@ from ..paths import tables_dir
 
 BUDGET_COLUMNS = ["claim", "reading", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
                   "verdict"]
-TREND_COLUMNS = ["claim", "reading", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why"]
+TREND_COLUMNS = ["claim", "reading", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why",
+                 "last milestones", "move"]
+MILESTONE_MEASURE = "PGD-"   # how the milestone rows' measure begins (the end rows use the localized AutoAttack)
 COMPARED = ("quick", "long", "paper")    # the profiles 05_budgets compares, cheapest first
 
 
@@ -44,7 +46,7 @@ def claims_across_budgets(profiles: tuple[str, ...] = COMPARED) -> tuple[pd.Data
         if milestones.exists():
             part = _with_reading(pd.read_csv(milestones, keep_default_na=False, na_values=[""]))
             frames.append(part.assign(profile=name, budget=[f"{name}, {_fraction(f)}" for f in part["fraction"]],
-                                      measure=f"PGD-{profile.eval_pgd_steps}, first {profile.curve_n} test images"))
+                                      measure=f"{MILESTONE_MEASURE}{profile.eval_pgd_steps}, first {profile.curve_n} test images"))
     if not frames:
         return pd.DataFrame(columns=BUDGET_COLUMNS), left_out
     table = pd.concat(frames, ignore_index=True)[BUDGET_COLUMNS]
@@ -59,7 +61,8 @@ def claims_across_budgets(profiles: tuple[str, ...] = COMPARED) -> tuple[pd.Data
 def trends(budgets: pd.DataFrame) -> pd.DataFrame:
     """Per claim and reading of the eps (rows of ``TREND_COLUMNS``): *stable* where every budget gives the same verdict; else
     *toward the paper* or *away from the paper* by whether our value at the largest budget lies closer
-    to the paper's number than at the smallest (*changes* for a claim without a number)."""
+    to the paper's number than at the smallest (*changes* for a claim without a number). And whether
+    the value has settled (``last milestones``, see :func:`movement`)."""
     rows = []
     for (claim, reading), part in budgets.groupby(["claim", "reading"], sort=False):
         part = part.sort_values("step", kind="stable")
@@ -75,9 +78,28 @@ def trends(budgets: pd.DataFrame) -> pd.DataFrame:
             trend = "toward the paper" if last < first else "away from the paper"
             why = (f"{values[0]:.3g}% at {part['budget'].iloc[0]} -> {values[-1]:.3g}% at {part['budget'].iloc[-1]}; "
                    f"paper {paper:g}%")
+        settled, move = movement(part)
         rows.append({"claim": claim, "reading": reading, "paper (%)": paper, "budgets": len(verdicts), "first verdict": verdicts[0],
-                     "last verdict": verdicts[-1], "trend": trend, "why": why})
+                     "last verdict": verdicts[-1], "trend": trend, "why": why, "last milestones": settled, "move": move})
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
+
+
+def movement(part: pd.DataFrame) -> tuple[str, str]:
+    """Has a claim's value settled with training? Between the last two milestones of the largest profile
+    that keeps them (one measure, one test subset): *still moving* where the value moved by more than
+    the half-width of its 95% interval at the last one, else *flat*; *not measured* without two
+    milestones with values. The second string gives the two values."""
+    milestones = part[part["measure"].str.startswith(MILESTONE_MEASURE)].dropna(subset=["ours (%)"])
+    if milestones.empty:
+        return "not measured", ""
+    largest = milestones[milestones["profile"] == milestones.sort_values("step")["profile"].iloc[-1]]
+    if len(largest) < 2:
+        return "not measured", ""
+    before, last = (row for _, row in largest.sort_values("step", kind="stable").iloc[-2:].iterrows())
+    moved, margin = abs(last["ours (%)"] - before["ours (%)"]), (last["high (%)"] - last["low (%)"]) / 2
+    return ("still moving" if moved > margin else "flat",
+            f"{before['ours (%)']:.3g}% at {before['budget']} -> {last['ours (%)']:.3g}% at {last['budget']} "
+            f"({moved:.2g} points; interval ±{margin:.2g})")
 
 
 def _with_reading(claims: pd.DataFrame) -> pd.DataFrame:
