@@ -193,8 +193,8 @@ PROFILES: dict[str, Profile] = {
         train_steps=10, batch_size=50, learning_rate=1e-3,
         train_pgd_steps=2, train_step_size=2.5 * EPS / 2, eps_warmup_fraction=0.5, lr_schedule="cosine",
         eval_pgd_steps=3, eval_step_size=2.5 * EPS / 3, n_test=50, seeds=(0,),
-        apgd_steps=4, apgd_targets=2, square_queries=20, third_party_n=10, background_projections=("per_step", "final"),
-        imagenet_steps=2, imagenet_extra=0, imagenet_eps_sweep=(), attack_precision="auto",
+        apgd_steps=4, apgd_targets=2, square_queries=20, third_party_n=10, background_projections=("per_step",),
+        model_kinds=LONG_MODELS, imagenet_steps=2, imagenet_extra=0, imagenet_eps_sweep=(), attack_precision="auto",
         milestones=(0.5, 1.0), curve_n=20, cifar10_readings=("raw",), sweep_n=20, sweep_pgd_steps=2,
         sweep_apgd_steps=2,
         deviations=(
@@ -203,6 +203,8 @@ PROFILES: dict[str, Profile] = {
             "PGD-2 in training and PGD-3 in evaluation instead of PGD-100; step 2.5*eps/steps",
             "eps ramps from 0 to its value over the first half of training",
             "first 50 test images only",
+            "the quick profile's models: MNIST natural, standard, background and broad (the paper profile's dry run "
+            "runs the exact-mask model and background (final) end to end)",
             "CIFAR-10 at one reading of its eps, raw pixels (0.3/255)",
             "ImageNet attack: 2 PGD steps instead of 100",
             "localized AutoAttack with 4 APGD steps, 2 APGD-T targets and 20 Square queries (a smoke test)",

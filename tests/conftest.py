@@ -95,7 +95,7 @@ def smoke_study(output_root) -> SmokeStudy:
     process it started) at ``KILLS`` random moments and started again each time. Every test that needs a
     finished study shares it; ``tests/test_restarts_and_cluster.py`` checks that it ends with the numbers
     of an uninterrupted computation."""
-    moments = random.Random().sample(range(8, 45), KILLS)  # seconds into each attempt
+    moments = random.Random().sample(range(8, 30), KILLS)  # seconds into each attempt
     for moment in moments:
         run = _smoke_run(output_root)
         try:

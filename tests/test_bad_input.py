@@ -107,7 +107,7 @@ def _damaged_eval_cache(root: Path, damage: Callable[[Path], None]) -> str:
     damage(path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        cache = evaluation._load_cache(path, key)
+        cache = evaluation.load_cell_cache(path, key)
     assert cache["cells"] == {}, "a damaged cache was reused"
     return out.getvalue()
 

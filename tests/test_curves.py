@@ -71,7 +71,8 @@ def test_a_milestone_is_evaluated_once(run_folder, monkeypatch):
 
 
 def test_central_seeds_train_the_central_models_only(monkeypatch):
-    profile = dataclasses.replace(get_profile("smoke"), name="smoke-seeds", central_seeds=(1, 2))
+    profile = dataclasses.replace(get_profile("smoke"), name="smoke-seeds", central_seeds=(1, 2), model_kinds=(),
+                                  background_projections=("per_step", "final"))
     monkeypatch.setitem(config.PROFILES, "smoke-seeds", profile)
     mnist = study_models("mnist", "smoke-seeds")
     by_seed = {seed: sorted(c.name for c in mnist if c.seed == seed) for seed in (0, 1, 2)}

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..attacks import masked_pgd, resolve_precision
-from ..config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, SWEEP_EPS, SWEEP_SERIES, Profile
+from ..config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, SWEEP_EPS, SWEEP_SERIES, TRAIN_PGD_ITERATE, Profile
 from ..devices import device, device_name
 from ..models import fast_layout, model_for
 
@@ -46,9 +46,10 @@ class StageCost:
     seconds: float
 
 
-def attack_image_steps(steps: int) -> float:
-    """One ``masked_pgd`` of ``steps`` steps on one image: ``steps`` forward-backward passes and a last forward."""
-    return steps + FORWARD
+def attack_image_steps(steps: int, iterate: str = "best") -> float:
+    """One ``masked_pgd`` of ``steps`` steps on one image: ``steps`` forward-backward passes, and for the best
+    iterate a last forward that scores the last one."""
+    return steps + (FORWARD if iterate == "best" else 0.0)
 
 
 def _study_models(profile: Profile, dataset: str):
@@ -72,7 +73,7 @@ def _test_images(profile: Profile, n: int | None, dataset: str) -> int:
 def training_image_steps(profile: Profile, dataset: str) -> float:
     """Every training of ``dataset``: per step and image, the attack (adversarial models) and the update."""
     per_image = {"natural": 1.0}
-    adversarial = attack_image_steps(profile.train_pgd_steps) + 1.0
+    adversarial = attack_image_steps(profile.train_pgd_steps, TRAIN_PGD_ITERATE) + 1.0
     return sum(profile.train_steps * profile.batch_size * per_image.get(c.localization, adversarial)
                for c in _study_models(profile, dataset))
 

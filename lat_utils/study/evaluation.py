@@ -132,7 +132,7 @@ def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[
     """
     precision = resolve_precision(profile.attack_precision, device())
     images, labels, exact = test_subset(config.dataset, profile.n_test, profile.image_cap)
-    cache = _load_cache(cache_path, {"settings": _settings(profile, precision, len(images)), "checkpoint": stamp})
+    cache = load_cell_cache(cache_path, {"settings": _settings(profile, precision, len(images)), "checkpoint": stamp})
     cache.update(profile=profile, precision=precision, exact=exact)
     model = None
     attacks = ("natural", *ATTACK_KINDS[config.dataset])
@@ -148,14 +148,14 @@ def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[
             cache["cells"][attack] = {"loss": loss, "correct": correct}
         else:
             cache["cells"][attack] = attacked_scores(model, images, labels, attack, profile, precision)
-        _save_cache(cache_path, cache)
+        save_cell_cache(cache_path, cache)
     return cache
 
 
 def _evaluated(config: TrainConfig, *, progress: bool) -> dict:
     """``evaluated_cells`` of the finished model of ``config`` with its profile's settings."""
     return evaluated_cells(config, config.settings, lambda: load_trained(config), _cache_path(config),
-                           _checkpoint_stamp(config), progress=progress)
+                           checkpoint_stamp(config), progress=progress)
 
 
 def table_of(config: TrainConfig, cache: dict) -> pd.DataFrame:
@@ -264,7 +264,7 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
                             broken[i] = True
                             break
             checked[entry] = broken
-            _save_cache(_cache_path(config), cache)
+            save_cell_cache(_cache_path(config), cache)
         worst = ours & ~checked[entry]
         difference = 100 * (int(ours.sum()) - int(worst.sum())) / n
         rows.append({"dataset": config.dataset, "reading": config.reading, "model": config.name, "seed": config.seed, "attack": attack, "n": n,
@@ -287,7 +287,7 @@ def _cache_path(config: TrainConfig) -> Path:
     return runs_dir(config.profile) / "eval" / f"{config.eval_key}.pt"
 
 
-def _checkpoint_stamp(config: TrainConfig) -> int:
+def checkpoint_stamp(config: TrainConfig) -> int:
     """Changes whenever the checkpoint is rewritten, so results of a retrained model are not reused."""
     path = checkpoint_path(config)
     return path.stat().st_mtime_ns if path.exists() else 0
@@ -300,7 +300,7 @@ def _cell_seed(config: TrainConfig, attack: str) -> int:
 _STORED = ("key", "cells", "collapsed", "third_party")   # what a cache file holds; the rest is in memory only
 
 
-def _load_cache(path: Path, key: dict) -> dict:
+def load_cell_cache(path: Path, key: dict) -> dict:
     """The cells cached at ``path`` if they were made under ``key`` (settings and checkpoint), else none.
 
     A cache that is damaged (its seal does not match), foreign, or whose cells do not hold one value
@@ -335,6 +335,6 @@ def _check_cells(path: Path, cache: dict, n: int) -> None:
             raise DamagedFileError(path, f"holds a cross-check {entry!r} that is not one boolean per image")
 
 
-def _save_cache(path: Path, cache: dict) -> None:
-    """What ``_load_cache`` reads back (the profile and other in-memory extras are left out), sealed."""
+def save_cell_cache(path: Path, cache: dict) -> None:
+    """What ``load_cell_cache`` reads back (the profile and other in-memory extras are left out), sealed."""
     save_sealed(path, {k: v for k, v in cache.items() if k in _STORED})

@@ -44,7 +44,7 @@ from ..masks import epsilon_matrix
 from ..models import fast_layout
 from ..paths import runs_dir, tables_dir
 from ..progress import tqdm
-from .evaluation import BATCH, _checkpoint_stamp, _load_cache, _save_cache, natural_scores, test_subset
+from .evaluation import BATCH, checkpoint_stamp, load_cell_cache, natural_scores, save_cell_cache, test_subset
 from .stats import wilson_interval
 from .training import TrainConfig, load_trained
 
@@ -173,7 +173,7 @@ def eps_sweep(profile_name: str, *, progress: bool = True) -> pd.DataFrame:
     tables = []
     for dataset, attack, center in SWEEP_SERIES:
         config = TrainConfig(dataset, "natural", profile=profile_name, seed=0)
-        if _checkpoint_stamp(config) == 0:
+        if checkpoint_stamp(config) == 0:
             print(f"eps sweep: no natural {dataset} model in the {profile_name} profile; "
                   f"{attack} mask, center {center} skipped")
             continue
@@ -181,8 +181,8 @@ def eps_sweep(profile_name: str, *, progress: bool = True) -> pd.DataFrame:
         path = runs_dir(profile_name) / "sweep" / f"{dataset}-{attack}-center{center}.pt"
         key = {"settings": {**{k: v for k, v in settings.items() if k != "image_cap"}, "n": len(images),
                             "dataset": dataset, "attack": attack, "center": center, "square_queries": 0},
-               "checkpoint": _checkpoint_stamp(config)}
-        cache = _load_cache(path, key)
+               "checkpoint": checkpoint_stamp(config)}
+        cache = load_cell_cache(path, key)
         names = ["natural", *map(eps_name, settings["eps_values"])]
         if not all(name in cache["cells"] for name in names):
             try:
@@ -194,7 +194,7 @@ def eps_sweep(profile_name: str, *, progress: bool = True) -> pd.DataFrame:
                         pgd_steps=settings["pgd_steps"], apgd_steps=settings["apgd_steps"],
                         targets=settings["targets"], precision=settings["precision"],
                         seed=zlib.crc32(f"{config.key}/sweep/{attack}-center{center}".encode()),
-                        cells=cache["cells"], on_cell=lambda _, path=path, cache=cache: _save_cache(path, cache),
+                        cells=cache["cells"], on_cell=lambda _, path=path, cache=cache: save_cell_cache(path, cache),
                         progress=progress, desc=f"eps sweep {dataset}, {attack} mask, center {center}")
         tables.append(sweep_rows(cache["cells"], settings["eps_values"], dataset=dataset, attack=attack,
                                  center=center, pgd_steps=settings["pgd_steps"], apgd_steps=settings["apgd_steps"]))
