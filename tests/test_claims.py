@@ -1,9 +1,11 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from lat_utils.config import ATTACK_KINDS, MODEL_KINDS, get_profile
-from lat_utils.study.claims import CLAIMS, VERDICTS, Claim, claims_table, paper_figure2, verdict
+from lat_utils.study.claims import CLAIMS, VERDICTS, Claim, claims_table, paper_figure2, trains_as_paper, verdict
 
 
 def _results(dataset, losses, seeds=(0,), n=200, noise=0.0, collapsed=()):
@@ -155,3 +157,16 @@ def test_the_kept_share_of_a_model_with_no_accuracy_is_zero_without_a_warning():
         warnings.simplefilter("error")  # a division by zero would warn (and write to a notebook's stderr)
         kept = _kept("natural", "background")(lambda model, attack: accuracy[(model, attack)])
     assert list(kept) == [0.0, 50.0]
+
+
+def test_an_absolute_claim_is_comparable_where_the_model_trains_as_the_paper_says():
+    claim = Claim("natural accuracy 99.19%", "full paper", "mnist", 99.19, "absolute", lambda cell: 0.0, ("natural",))
+    label, reason = verdict(claim, 99.0, 99.4, 99.2, get_profile("quick"))
+    quick_steps = get_profile("quick").train_steps
+    assert label == "not comparable" and "100,000 steps" in reason and f"'quick' profile trains {quick_steps:,} steps" in reason
+    assert verdict(claim, 99.0, 99.4, 99.2, get_profile("paper"))[0] == "supported"
+    assert verdict(claim, 98.0, 98.4, 98.2, get_profile("paper"))[0] == "not supported"
+    assert verdict(claim, 99.0, 99.4, 99.2, get_profile("paper-dry-run"))[0] == "not comparable"
+    as_paper = dataclasses.replace(get_profile("quick"), train_steps=100_000, learning_rate=1e-4, lr_schedule="constant")
+    assert verdict(claim, 99.0, 99.4, 99.2, as_paper)[0] == "supported"
+    assert not trains_as_paper(dataclasses.replace(as_paper, batch_size=128))

@@ -8,7 +8,8 @@ below are only the targets we compare with: every number in the "ours" columns i
 
 Verdicts (``verdict``):
 - *not comparable*: the claim rests on a collapsed model (one class for most inputs), or is an
-  absolute number and the profile is not the paper's;
+  absolute number and the profile does not train with the paper's steps, batch and optimizer
+  (``trains_as_paper``);
 - *inconclusive*: the interval contains the claim's boundary (0 for its direction; the paper's number
   for an "at least" claim once the direction is clear);
 - *not supported*: the interval lies entirely on the other side of the boundary;
@@ -28,13 +29,16 @@ import pandas as pd
 
 from ..config import (
     ATTACK_KINDS,
+    BATCH_SIZE,
     CIFAR10_READINGS,
+    LEARNING_RATE,
     LOSS_SCALE,
     PAPER_CIFAR10_KEPT,
     PAPER_CIFAR10_NATURAL_ACCURACY,
     PAPER_MNIST_EXACT_ACCURACY,
     PAPER_MNIST_NATURAL_ACCURACY,
     READING_LABELS,
+    TRAIN_STEPS,
     Profile,
 )
 from .stats import bootstrap_indices, combine_seeds
@@ -53,7 +57,7 @@ class Claim:
     dataset: str
     paper: float                 # the paper's number, in % (accuracy, or % less / more loss)
     kind: str                    # "at_least": ours >= paper; "direction": same sign (and magnitude); "value": the
-                                 # paper's number inside our interval (a ratio); "absolute": needs the paper profile
+                                 # paper's number inside our interval (a ratio); "absolute": needs the paper's training (trains_as_paper)
     value: Callable[[Cell], np.ndarray]
     models: tuple[str, ...]      # the models the claim rests on
     metric: str = "loss"
@@ -177,12 +181,22 @@ class PerImage:
         return np.array(points), np.mean(samples, axis=0)
 
 
+def trains_as_paper(profile: Profile) -> bool:
+    """Does ``profile`` train with the paper's steps, batch and optimizer (Adam at its constant learning
+    rate)? Then an absolute number about its natural models can be set beside the paper's."""
+    return (profile.train_steps >= TRAIN_STEPS and profile.batch_size == BATCH_SIZE
+            and profile.learning_rate == LEARNING_RATE and profile.lr_schedule == "constant")
+
+
 def verdict(claim: Claim, low: float, high: float, ours: float, profile: Profile) -> tuple[str, str]:
     """The verdict of a claim from our interval [low, high] (see the module's docstring) and why."""
     paper = claim.paper
     if claim.kind == "absolute":
-        if profile.name != "paper":
-            return "not comparable", f"an absolute number: needs the paper profile, this is '{profile.name}'"
+        if not trains_as_paper(profile):
+            return "not comparable", (
+                f"an absolute number: needs a model trained as the paper's ({TRAIN_STEPS:,} steps, batch {BATCH_SIZE}, "
+                f"Adam {LEARNING_RATE:g} constant); the '{profile.name}' profile trains {profile.train_steps:,} steps, "
+                f"batch {profile.batch_size}, Adam {profile.learning_rate:g} {profile.lr_schedule}")
         if low <= paper <= high:
             return "supported", "the paper's number lies inside our interval"
         return "not supported", "the paper's number lies outside our interval"
