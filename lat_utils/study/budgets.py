@@ -89,13 +89,14 @@ def movement(part: pd.DataFrame) -> tuple[str, str]:
     that keeps them (one measure, one test subset): *still moving* where the value moved by more than
     the half-width of its 95% interval at the last one, else *flat*; *not measured* without two
     milestones with values. The second string gives the two values."""
-    milestones = part[part["measure"].str.startswith(MILESTONE_MEASURE)].dropna(subset=["ours (%)"])
+    milestones = (part[part["measure"].str.startswith(MILESTONE_MEASURE)].dropna(subset=["ours (%)"])
+                  .sort_values("step", kind="stable"))
     if milestones.empty:
         return "not measured", ""
-    largest = milestones[milestones["profile"] == milestones.sort_values("step")["profile"].iloc[-1]]
+    largest = milestones[milestones["profile"] == milestones["profile"].iloc[-1]]
     if len(largest) < 2:
         return "not measured", ""
-    before, last = (row for _, row in largest.sort_values("step", kind="stable").iloc[-2:].iterrows())
+    before, last = (row for _, row in largest.iloc[-2:].iterrows())
     moved, margin = abs(last["ours (%)"] - before["ours (%)"]), (last["high (%)"] - last["low (%)"]) / 2
     return ("still moving" if moved > margin else "flat",
             f"{before['ours (%)']:.3g}% at {before['budget']} -> {last['ours (%)']:.3g}% at {last['budget']} "

@@ -185,7 +185,7 @@ def fingerprint(config: TrainConfig) -> dict:
 
 def adam(parameters: Iterable[torch.Tensor], learning_rate: float) -> torch.optim.Adam:
     """The paper's optimizer, Adam, in PyTorch's fused implementation (one kernel for the whole update:
-    on the 2-core CPU 9x faster than the default, see bench/train_step.py); the default one where
+    about 4x faster than the default on the 2-core CPU, see bench/train_step.py); the default one where
     this PyTorch or device has no fused Adam."""
     parameters = list(parameters)
     try:
