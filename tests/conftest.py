@@ -1,4 +1,5 @@
-"""Shared fixtures: real MNIST digits, a small model trained on them in a few seconds, and the session's smoke study."""
+"""Shared fixtures: real MNIST digits, a small model trained on them in a few seconds, and the session's study
+(the paper profile's dry run, killed and restarted)."""
 
 from __future__ import annotations
 
@@ -78,36 +79,39 @@ def output_root(tmp_path_factory) -> Path:
         yield root
 
 
-KILLS = 3  # the session's smoke study is killed this many times before it is allowed to finish
+KILLS = 3  # the session's study is killed this many times before it is allowed to finish
+STUDY = "paper-dry-run"  # the session's study: the paper profile's dry run (its every notebook and code path)
 
 
 @dataclass(frozen=True)
-class SmokeStudy:
+class SessionStudy:
+    profile: str              # the profile of the run (its folders under runs/, reports/, figures/)
     exit_code: int            # of the invocation that finished the run
     kill_moments: list[int]   # seconds into each killed invocation
 
 
 @pytest.fixture(scope="session")
-def smoke_study(output_root) -> SmokeStudy:
-    """The whole study in the smoke profile, from scratch in ``output_root``, once per test session, run as
-    an interrupted user's run is: ``./run_all.sh --profile smoke --executor local-submitit`` (submitit's
-    local jobs, real subprocesses: the code path of ``--executor slurm``), killed with SIGKILL (with every
-    process it started) at ``KILLS`` random moments and started again each time. Every test that needs a
-    finished study shares it; ``tests/test_restarts_and_cluster.py`` checks that it ends with the numbers
-    of an uninterrupted computation."""
+def session_study(output_root) -> SessionStudy:
+    """The whole study as the paper profile's dry run (``./run_all.sh --profile paper --dry-run``: every
+    notebook through the paper profile's code path, with every count shrunk), from scratch in
+    ``output_root``, once per test session, run as an interrupted user's run is: through submitit's local
+    jobs (``--executor local-submitit``: real subprocesses, the code path of ``--executor slurm``), killed
+    with SIGKILL (with every process it started) at ``KILLS`` random moments and started again each time.
+    Every test that needs a finished study shares it; ``tests/test_restarts_and_cluster.py`` checks that it
+    ends with the numbers of an uninterrupted computation."""
     moments = random.Random().sample(range(8, 30), KILLS)  # seconds into each attempt
     for moment in moments:
-        run = _smoke_run(output_root)
+        run = _study_run(output_root)
         try:
             run.wait(timeout=moment)
         except subprocess.TimeoutExpired:
             kill_tree(run)
-    return SmokeStudy(_smoke_run(output_root).wait(timeout=1200), moments)
+    return SessionStudy(STUDY, _study_run(output_root).wait(timeout=1200), moments)
 
 
-def _smoke_run(root: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "lat_utils.runner", "--profile", "smoke", "--executor",
-                             "local-submitit"], env={**os.environ, "LAT_OUTPUT_ROOT": str(root)},
+def _study_run(root: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "lat_utils.runner", "--profile", "paper", "--dry-run",
+                             "--executor", "local-submitit"], env={**os.environ, "LAT_OUTPUT_ROOT": str(root)},
                             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -138,15 +142,15 @@ def kill_tree(process: subprocess.Popen) -> None:
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group marks
 def pytest_collection_modifyitems(items) -> None:
     """A test that executes notebooks is slow too: ``-m "not slow"`` is the development loop without them.
-    With pytest-xdist (``./run_tests.sh`` runs ``-n auto --dist loadgroup``), every test that reads the smoke
-    study runs in one worker, so that the study runs once; the slow tests (the whole runs) are collected
+    With pytest-xdist (``./run_tests.sh`` runs ``-n auto --dist loadgroup``), every test that reads the
+    session's study runs in one worker, so that the study runs once; the slow tests (the whole runs) are collected
     first, so that the longest work starts first."""
     items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("notebooks")))
     for item in items:
         if item.get_closest_marker("notebooks"):
             item.add_marker(pytest.mark.slow)
-        if "smoke_study" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("smoke_study"))
+        if "session_study" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("session_study"))
 
 
 def pytest_configure(config) -> None:

@@ -1,4 +1,5 @@
-"""Papermill inside pytest: the whole study in the smoke profile, as ./run_all.sh --profile smoke runs it."""
+"""The plan of a run, and papermill inside pytest: the whole study as the session's study (the paper profile's
+dry run, ``conftest.session_study``) ran it."""
 
 import json
 import re
@@ -7,34 +8,42 @@ import pandas as pd
 import pytest
 
 from lat_utils import runner
+from lat_utils.config import get_profile
 from lat_utils.paths import figures_dir, reports_dir, runs_dir, tables_dir
 from lat_utils.study import training
 from lat_utils.study.claims import VERDICTS
 
 
+def trainings(stages: list[list[runner.Execution]]) -> list[runner.Execution]:
+    """The executions of ``02_train`` in a plan (the first stage, beside the ImageNet attack)."""
+    return [e for e in stages[0] if e.notebook == "02_train.ipynb"]
+
+
 def test_plan_covers_every_model_and_dataset():
     stages = runner.plan("quick")
-    assert [s[0].notebook for s in stages] == ["01_imagenet_attack.ipynb", "02_train.ipynb", "03_evaluate.ipynb",
-                                               "04_figures_and_claims.ipynb", "05_budgets.ipynb"]
-    assert [e.output for e in stages[2]] == ["03_evaluate_mnist.ipynb", "03_evaluate_cifar10.ipynb",
+    assert [e.notebook for e in stages[0]][:2] == ["01_imagenet_attack.ipynb", "02_train.ipynb"]
+    assert [s[0].notebook for s in stages[1:]] == ["03_evaluate.ipynb", "04_figures_and_claims.ipynb",
+                                                   "05_budgets.ipynb"]
+    assert [e.output for e in stages[1]] == ["03_evaluate_mnist.ipynb", "03_evaluate_cifar10.ipynb",
                                              "03_cifar10_eps.ipynb"]
-    assert len(stages[1]) == 4 + 3  # MNIST: the claims' 4 models; CIFAR-10: 3 at the raw-pixels reading
-    assert {e.parameters["reading"] for e in stages[1] if e.parameters["dataset"] == "cifar10"
+    assert len(trainings(stages)) == 4 + 3  # MNIST: the claims' 4 models; CIFAR-10: 3 at the raw-pixels reading
+    assert len(stages[0]) == 1 + 4 + 3      # the ImageNet attack runs beside them: it needs none of them
+    assert {e.parameters["reading"] for e in trainings(stages) if e.parameters["dataset"] == "cifar10"
             and e.parameters["localization"] != "natural"} == {"raw"}   # the natural model serves every reading
     assert all((runner.NOTEBOOKS / e.notebook).exists() for stage in stages for e in stage)
 
 
 def test_plan_together_trains_each_model_once():
-    trainings = runner.plan("quick", together=True)[1]
-    assert [e.parameters["together"] for e in trainings] == [False, True, False, True]
-    assert trainings[1].output == "02_train_mnist-together-per_step-seed0.ipynb"
+    trainings_ = trainings(runner.plan("quick", together=True))
+    assert [e.parameters["together"] for e in trainings_] == [False, True, False, True]
+    assert trainings_[1].output == "02_train_mnist-together-per_step-seed0.ipynb"
     covered = []
-    for e in trainings:
+    for e in trainings_:
         p = e.parameters
         config = training.TrainConfig(p["dataset"], p["localization"], p["projection"], "quick", p["seed"], p["reading"])
         groups = training.together_groups(config.dataset, "quick") if p["together"] else [[config]]
         covered += [c.key for c in next(g for g in groups if config in g)]
-    assert sorted(covered) == sorted(e.output[len("02_train_"):-len(".ipynb")] for e in runner.plan("quick")[1])
+    assert sorted(covered) == sorted(e.output[len("02_train_"):-len(".ipynb")] for e in trainings(runner.plan("quick")))
 
 
 def test_unknown_profile_is_refused(capsys):
@@ -59,31 +68,46 @@ def test_source_notebooks_are_thin_and_clean():
 
 
 @pytest.mark.notebooks
-def test_smoke_study_runs_end_to_end(smoke_study):
-    assert smoke_study.exit_code == 0
-    reports = reports_dir("smoke")
-    for stage in runner.plan("smoke"):
-        for execution in stage:
-            assert (reports / execution.output).exists()
-            assert (reports / execution.output).with_suffix(".html").exists()
-    figures = {p.name for p in figures_dir("smoke").glob("*.png")}
+def test_session_study_runs_end_to_end_and_says_dry_run(session_study):
+    """The paper profile's dry run (``./run_all.sh --profile paper --dry-run``): every notebook through the real
+    run's code path (several seeds, training together, the exact-mask model and Algorithm 1 read literally, two
+    readings of the CIFAR-10 eps, the full-test-set indexing, the localized AutoAttack, the ImageNet sweep), with
+    only the counts shrunk; its outputs are marked DRY RUN everywhere."""
+    assert session_study.exit_code == 0
+    profile = session_study.profile
+    reports = reports_dir(profile)
+    stages = runner.plan(profile, together=True)  # a dry run trains together, as on a GPU
+    assert any(e.parameters["together"] for e in trainings(stages))
+    for execution in (e for stage in stages for e in stage):
+        text = (reports / execution.output).read_text()
+        assert "# DRY RUN of the paper profile" in text, f"{execution.output} does not say DRY RUN"
+        assert (reports / execution.output).with_suffix(".html").exists()
+    figures = {p.name for p in figures_dir(profile).glob("*.png")}
     for name in ("fig1_mnist_attacks.png", "fig2_loss_mnist.png", "fig2_loss_cifar10.png", "accuracy_mnist.png",
                  "training_mnist.png", "claims_forest.png"):
         assert name in figures
-    claims = pd.read_csv(tables_dir("smoke") / "claims.csv")
+    # two of the paper's three seeds x (six MNIST models, the natural CIFAR-10 model and two adversarial ones at
+    # each of two readings of its eps), each trained to the dry run's last step
+    models = [c for d in ("mnist", "cifar10") for c in training.study_models(d, profile)]
+    assert len(models) == 2 * (6 + 1 + 2 * 2) and all((runs_dir(profile) / f"{c.key}.pt").exists() for c in models)
+    tables = list(tables_dir(profile).glob("*.csv"))
+    assert {"eval_mnist.csv", "eval_cifar10.csv", "claims.csv"} <= {t.name for t in tables}
+    for path in tables:
+        assert pd.read_csv(path).columns[0] == runner.cli.DRY_RUN_COLUMN, f"{path.name} is not marked DRY RUN"
+    evaluation = pd.read_csv(tables_dir(profile) / "eval_mnist.csv")
+    assert set(evaluation.seed) == {0, 1}
+    assert evaluation.n.eq(get_profile(profile).image_cap).all(), "the full test set, cut by the dry run's cap"
+    claims = pd.read_csv(tables_dir(profile) / "claims.csv")
     assert set(claims.verdict) <= set(VERDICTS)
     bounded = claims.dropna(subset=["low (%)"])
     assert bounded["low (%)"].le(bounded["high (%)"]).all()
     assert len(claims) >= 18
-    # a rerun reuses the finished model: nothing is retrained
-    training = runner.plan("smoke")[1][0]
-    runner.execute(training, "smoke")
-    assert "loaded (already finished)" in (reports / training.output).read_text()
-    assert (runs_dir("smoke") / "mnist-natural-seed0.pt").exists()
-    # the GPU path's notebook (models trained together) runs too; here it finds them finished
-    group = next(e for e in runner.plan("smoke", together=True)[1] if e.parameters["together"])
-    runner.execute(group, "smoke")
-    assert (reports / group.output).read_text().count("loaded (already finished)") >= 2
+    # a rerun reuses the finished models: the CPU path's notebook of one model that the run trained together
+    # with others finds it finished, and trains nothing
+    alone = next(e for e in trainings(runner.plan(profile)) 
+                 if e.parameters["localization"] == "background" and e.parameters["projection"] == "per_step")
+    runner.execute(alone, profile)
+    assert "loaded (already finished)" in (reports / alone.output).read_text()
 
 
 def test_a_failing_notebook_names_notebook_and_cell():

@@ -1,8 +1,8 @@
-"""The smoke study's reports as a reader meets them: no machine paths, no warning blocks, a landing page
-that a real browser (headless Chromium) shows with every image loaded.
+"""The reports as a reader meets them: no machine paths, no warning blocks, a landing page that a real
+browser (headless Chromium) shows with every image loaded.
 
-These tests look at the reports of the session's smoke study (the ``smoke_study`` fixture, shared with
-``test_notebooks.py``), so the study runs once per session.
+These tests look at the reports of the session's study (the ``session_study`` fixture: the paper profile's
+dry run, shared with ``test_notebooks.py``), so the study runs once per session.
 """
 
 import json
@@ -21,32 +21,33 @@ pytestmark = pytest.mark.notebooks
 REQUIRE_BROWSER_ENV = "LAT_REQUIRE_BROWSER"
 
 
-def executed_reports() -> list[Path]:
-    """Every executed notebook of the smoke plan, as .ipynb and .html, and the landing page."""
-    reports = reports_dir("smoke")
-    names = [e.output for stage in runner.plan("smoke") for e in stage]
+def executed_reports(profile: str) -> list[Path]:
+    """Every executed notebook of the study's plan, as .ipynb and .html, and the landing page."""
+    reports = reports_dir(profile)
+    names = [e.output for stage in runner.plan(profile, together=True) for e in stage]
     return ([reports / n for n in names] + [(reports / n).with_suffix(".html") for n in names]
             + [reports / site.INDEX])
 
 
-def test_reports_hold_no_path_of_the_machine(smoke_study):
-    assert smoke_study.exit_code == 0
+def test_reports_hold_no_path_of_the_machine(session_study):
+    assert session_study.exit_code == 0
     machine_paths = [str(PROJECT_ROOT), str(Path.home()) + "/", "/tmp/"]
-    for path in executed_reports():
+    for path in executed_reports(session_study.profile):
         text = path.read_text(encoding="utf-8")
         found = [p for p in machine_paths if p in text]
         assert not found, f"{path.name} shows {found}"
 
 
-def test_papermill_records_relative_paths(smoke_study):
-    notebook = json.loads((reports_dir("smoke") / "04_figures_and_claims.ipynb").read_text())
+def test_papermill_records_relative_paths(session_study):
+    profile = session_study.profile
+    notebook = json.loads((reports_dir(profile) / "04_figures_and_claims.ipynb").read_text())
     recorded = notebook["metadata"]["papermill"]
     assert recorded["input_path"] == "notebooks/04_figures_and_claims.ipynb"
-    assert recorded["output_path"] == "reports/smoke/04_figures_and_claims.ipynb"
+    assert recorded["output_path"] == f"reports/{profile}/04_figures_and_claims.ipynb"
 
 
-def test_executed_notebooks_show_no_stderr_or_error(smoke_study):
-    for path in executed_reports():
+def test_executed_notebooks_show_no_stderr_or_error(session_study):
+    for path in executed_reports(session_study.profile):
         if path.suffix != ".ipynb":
             continue
         for cell in json.loads(path.read_text())["cells"]:
@@ -55,20 +56,21 @@ def test_executed_notebooks_show_no_stderr_or_error(smoke_study):
                 assert output.get("name") != "stderr", f"{path.name} writes to stderr: {output['text'][:300]!r}"
 
 
-def test_progress_bars_are_plain_text_in_reports(smoke_study):
-    text = (reports_dir("smoke") / "03_evaluate_mnist.ipynb").read_text()
+def test_progress_bars_are_plain_text_in_reports(session_study):
+    text = (reports_dir(session_study.profile) / "03_evaluate_mnist.ipynb").read_text()
     assert "evaluating mnist-natural-seed0: 100%" in text  # the bar's final state, as ordinary output
     assert "application/vnd.jupyter.widget-view+json" not in text
     assert "IProgress" not in text
 
 
-def test_landing_page_links_every_notebook_and_figure(smoke_study):
-    page = (reports_dir("smoke") / site.INDEX).read_text()
-    for stage in runner.plan("smoke"):
+def test_landing_page_links_every_notebook_and_figure(session_study):
+    profile = session_study.profile
+    page = (reports_dir(profile) / site.INDEX).read_text()
+    for stage in runner.plan(profile, together=True):
         for execution in stage:
             assert f"href='{Path(execution.output).with_suffix('.html').name}'" in page
     for name, _ in site.HEADLINE_FIGURES[:3]:  # the MNIST and CIFAR-10 figures; the ImageNet one too below
-        assert f"src='../../figures/smoke/{name}'" in page
+        assert f"src='../../figures/{profile}/{name}'" in page
     assert "figure1_imagenet_localized_attack.png" in page
     assert "Deviations from the paper" in page and "Claims" in page
 
@@ -86,12 +88,12 @@ def chromium():
 
 
 @pytest.mark.parametrize("page", [site.INDEX, "03_evaluate_mnist.html"])
-def test_report_pages_in_a_real_browser(smoke_study, chromium, page):
-    report = browser.inspect_page(reports_dir("smoke") / page, chromium)
+def test_report_pages_in_a_real_browser(session_study, chromium, page):
+    report = browser.inspect_page(reports_dir(session_study.profile) / page, chromium)
     assert report.ready_state == "complete" and report.text_length > 500, report
     assert report.images, f"{page} shows no image"
     assert not report.broken_images, f"{page}: images that did not load: {report.broken_images}"
     assert not report.alarms, f"{page} shows error or warning blocks: {report.alarms}"
     if page == site.INDEX:
         assert len(report.images) == len(site.HEADLINE_FIGURES)
-        assert "smoke" in report.title
+        assert session_study.profile in report.title

@@ -1,9 +1,9 @@
 """A reproduction gives the same numbers whether or not it was interrupted, and on a cluster.
 
-The session's smoke study (the ``smoke_study`` fixture) runs through the cluster path (submitit's local
-executor: real subprocess jobs, the code path of ``--executor slurm``) and is killed with SIGKILL at three
-random moments and restarted each time; it must end with the evaluation tables and claims of an
-uninterrupted computation: the same models trained and evaluated from scratch in this process.
+The session's study (the ``session_study`` fixture: the paper profile's dry run) runs through the cluster
+path (submitit's local executor: real subprocess jobs, the code path of ``--executor slurm``) and is killed
+with SIGKILL at three random moments and restarted each time; it must end with the evaluation tables and
+claims of an uninterrupted computation: the same models trained and evaluated from scratch in this process.
 """
 
 import json
@@ -18,65 +18,71 @@ from lat_utils import runner
 from lat_utils.config import DATASETS, get_profile
 from lat_utils.paths import tables_dir
 from lat_utils.runner.executors import stage_threads
-from lat_utils.study import claims, cross_evaluate, study_models, trained_models
+from lat_utils.study import TrainConfig, claims, cross_evaluate, trained_models
+
+from .test_notebooks import trainings
 
 COMPARED_TABLES = ("eval_mnist.csv", "eval_cifar10.csv", "per_image_mnist.csv.gz", "per_image_cifar10.csv.gz",
                    "claims.csv")
 
 
-def _tables(root) -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(root / "reports" / "smoke" / "tables" / name) for name in COMPARED_TABLES}
+def _tables(root, profile: str) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_csv(root / "reports" / profile / "tables" / name) for name in COMPARED_TABLES}
 
 
-def _uninterrupted(root, threads: int) -> None:
-    """The smoke study's numbers computed in this process, from scratch in ``root``, without notebooks: every
-    model trained and evaluated as its training notebook does (with that notebook's share of the cores), the
-    tables gathered as ``03_evaluate`` does and the claims as ``04_figures_and_claims`` does."""
+def _uninterrupted(profile: str, threads: int) -> None:
+    """The study's numbers computed in this process, from scratch, without notebooks: every model trained as its
+    training notebook does (together where the run trained models together; with that notebook's share of the
+    cores), the tables gathered as ``03_evaluate`` does, the claims as ``04_figures_and_claims`` does, and the
+    tables marked DRY RUN as the run marks them."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
+        for execution in trainings(runner.plan(profile, together=True)):
+            p = execution.parameters
+            config = TrainConfig(p["dataset"], p["localization"], p["projection"], profile, p["seed"], p["reading"])
+            trained_models(config, together=p["together"], progress=False)
         for dataset in DATASETS:
-            for config in study_models(dataset, "smoke"):
-                trained_models(config, progress=False)
-            cross_evaluate(dataset, "smoke", progress=False)
+            cross_evaluate(dataset, profile, progress=False)
     finally:
         torch.set_num_threads(before)
-    tables = {d: pd.read_csv(tables_dir("smoke") / f"eval_{d}.csv") for d in DATASETS}
-    per_image = {d: pd.read_csv(tables_dir("smoke") / f"per_image_{d}.csv.gz", keep_default_na=False)
+    tables = {d: pd.read_csv(tables_dir(profile) / f"eval_{d}.csv") for d in DATASETS}
+    per_image = {d: pd.read_csv(tables_dir(profile) / f"per_image_{d}.csv.gz", keep_default_na=False)
                  for d in DATASETS}
-    claims.claims_table(tables, per_image, get_profile("smoke")).to_csv(tables_dir("smoke") / "claims.csv",
+    claims.claims_table(tables, per_image, get_profile(profile)).to_csv(tables_dir(profile) / "claims.csv",
                                                                          index=False)
+    runner.cli.mark_dry_run_tables(profile)
 
 
 @pytest.mark.notebooks
 @pytest.mark.slow
-def test_smoke_study_through_submitit_killed_three_times_ends_as_an_uninterrupted_run(
-        tmp_path, smoke_study, output_root, monkeypatch):
-    moments = smoke_study.kill_moments
-    assert smoke_study.exit_code == 0, f"the restarted run failed (kills at {moments} s)"
-    reports = output_root / "reports" / "smoke"
-    for execution in (e for stage in runner.plan("smoke") for e in stage):
+def test_session_study_through_submitit_killed_three_times_ends_as_an_uninterrupted_run(
+        tmp_path, session_study, output_root, monkeypatch):
+    moments, profile = session_study.kill_moments, session_study.profile
+    assert session_study.exit_code == 0, f"the restarted run failed (kills at {moments} s)"
+    reports = output_root / "reports" / profile
+    for execution in (e for stage in runner.plan(profile, together=True) for e in stage):
         assert (reports / execution.output).with_suffix(".html").exists()
-    assert list((output_root / "runs" / "smoke" / "submitit").glob("*_result.pkl")), "no submitit job ran"
+    assert list((output_root / "runs" / profile / "submitit").glob("*_result.pkl")), "no submitit job ran"
     # the wall time is that of every invocation (an attempt killed before its imports ended left none)
     record = json.loads((reports / "run.json").read_text())
     assert 2 <= len(record["invocations"]) <= len(moments) + 1 and record["seconds"] == pytest.approx(
         sum(record["invocations"]), abs=0.5)
     assert record["seconds"] - record["invocations"][-1] >= max(moments) - 20, (moments, record["invocations"])
-    assert not (output_root / "runs" / "smoke" / "invocations.json").exists()  # the run is complete
+    assert not (output_root / "runs" / profile / "invocations.json").exists()  # the run is complete
 
     monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
     jobs = min(4, os.cpu_count() or 1)  # the run's default, and each training notebook's share of the cores
-    _uninterrupted(tmp_path, stage_threads(min(jobs, len(runner.plan("smoke")[1])), 0) or torch.get_num_threads())
-    uninterrupted = _tables(tmp_path)
-    for name, table in _tables(output_root).items():
+    _uninterrupted(profile, stage_threads(min(jobs, len(runner.plan(profile)[0])), 0) or torch.get_num_threads())
+    uninterrupted = _tables(tmp_path, profile)
+    for name, table in _tables(output_root, profile).items():
         pd.testing.assert_frame_equal(table, uninterrupted[name], obj=f"{name} (kills at {moments} s)")
 
 
 def test_a_resumed_run_keeps_the_notebooks_an_earlier_invocation_finished(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
     stages = runner.plan("smoke")
-    first = stages[0][0]
+    first = stages[0][0]  # the ImageNet attack
     submitted = []
 
     class Recorder:

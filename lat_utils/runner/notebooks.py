@@ -54,9 +54,9 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
                             "projection": group[0].projection, "seed": group[0].seed, "reading": group[0].reading,
                             "together": len(group) > 1})
                  for group in groups]
+    imagenet = Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})
     return [
-        [Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})],
-        trainings,
+        [imagenet, *trainings],  # the ImageNet attack needs no model of ours: it runs beside the training
         [*(Execution("03_evaluate.ipynb", f"03_evaluate_{d}.ipynb", {"profile": profile, "dataset": d})
            for d in DATASETS),
          Execution("03_cifar10_eps.ipynb", "03_cifar10_eps.ipynb", {"profile": profile})],
