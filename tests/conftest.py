@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from filelock import FileLock
 import torch
 import torch.nn.functional as F
+from filelock import FileLock
 
 from lat_utils.data import load_dataset
 from lat_utils.models import PaperCNN

@@ -62,7 +62,7 @@ def test_source_notebooks_are_thin_and_clean():
         assert all("id" in c for c in cells), f"{path.name}: a cell has no id (nbformat 4.5 requires one)"
         assert "parameters" in code[0]["metadata"].get("tags", []), f"{path.name}: first code cell is not tagged"
         # the first thing the notebook does is refuse a parameter it does not take, naming those it does
-        checked = re.search(r"^check_parameters\(globals\(\), (.*)\)$", "".join(code[1]["source"]), re.M)
+        checked = re.search(r"^check_parameters\(globals\(\), (.*)\)$", "".join(code[1]["source"]), re.MULTILINE)
         assert checked, f"{path.name}: its second code cell does not check its parameters"
         assert re.findall(r'"(\w+)"', checked.group(1)) == list(papermill.inspect_notebook(path)), path.name
 
