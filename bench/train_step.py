@@ -35,13 +35,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench_pgd import attack_step_flops, interleaved_median_seconds, matmul_flops_per_second
 from lat_utils.attacks import masked_pgd
 from lat_utils.config import EPS, TRAIN_PGD_ITERATE
 from lat_utils.devices import device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
 from lat_utils.study.training import adam
+
+from bench_pgd import attack_step_flops, interleaved_median_seconds, matmul_flops_per_second
 
 TODAY = "before: best iterate, default Adam"
 NEW = f"now: {TRAIN_PGD_ITERATE} iterate, fused Adam"

@@ -113,6 +113,14 @@ def _setuptools_recent() -> bool:
     return int(setuptools.__version__.split(".")[0]) >= 77
 
 
+def test_the_code_passes_the_linter():
+    """``ruff check`` with the project's pinned rules (pyproject.toml): no unused or undefined name, imports
+    sorted, in the package, the tests, the benchmarks and the notebooks."""
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+
+
 def test_a_built_wheel_holds_and_imports_every_subpackage(tmp_path):
     source = tmp_path / "source"
     for name in ("pyproject.toml", "README.md", "LICENSE"):

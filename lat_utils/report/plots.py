@@ -26,7 +26,6 @@ from ..config import (
 )
 from ..masks import epsilon_matrix
 
-
 # the readings of the CIFAR-10 eps, as eps x 255 and a short label, for the eps sweep's figure
 _SWEEP_READINGS = sorted((eps * 255, READING_LABELS[name].split(" (")[0]) for name, eps in CIFAR10_READINGS.items())
 

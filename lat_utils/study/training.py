@@ -22,8 +22,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..attacks import masked_pgd
-from ..config import (CENTRAL_MODELS, DATASETS, MODEL_KINDS, PROJECTIONS, STATED, TRAIN_PGD_ITERATE, Profile, get_profile,
-                      reading_eps)
+from ..config import (
+    CENTRAL_MODELS,
+    DATASETS,
+    MODEL_KINDS,
+    PROJECTIONS,
+    STATED,
+    TRAIN_PGD_ITERATE,
+    Profile,
+    get_profile,
+    reading_eps,
+)
 from ..data import load_dataset
 from ..devices import device
 from ..masks import epsilon_matrix
