@@ -1,16 +1,17 @@
 """The study as a plan: which notebooks run, in which stages, with which parameters, and how one runs.
 
-1. ``01_imagenet_attack``: the localized attack on an ImageNet classifier (Figure 1, Tables 1-2);
-2. ``02_train``: once per model of the study (independent: several at a time), or with ``together``
+Stage 1. ``02_train``: once per model of the study (independent: several at a time), or with ``together``
    once per group of ``study.together_groups``, whose models train in lockstep as one stacked network;
    each then evaluates its models under every attack (the localized AutoAttack) and cross-checks them
-   with torchattacks, so evaluation runs in parallel too;
-3. ``03_evaluate``: once per dataset (gathers the evaluations: Figure 2, accuracy grid, PGD's
-   overestimate, the torchattacks cross-check); beside them ``03_cifar10_eps``: the natural models under
-   the localized attack at every eps of a sweep, and what the paper's CIFAR-10 numbers mean;
-4. ``04_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table (and the
-   claims at each milestone of training, where the profile keeps milestones);
-5. ``05_budgets``: the claims across training budgets, over every profile that has run here.
+   with torchattacks, so evaluation runs in parallel too. Beside them ``01_imagenet_attack``: the
+   localized attack on an ImageNet classifier (Figure 1, Tables 1-2), which needs no model of ours;
+Stage 2. ``03_evaluate``: once per dataset (gathers the evaluations into the evaluation tables: Figure 2,
+   accuracy grid, PGD's overestimate, the torchattacks cross-check);
+Stage 3. ``04_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table (and the
+   claims at each milestone of training, where the profile keeps milestones); beside it ``03_cifar10_eps``:
+   the natural models under the localized attack at every eps of a sweep, and what the paper's CIFAR-10
+   numbers mean (the CIFAR-10 claims under each reading, from the evaluation tables);
+Stage 4. ``05_budgets``: the claims across training budgets, over every profile that has run here.
 
 :func:`execute` runs one notebook with papermill into ``reports/<profile>/`` and renders it to HTML;
 the executors (``executors``, ``slurm``) run the stages; a failed notebook raises
@@ -44,7 +45,8 @@ class Execution:
 
 
 def plan(profile: str, together: bool = False) -> list[list[Execution]]:
-    """The stages of the study, in order; the executions inside a stage are independent."""
+    """The stages of the study, in order; the executions inside a stage are independent (none reads what
+    another of its stage writes), and each stage runs after the previous one has finished."""
     get_profile(profile)
     groups = []  # models trained by one execution of 02_train
     for dataset in DATASETS:
@@ -57,10 +59,10 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
     imagenet = Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})
     return [
         [imagenet, *trainings],  # the ImageNet attack needs no model of ours: it runs beside the training
-        [*(Execution("03_evaluate.ipynb", f"03_evaluate_{d}.ipynb", {"profile": profile, "dataset": d})
-           for d in DATASETS),
-         Execution("03_cifar10_eps.ipynb", "03_cifar10_eps.ipynb", {"profile": profile})],
-        [Execution("04_figures_and_claims.ipynb", "04_figures_and_claims.ipynb", {"profile": profile})],
+        [Execution("03_evaluate.ipynb", f"03_evaluate_{d}.ipynb", {"profile": profile, "dataset": d})
+         for d in DATASETS],     # each writes its dataset's evaluation tables ...
+        [Execution("03_cifar10_eps.ipynb", "03_cifar10_eps.ipynb", {"profile": profile}),  # ... which both read
+         Execution("04_figures_and_claims.ipynb", "04_figures_and_claims.ipynb", {"profile": profile})],
         [Execution("05_budgets.ipynb", "05_budgets.ipynb", {"profile": profile})],
     ]
 
