@@ -159,7 +159,8 @@ def test_a_checkpoint_of_one_reading_is_never_loaded_as_another(run_folder):
 
 
 def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
-    monkeypatch.setitem(config.PROFILES, "smoke", dataclasses.replace(get_profile("smoke"), cifar10_readings=("raw", "stated")))
+    monkeypatch.setitem(config.PROFILES, "smoke", dataclasses.replace(get_profile("smoke"), cifar10_readings=("raw", "stated"),
+                                                                      n_test=20))  # 20 images: a table's shape
     for cfg in study_models("cifar10", "smoke"):
         train_model(cfg, progress=False)
     table = full = evaluation.cross_evaluate("cifar10", "smoke", progress=False)
