@@ -67,6 +67,11 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
     ]
 
 
+# the kernel logs only its errors: ipykernel 7 warns on every start that its local TCP sockets are not
+# encrypted (the notebook's outputs and errors are not the kernel's log: they reach the report as before)
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
 class NotebookFailed(RuntimeError):
     """A notebook of the study failed; the message names the notebook, its parameters and the cell."""
 
@@ -91,7 +96,8 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
     try:
         papermill.execute_notebook(NOTEBOOKS / execution.notebook, output, parameters=execution.parameters,
                                    cwd=str(PROJECT_ROOT), kernel_name="python3", progress_bar=False,
-                                   coalesce_streams=True)  # one stream output per cell, a bar's final line
+                                   coalesce_streams=True,  # one stream output per cell, a bar's final line
+                                   extra_arguments=KERNEL_ARGUMENTS)
     except papermill.PapermillExecutionError as error:
         raise NotebookFailed(f"{execution.notebook} {execution.parameters} failed in cell {error.exec_count} "
                              f"({error.ename}: {error.evalue}); see the executed copy {output}") from None
