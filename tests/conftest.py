@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from filelock import FileLock
 
+from lat_utils.config import DRY_RUN_SUFFIX
 from lat_utils.data import load_dataset
 from lat_utils.models import PaperCNN
 from lat_utils.paths import PROJECT_ROOT
@@ -80,7 +81,7 @@ def output_root(tmp_path_factory) -> Path:
 
 
 KILLS = 3  # the session's study is killed this many times before it is allowed to finish
-STUDY = "paper-dry-run"  # the session's study: the paper profile's dry run (its every notebook and code path)
+STUDY = "paper"  # the session's study: this profile's dry run (its every notebook and code path)
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,11 @@ def session_study(output_root) -> SessionStudy:
             run.wait(timeout=moment)
         except subprocess.TimeoutExpired:
             kill_tree(run)
-    return SessionStudy(STUDY, _study_run(output_root).wait(timeout=1200), moments)
+    return SessionStudy(STUDY + DRY_RUN_SUFFIX, _study_run(output_root).wait(timeout=1200), moments)
 
 
 def _study_run(root: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "lat_utils.runner", "--profile", "paper", "--dry-run",
+    return subprocess.Popen([sys.executable, "-m", "lat_utils.runner", "--profile", STUDY, "--dry-run",
                              "--executor", "local-submitit"], env={**os.environ, "LAT_OUTPUT_ROOT": str(root)},
                             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

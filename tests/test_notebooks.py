@@ -19,6 +19,12 @@ def trainings(stages: list[list[runner.Execution]]) -> list[runner.Execution]:
     return [e for e in stages[0] if e.notebook == "02_train.ipynb"]
 
 
+def training_config(execution: runner.Execution) -> training.TrainConfig:
+    """The model that an execution of ``02_train`` names, as the notebook builds it from its parameters."""
+    p = execution.parameters
+    return training.TrainConfig(p["dataset"], p["localization"], p["projection"], p["profile"], p["seed"], p["reading"])
+
+
 def test_plan_covers_every_model_and_dataset():
     stages = runner.plan("quick")
     assert [e.notebook for e in stages[0]][:2] == ["01_imagenet_attack.ipynb", "02_train.ipynb"]
@@ -39,9 +45,8 @@ def test_plan_together_trains_each_model_once():
     assert trainings_[1].output == "02_train_mnist-together-per_step-seed0.ipynb"
     covered = []
     for e in trainings_:
-        p = e.parameters
-        config = training.TrainConfig(p["dataset"], p["localization"], p["projection"], "quick", p["seed"], p["reading"])
-        groups = training.together_groups(config.dataset, "quick") if p["together"] else [[config]]
+        config = training_config(e)
+        groups = training.together_groups(config.dataset, "quick") if e.parameters["together"] else [[config]]
         covered += [c.key for c in next(g for g in groups if config in g)]
     assert sorted(covered) == sorted(e.output[len("02_train_"):-len(".ipynb")] for e in trainings(runner.plan("quick")))
 
@@ -104,7 +109,7 @@ def test_session_study_runs_end_to_end_and_says_dry_run(session_study):
     assert len(claims) >= 18
     # a rerun reuses the finished models: the CPU path's notebook of one model that the run trained together
     # with others finds it finished, and trains nothing
-    alone = next(e for e in trainings(runner.plan(profile)) 
+    alone = next(e for e in trainings(runner.plan(profile))
                  if e.parameters["localization"] == "background" and e.parameters["projection"] == "per_step")
     runner.execute(alone, profile)
     assert "loaded (already finished)" in (reports / alone.output).read_text()

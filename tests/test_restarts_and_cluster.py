@@ -18,9 +18,9 @@ from lat_utils import runner
 from lat_utils.config import DATASETS, get_profile
 from lat_utils.paths import tables_dir
 from lat_utils.runner.executors import stage_threads
-from lat_utils.study import TrainConfig, claims, cross_evaluate, trained_models
+from lat_utils.study import claims, cross_evaluate, trained_models
 
-from .test_notebooks import trainings
+from .test_notebooks import training_config, trainings
 
 COMPARED_TABLES = ("eval_mnist.csv", "eval_cifar10.csv", "per_image_mnist.csv.gz", "per_image_cifar10.csv.gz",
                    "claims.csv")
@@ -39,9 +39,7 @@ def _uninterrupted(profile: str, threads: int) -> None:
     torch.set_num_threads(threads)
     try:
         for execution in trainings(runner.plan(profile, together=True)):
-            p = execution.parameters
-            config = TrainConfig(p["dataset"], p["localization"], p["projection"], profile, p["seed"], p["reading"])
-            trained_models(config, together=p["together"], progress=False)
+            trained_models(training_config(execution), together=execution.parameters["together"], progress=False)
         for dataset in DATASETS:
             cross_evaluate(dataset, profile, progress=False)
     finally:
