@@ -70,9 +70,12 @@ QUICK_N_TEST = 200
 QUICK_THIRD_PARTY_N = 25
 AUTOATTACK_BUDGET_GAP_QUICK = 2.0   # points: the measured gap above, printed next to the CPU profiles
 
-# The long profile, at most 150 minutes of the 2-core CPU: its training steps are what the AutoAttack
-# evaluation on 2,000 images, the seeds and the learning curves leave of that time (docs/results.md).
+# The long profile, at most 150 minutes of the 2-core CPU with bf16 kernels, sized to two thirds of it (a slow
+# day must still fit): its training steps are what the AutoAttack evaluation, the seeds and the learning curves
+# leave of that time (docs/results.md). With 2,000 test images it took 141 minutes (2026-11-22); the AutoAttack
+# evaluation is most of it, so the images were halved (``./run_all.sh --profile long --estimate``: 158 -> 103 min).
 LONG_TRAIN_STEPS = 3200
+LONG_N_TEST = 1000
 LONG_CURVE_N = 500
 LONG_MODELS = ("natural", "standard", "background", "broad")   # MNIST; the claims' models (exact: no claim)
 CPU_AUTOATTACK = (f"robust accuracy under a localized AutoAttack with APGD-CE and APGD-T of {APGD_STEPS_QUICK} steps, "
@@ -232,7 +235,7 @@ PROFILES: dict[str, Profile] = {
             "one seed",
             "MNIST models: natural, standard, background and broad (the claims' models); the exact-mask model and "
             "Algorithm 1 read literally (background (final)) are in the paper profile only",
-            "CIFAR-10 at one reading of its eps, raw pixels (0.3/255); the long and paper profiles add the others",
+            "CIFAR-10 at one reading of its eps, raw pixels (0.3/255); the paper profile adds the others",
             "ImageNet: the paper's nine photos only (no extension to the extra photos and other eps)",
             CPU_AUTOATTACK,
             f"torchattacks cross-check on the first {QUICK_THIRD_PARTY_N} test images",
@@ -242,10 +245,10 @@ PROFILES: dict[str, Profile] = {
     "long": Profile(
         name="long",
         description="As close to the paper as 150 minutes of a 2-core CPU allow: learning curves, 3 seeds of the "
-                    "central models, 2,000 test images under the localized AutoAttack.",
+                    f"central models, {LONG_N_TEST:,} test images under the localized AutoAttack.",
         train_steps=LONG_TRAIN_STEPS, batch_size=BATCH_SIZE, learning_rate=1e-3,
         train_pgd_steps=5, train_step_size=2.5 * EPS / 5, eps_warmup_fraction=3 / 16, lr_schedule="constant",
-        eval_pgd_steps=20, eval_step_size=2.5 * EPS / 20, n_test=2000, seeds=(0,), central_seeds=(1, 2),
+        eval_pgd_steps=20, eval_step_size=2.5 * EPS / 20, n_test=LONG_N_TEST, seeds=(0,), central_seeds=(1, 2),
         apgd_steps=APGD_STEPS_QUICK, apgd_targets=APGD_TARGETS_QUICK, square_queries=SQUARE_QUERIES_QUICK,
         third_party_n=THIRD_PARTY_N_QUICK, background_projections=("per_step",), model_kinds=LONG_MODELS,
         imagenet_steps=IMAGENET_PGD_STEPS, imagenet_extra=10, imagenet_eps_sweep=(2 / 255, 8 / 255),
@@ -253,17 +256,18 @@ PROFILES: dict[str, Profile] = {
         deviations=(
             f"{LONG_TRAIN_STEPS:,} training steps instead of 100,000 ({LONG_TRAIN_STEPS * BATCH_SIZE / 60_000:.1f} "
             f"epochs of MNIST; {LONG_TRAIN_STEPS / QUICK_TRAIN_STEPS:.1f}x the quick profile), on both datasets: the "
-            "evaluation below costs as much as 8,000 training steps per adversarial model on this CPU",
+            "AutoAttack evaluation below costs as much as about 4,000 training steps per adversarial model on this CPU",
             "Adam learning rate 1e-3 instead of 1e-4, constant as in the paper (so that every milestone is a model "
             "trained for that many steps with the paper's optimizer, not a point of a decay schedule)",
             "PGD-5 in training and PGD-20 in evaluation instead of PGD-100; step 2.5*eps/steps instead of 0.01",
-            "eps ramps from 0 to its value over the first 600 steps, as in the quick profile (the milestones 1/64 to 1/8 "
+            "eps ramps from 0 to its value over the first 600 steps (3/16 of training; the milestones 1/64 to 1/8 "
             "fall inside the ramp: those models were trained at a smaller eps)",
             "MNIST models: natural, standard, background and broad (the claims' models); the exact-mask model and "
             "Algorithm 1 read literally (background (final)) are in the paper profile only",
-            "CIFAR-10 at one reading of its eps, raw pixels (0.3/255); the paper profile adds the others",
-            "first 2,000 test images instead of the full test set; learning curves on the first "
-            f"{LONG_CURVE_N} with PGD-20 alone",
+            "CIFAR-10 at one reading of its eps, raw pixels (0.3/255); the paper profile adds the others (each "
+            "further reading trains two CIFAR-10 models: about 10 more minutes by --estimate, past two thirds of the limit)",
+            f"first {LONG_N_TEST:,} test images instead of the full test set (2,000 until 2026-12-02: 141 minutes, "
+            f"over two thirds of the limit); learning curves on the first {LONG_CURVE_N} with PGD-20 alone",
             "3 seeds for the models the central claims compare (MNIST natural, standard, background), "
             "one seed for the others (MNIST broad, every CIFAR-10 model)",
             "ImageNet extension (beyond the paper): 10 of the 100 extra photos and eps 2/255 and 8/255 only",

@@ -87,7 +87,8 @@ def test_long_profile_has_what_its_verdicts_need():
     from lat_utils.study.training import milestone_steps, study_models
 
     long = get_profile("long")
-    assert long.n_test >= 2000 and long.apgd_steps and long.square_queries, "2,000 images under the AutoAttack"
+    assert long.n_test >= 1000 and long.apgd_steps and long.square_queries, "1,000 images under the AutoAttack"
+    assert long.n_test > long.curve_n and long.n_test >= 5 * get_profile("quick").n_test
     seeds = {}
     for c in study_models("mnist", "long"):
         seeds.setdefault(c.name, set()).add(c.seed)
