@@ -65,11 +65,6 @@ def _trained_mnist_weights() -> dict[str, torch.Tensor]:
     return model.state_dict()
 
 
-def accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    with torch.no_grad():
-        return (model(images).argmax(1) == labels).float().mean().item()
-
-
 @pytest.fixture(scope="session", autouse=True)
 def output_root(tmp_path_factory) -> Path:
     """Every output of the test session (``runs/``, ``reports/``, ``figures/``) goes to one temporary

@@ -17,7 +17,7 @@ from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN
 from lat_utils.study.evaluation import LocalizingWrapper
 
-from .conftest import accuracy
+from .helpers import accuracy
 
 KINDS = ["standard", "background", "exact", "broad", "bbox"]
 PROJECTIONS = ["per_step", "final"]

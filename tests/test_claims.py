@@ -7,31 +7,7 @@ import pytest
 from lat_utils.config import ATTACK_KINDS, MODEL_KINDS, get_profile
 from lat_utils.study.claims import CLAIMS, VERDICTS, Claim, claims_table, paper_figure2, trains_as_paper, verdict
 
-
-def _results(dataset, losses, seeds=(0,), n=200, noise=0.0, collapsed=()):
-    """An evaluation table and its per-image results: ``losses`` maps model -> loss on every input, or
-    model -> {attack: loss}; per-image losses scatter around it by ``noise`` (relative)."""
-    rng = np.random.default_rng(0)
-    rows, images = [], []
-    for seed in seeds:
-        for model in MODEL_KINDS[dataset]:
-            for attack in ("natural", *ATTACK_KINDS[dataset]):
-                loss = losses[model][attack] if isinstance(losses[model], dict) else losses[model]
-                loss = loss * (1 + 0.1 * seed) if model == "standard" else loss  # training variance
-                per_image = loss * (1 + noise * rng.standard_normal(n)).clip(min=0.01)
-                rows.append({"dataset": dataset, "model": model, "seed": seed, "attack": attack,
-                             "loss": per_image.mean(), "accuracy": 0.9, "n": n, "collapsed": model in collapsed,
-                             "exact_data": dataset == "mnist"})
-                images.append(pd.DataFrame({"model": model, "seed": seed, "attack": attack, "image": np.arange(n),
-                                            "loss": per_image, "correct": np.arange(n) % 10 != 0,
-                                            "pgd_loss": per_image, "pgd_correct": True, "broken_by": ""}))
-    return pd.DataFrame(rows), pd.concat(images, ignore_index=True)
-
-
-def _claims(results, profile="quick"):
-    tables = {d: r[0] for d, r in results.items()}
-    per_image = {d: r[1] for d, r in results.items()}
-    return claims_table(tables, per_image, get_profile(profile)).set_index("claim")
+from .helpers import claims_of, synthetic_results
 
 
 def test_relative_claims_follow_the_papers_definition():
@@ -39,7 +15,7 @@ def test_relative_claims_follow_the_papers_definition():
     attacks = {a: 0.005 for a in ATTACK_KINDS["mnist"]}
     lat = {"natural": 0.9, **{a: 0.001 for a in ATTACK_KINDS["mnist"]}}
     losses = {"natural": 1.0, "standard": {"natural": 1.5, **attacks}, "background": lat, "exact": lat, "broad": lat}
-    table = _claims({"mnist": _results("mnist", losses)})
+    table = claims_of({"mnist": synthetic_results("mnist", losses)})
     more = table.loc["MNIST standard model: 39.9% more natural loss than the natural model"]
     assert more["ours (%)"] == pytest.approx(50.0) and more.verdict == "direction only" and "1.3x" in more.reason
     less = table.loc["MNIST background model: over 99% less adversarial loss than the natural model"]
@@ -58,7 +34,7 @@ def test_relative_claims_follow_the_papers_definition():
 def test_a_claim_that_fails_is_not_supported():
     losses = {m: 1.0 for m in MODEL_KINDS["mnist"]}
     losses["background"] = 2.0  # worse than natural everywhere
-    table = _claims({"mnist": _results("mnist", losses, noise=0.1)})
+    table = claims_of({"mnist": synthetic_results("mnist", losses, noise=0.1)})
     assert table.loc["MNIST background model: 4.35% less natural loss than the natural model"].verdict == "not supported"
     assert table.loc["MNIST background model: over 99% less adversarial loss than the natural model"].verdict == \
         "not supported"
@@ -67,7 +43,7 @@ def test_a_claim_that_fails_is_not_supported():
 def test_a_difference_within_the_noise_is_inconclusive():
     losses = {m: 1.0 for m in MODEL_KINDS["mnist"]}
     losses["background"] = 0.98  # 2% less loss, but per-image losses scatter by 50%
-    row = _claims({"mnist": _results("mnist", losses, noise=0.5)}).loc[
+    row = claims_of({"mnist": synthetic_results("mnist", losses, noise=0.5)}).loc[
         "MNIST background model: 4.35% less natural loss than the natural model"]
     assert row["low (%)"] < 0 < row["high (%)"]
     assert row.verdict == "inconclusive"
@@ -76,8 +52,8 @@ def test_a_difference_within_the_noise_is_inconclusive():
 def test_seeds_widen_the_interval():
     losses = {m: 1.0 for m in MODEL_KINDS["cifar10"]}
     losses["standard"] = 2.0
-    one = _claims({"cifar10": _results("cifar10", losses)}, "paper")
-    three = _claims({"cifar10": _results("cifar10", losses, seeds=(0, 1, 2))}, "paper")
+    one = claims_of({"cifar10": synthetic_results("cifar10", losses)}, "paper")
+    three = claims_of({"cifar10": synthetic_results("cifar10", losses, seeds=(0, 1, 2))}, "paper")
     claim = "CIFAR-10 standard model: 88.9% more natural loss than the natural model"
     assert three.loc[claim].seeds == 3 and three.loc[claim]["interval covers"] == "test images and 3 seeds"
     assert one.loc[claim]["high (%)"] - one.loc[claim]["low (%)"] < 1e-9  # constant per-image losses: no sampling noise
@@ -87,7 +63,7 @@ def test_seeds_widen_the_interval():
 
 def test_claims_on_collapsed_models_are_not_comparable():
     losses = {m: 1.0 for m in MODEL_KINDS["cifar10"]}
-    claims = _claims({"cifar10": _results("cifar10", losses, collapsed=("standard",))})
+    claims = claims_of({"cifar10": synthetic_results("cifar10", losses, collapsed=("standard",))})
     standard = claims[claims.index.str.startswith("CIFAR-10 standard")]
     assert (standard.verdict == "not comparable").all()
     assert standard.reason.str.contains("collapsed CIFAR-10 models .*: standard").all()
@@ -126,7 +102,7 @@ def test_cifar10_claims_are_judged_once_per_reading():
     for reading, adversarial in (("raw", 0.9), ("stated", 2.0)):
         losses = {"natural": 1.0, "standard": {"natural": 1.5, "standard": 0.5, "background": 0.5},
                   "background": {"natural": 0.98, "standard": adversarial, "background": adversarial}}
-        table, images = _results("cifar10", losses, n=500)
+        table, images = synthetic_results("cifar10", losses, n=500)
         keep = 0.623 if reading == "raw" else 0.05  # the natural model keeps 62.3% of its accuracy, or almost nothing
         natural_background = (images.model == "natural") & (images.attack == "background")
         images.loc[natural_background, "correct"] = images.loc[natural_background, "image"] % 1000 < 0.9 * keep * 500

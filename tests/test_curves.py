@@ -13,7 +13,7 @@ from lat_utils.config import ATTACK_KINDS, CENTRAL_MODELS, get_profile
 from lat_utils.study import budgets, curves, evaluation, training
 from lat_utils.study.training import TrainConfig, milestone_steps, study_models, train_model
 
-from .test_claims import _claims, _results
+from .helpers import claims_of, synthetic_results
 
 
 @pytest.fixture
@@ -84,9 +84,9 @@ def test_central_seeds_train_the_central_models_only(monkeypatch):
 def test_claims_use_the_seeds_their_models_have():
     losses = {m: 1.0 for m in config.MODEL_KINDS["mnist"]}
     losses["standard"] = 2.0
-    table, per_image = _results("mnist", losses, seeds=(0, 1, 2))
+    table, per_image = synthetic_results("mnist", losses, seeds=(0, 1, 2))
     keep = per_image["model"].isin(CENTRAL_MODELS["mnist"]) | (per_image["seed"] == 0)
-    claims = _claims({"mnist": (table[table["seed"].eq(0) | table["model"].isin(CENTRAL_MODELS["mnist"])],
+    claims = claims_of({"mnist": (table[table["seed"].eq(0) | table["model"].isin(CENTRAL_MODELS["mnist"])],
                                 per_image[keep])})
     assert claims.loc["MNIST standard model: 39.9% more natural loss than the natural model"].seeds == 3
     assert claims.loc["MNIST broad model: 6.5% less natural loss than the standard model"].seeds == 1

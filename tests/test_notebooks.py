@@ -13,16 +13,7 @@ from lat_utils.paths import figures_dir, reports_dir, runs_dir, tables_dir
 from lat_utils.study import training
 from lat_utils.study.claims import VERDICTS
 
-
-def trainings(stages: list[list[runner.Execution]]) -> list[runner.Execution]:
-    """The executions of ``02_train`` in a plan (the first stage, beside the ImageNet attack)."""
-    return [e for e in stages[0] if e.notebook == "02_train.ipynb"]
-
-
-def training_config(execution: runner.Execution) -> training.TrainConfig:
-    """The model that an execution of ``02_train`` names, as the notebook builds it from its parameters."""
-    p = execution.parameters
-    return training.TrainConfig(p["dataset"], p["localization"], p["projection"], p["profile"], p["seed"], p["reading"])
+from .helpers import training_config, trainings
 
 
 def test_plan_covers_every_model_and_dataset():

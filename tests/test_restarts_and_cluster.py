@@ -20,7 +20,7 @@ from lat_utils.paths import tables_dir
 from lat_utils.runner.executors import stage_threads
 from lat_utils.study import claims, cross_evaluate, trained_models
 
-from .test_notebooks import training_config, trainings
+from .helpers import training_config, trainings
 
 COMPARED_TABLES = ("eval_mnist.csv", "eval_cifar10.csv", "per_image_mnist.csv.gz", "per_image_cifar10.csv.gz",
                    "claims.csv")
