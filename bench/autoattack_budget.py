@@ -36,8 +36,8 @@ from lat_utils.config import (
 from lat_utils.devices import device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import fast_layout
+from lat_utils.study import load_trained, study_models
 from lat_utils.study.evaluation import test_subset
-from lat_utils.study.training import load_trained, study_models
 
 REFERENCE = (AUTOATTACK_APGD_STEPS, AUTOATTACK_TARGETS, AUTOATTACK_SQUARE_QUERIES)
 

@@ -29,8 +29,8 @@ import torch
 from lat_utils.attacks import resolve_precision
 from lat_utils.config import ATTACK_KINDS, DATASETS, get_profile
 from lat_utils.devices import device, device_name
+from lat_utils.study import load_trained, study_models
 from lat_utils.study.evaluation import attacked_scores, test_subset
-from lat_utils.study.training import load_trained, study_models
 
 VARIANTS = (("fp32", 0), ("fp32", 1), ("bf16", 0))
 

@@ -10,18 +10,18 @@ runs two commands in turn (A B A B ...), e.g. hyperfine, and quote the median ra
 """
 import dataclasses
 import inspect
-import pathlib
+import os
 import tempfile
 
-import torch
+os.environ["LAT_OUTPUT_ROOT"] = tempfile.mkdtemp()  # the slice's checkpoints, never the checkout's runs/
 
-from lat_utils import config
-from lat_utils.study import evaluation, training
+import torch  # noqa: E402
+
+from lat_utils import config  # noqa: E402
+from lat_utils.study import evaluation, training  # noqa: E402
 
 profile = dataclasses.replace(config.PROFILES["quick"], name="slice", train_steps=60)
 config.PROFILES["slice"] = profile
-tmp = pathlib.Path(tempfile.mkdtemp())
-training.runs_dir = lambda p: tmp
 trained = training.train_model(training.TrainConfig("mnist", "background", profile="slice"), progress=False)
 images, labels, _ = evaluation.test_subset("mnist", 500)
 images = images.to(memory_format=torch.channels_last)

@@ -28,11 +28,12 @@ import numpy as np
 import torch
 
 from .config import DATASETS, SPLITS
-from .paths import PROJECT_ROOT, DamagedFileError, load_sealed, save_sealed, shown
+from .paths import PROJECT_ROOT, shown
+from .sealed import DamagedFileError, load_sealed, save_sealed
 
 MIRROR_ENV = "LAT_DATA_DIR"
 OFFLINE_ENV = "LAT_OFFLINE"
-CACHE_FORMAT = 2   # 2: sealed (paths.save_sealed) and checked against the sizes below
+CACHE_FORMAT = 2   # 2: sealed (sealed.save_sealed) and checked against the sizes below
 SPLIT_SIZES = {"mnist": {"train": 60_000, "test": 10_000}, "cifar10": {"train": 50_000, "test": 10_000}}
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 

@@ -1,26 +1,19 @@
-"""Where the project writes things, and how: one folder per profile, atomic writes, sealed files.
+"""Where the project writes things, and how: one folder per profile, atomic writes.
 
 ``figures/``, ``reports/`` and ``runs/`` live in the project root, or under ``$LAT_OUTPUT_ROOT``
 when it is set (the tests use it to run the same profile twice without the runs meeting).
 
 Every file a run writes is written atomically (:func:`write_atomically`: a kill or a full disk leaves
-the previous file intact, and no temporary file behind). The tensors a run keeps (checkpoints,
-milestones, evaluation caches, the ImageNet attacks, the data cache) are *sealed*
-(:func:`save_sealed`): a header with the SHA-256 of the content, checked by :func:`load_sealed`, so
-a truncated, altered or foreign file is caught (:class:`DamagedFileError`, naming the file and what
-is wrong) instead of silently changing a number.
+the previous file intact, and no temporary file behind). The tensors a run keeps are written in
+the sealed format of ``lat_utils.sealed``.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
-import io
 import os
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,56 +68,6 @@ def _running(pid: int) -> bool:
     except PermissionError:
         pass
     return True
-
-
-SEAL = b"LAT-SEALED-1 sha256="   # the first bytes of a sealed file, then the digest and a newline
-
-
-class DamagedFileError(ValueError):
-    """A file of the study that cannot be trusted: unreadable, truncated, altered or not ours."""
-
-    def __init__(self, path: Path, problem: str) -> None:
-        self.path, self.problem = path, problem
-        super().__init__(f"{shown(path)} {problem}")
-
-
-def save_sealed(path: Path, payload: dict) -> None:
-    """``torch.save(payload)`` behind a header holding its SHA-256, written atomically."""
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    data = buffer.getvalue()
-    header = SEAL + hashlib.sha256(data).hexdigest().encode() + b"\n"
-    write_atomically(path, lambda tmp: tmp.write_bytes(header + data))
-
-
-def load_sealed(path: Path, *, map_location: torch.device | str | None = None, legacy: bool = False) -> dict:
-    """The dictionary :func:`save_sealed` wrote at ``path`` (``weights_only=True``), checked against its
-    seal; a :class:`DamagedFileError` if the file is unreadable, truncated, altered or not sealed.
-
-    ``legacy=True`` also reads a file written before files were sealed (a plain ``torch.save`` of a
-    dictionary), for checkpoints whose own fingerprint is checked by the caller.
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DamagedFileError(path, f"cannot be read ({error.strerror or error})") from error
-    if raw.startswith(SEAL):
-        end = raw.find(b"\n", len(SEAL))
-        digest, data = raw[len(SEAL):end].decode("ascii", "replace"), raw[end + 1:]
-        if end < 0 or hashlib.sha256(data).hexdigest() != digest:
-            raise DamagedFileError(path, f"is damaged: its {len(data):,} bytes do not match the checksum it was "
-                                         "written with (truncated or altered)")
-    elif legacy:
-        data = raw
-    else:
-        raise DamagedFileError(path, "has no checksum header: this version of the project did not write it")
-    try:
-        payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
-    except Exception as error:
-        raise DamagedFileError(path, f"cannot be read as a tensor file ({type(error).__name__}: {error})") from error
-    if not isinstance(payload, dict):
-        raise DamagedFileError(path, f"holds a {type(payload).__name__}, not the dictionary this project writes")
-    return payload
 
 
 def shown(path: str | Path) -> str:

@@ -75,6 +75,14 @@ def output_root(tmp_path_factory) -> Path:
         yield root
 
 
+@pytest.fixture
+def run_folder(tmp_path, monkeypatch) -> Path:
+    """A fresh output folder for one test (``$LAT_OUTPUT_ROOT``): its ``runs/``, ``reports/`` and ``figures/``
+    meet no other test's."""
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
+    return tmp_path
+
+
 KILLS = 3  # the session's study is killed this many times before it is allowed to finish
 STUDY = "paper"  # the session's study: this profile's dry run (its every notebook and code path)
 

@@ -7,7 +7,7 @@ import torch
 
 from lat_utils import runner
 from lat_utils.config import ATTACK_KINDS, MODEL_KINDS, get_profile
-from lat_utils.study import training
+from lat_utils.study import plan
 from lat_utils.study.claims import claims_table
 
 
@@ -21,10 +21,10 @@ def trainings(stages: list[list[runner.Execution]]) -> list[runner.Execution]:
     return [e for e in stages[0] if e.notebook == "02_train.ipynb"]
 
 
-def training_config(execution: runner.Execution) -> training.TrainConfig:
+def training_config(execution: runner.Execution) -> plan.TrainConfig:
     """The model that an execution of ``02_train`` names, as the notebook builds it from its parameters."""
     p = execution.parameters
-    return training.TrainConfig(p["dataset"], p["localization"], p["projection"], p["profile"], p["seed"], p["reading"])
+    return plan.TrainConfig(p["dataset"], p["localization"], p["projection"], p["profile"], p["seed"], p["reading"])
 
 
 def synthetic_results(dataset, losses, seeds=(0,), n=200, noise=0.0, collapsed=()):

@@ -22,10 +22,12 @@ import pytest
 import torch
 
 from lat_utils import PaperCNN, epsilon_matrix, masked_apgd, masked_pgd, runner
-from lat_utils.paths import PROJECT_ROOT, save_sealed, write_atomically
+from lat_utils.config import get_profile
+from lat_utils.paths import PROJECT_ROOT, write_atomically
 from lat_utils.report import check_parameters
 from lat_utils.runner import Execution, NotebookFailed, execute
-from lat_utils.study import TrainConfig, evaluate_model, evaluation, train_model, training
+from lat_utils.sealed import save_sealed
+from lat_utils.study import TrainConfig, checkpoints, evaluate_model, evaluation, train_model
 
 DOC = PROJECT_ROOT / "docs" / "bad-input.md"
 
@@ -124,7 +126,7 @@ def _flip_a_byte(path: Path) -> None:
 
 def _short_cell(path: Path) -> None:
     """A cell with 10 of its 50 images, sealed as if the project had written it."""
-    from lat_utils.paths import load_sealed
+    from lat_utils.sealed import load_sealed
 
     cache = load_sealed(path)
     cache["cells"]["natural"] = {k: v[:10] for k, v in cache["cells"]["natural"].items()}
@@ -136,14 +138,14 @@ def _foreign_file(path: Path) -> None:
 
 
 def _damaged_checkpoint(root: Path) -> str:
-    _truncate(training.checkpoint_path(SMOKE_MODEL))
-    return _raised(lambda: training.load_trained(SMOKE_MODEL))
+    _truncate(checkpoints.checkpoint_path(SMOKE_MODEL))
+    return _raised(lambda: checkpoints.load_trained(SMOKE_MODEL))
 
 
 def _damaged_milestone(root: Path) -> str:
-    step = training.milestone_steps(training.get_profile("smoke"))[0]
-    _flip_a_byte(training.milestone_path(SMOKE_MODEL, step))
-    return _raised(lambda: training.load_milestone(SMOKE_MODEL, step))
+    step = checkpoints.milestone_steps(get_profile("smoke"))[0]
+    _flip_a_byte(checkpoints.milestone_path(SMOKE_MODEL, step))
+    return _raised(lambda: checkpoints.load_milestone(SMOKE_MODEL, step))
 
 
 def _damaged_data_cache(root: Path) -> str:
@@ -184,18 +186,18 @@ def _damaged_log_tail(root: Path) -> str:
             train_model(config, progress=False, checkpoint_every=0.0)
     finally:
         torch.optim.Adam.step = original
-    log = training.runs_dir("smoke") / f"{config.key}.csv"
+    log = checkpoints.log_path(config)
     with log.open("a") as f:
         f.write("\n4,0.3,not-a-number,0.5,1.0\n5,0.3")  # a blank line, a bad value, a cut line
     printed = _printed(lambda: train_model(config, progress=False))
-    assert training.load_trained(config) is not None
+    assert checkpoints.load_trained(config) is not None
     return printed
 
 
 def _full_disk(root: Path) -> str:
     """A real failing write: ``ulimit -f 1`` lets no file grow past 1 KiB."""
     script = ("from pathlib import Path; import torch\n"
-              "from lat_utils.paths import save_sealed\n"
+              "from lat_utils.sealed import save_sealed\n"
               f"save_sealed(Path({str(root / 'big.pt')!r}), {{'x': torch.zeros(100_000)}})\n")
     result = subprocess.run(["bash", "-c", f"ulimit -f 1; exec {sys.executable} -c \"$0\"", script],
                             capture_output=True, text=True, cwd=PROJECT_ROOT)
@@ -263,7 +265,7 @@ CASES = [
          "holds a cell 'natural' with columns of lengths", lambda root: _damaged_eval_cache(root, _short_cell),
          needs_model=True),
     Case("a foreign file in place of an evaluation cache", "said, and rebuilt",
-         "has no checksum header: this version of the project did not write it",
+         "has no checksum header: a damaged or foreign file (this version of the project did not write it)",
          lambda root: _damaged_eval_cache(root, _foreign_file), needs_model=True),
     Case("a truncated checkpoint", "refused, with how to recover",
          "Restore it from a copy, or delete it to train this model anew", _damaged_checkpoint, needs_model=True),
@@ -306,7 +308,7 @@ def table() -> str:
     return ("# What bad input gets\n\n"
             "Each row is a case of `tests/test_bad_input.py`, which triggers it and checks the message; this page is "
             "generated from those cases (`LAT_WRITE_DOCS=1 ./run_tests.sh tests/test_bad_input.py`). Files the "
-            "study writes are sealed with a SHA-256 (`lat_utils.paths.save_sealed`): a cache that fails its check "
+            "study writes are sealed with a SHA-256 (`lat_utils.sealed.save_sealed`): a cache that fails its check "
             "is rebuilt, a checkpoint is refused.\n\n"
             "| bad input | what happens | the message (excerpt) |\n| --- | --- | --- |\n" + rows)
 

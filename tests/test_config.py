@@ -84,7 +84,8 @@ def test_the_report_header_says_dry_run():
 
 
 def test_long_profile_has_what_its_verdicts_need():
-    from lat_utils.study.training import milestone_steps, study_models
+    from lat_utils.study.checkpoints import milestone_steps
+    from lat_utils.study.plan import study_models
 
     long = get_profile("long")
     assert long.n_test >= 1000 and long.apgd_steps and long.square_queries, "1,000 images under the AutoAttack"

@@ -10,19 +10,12 @@ import torch
 
 from lat_utils import config
 from lat_utils.config import ATTACK_KINDS, CENTRAL_MODELS, get_profile
-from lat_utils.study import budgets, curves, evaluation, training
-from lat_utils.study.training import TrainConfig, milestone_steps, study_models, train_model
+from lat_utils.study import budgets, checkpoints, curves, evaluation
+from lat_utils.study.checkpoints import milestone_steps
+from lat_utils.study.plan import TrainConfig, study_models
+from lat_utils.study.training import train_model
 
 from .helpers import claims_of, synthetic_results
-
-
-@pytest.fixture
-def run_folder(tmp_path, monkeypatch):
-    for module in (training, evaluation, curves):
-        monkeypatch.setattr(module, "runs_dir", lambda profile: tmp_path)
-    for module in (evaluation, curves):
-        monkeypatch.setattr(module, "tables_dir", lambda profile: tmp_path)
-    return tmp_path
 
 
 def test_milestones_are_fractions_of_training():
@@ -40,12 +33,12 @@ def test_training_keeps_the_milestones_and_the_last_is_the_final_model(run_folde
     cfg = TrainConfig("mnist", "background", profile="smoke")
     trained = train_model(cfg, progress=False)
     final = trained.model.state_dict()
-    last = training.load_milestone(cfg, 10).state_dict()
+    last = checkpoints.load_milestone(cfg, 10).state_dict()
     assert all(torch.equal(final[k], last[k]) for k in final)
-    half = training.load_milestone(cfg, 5).state_dict()
+    half = checkpoints.load_milestone(cfg, 5).state_dict()
     assert not all(torch.equal(final[k], half[k]) for k in final), "the half-way weights must differ from the final"
     with pytest.raises(FileNotFoundError, match="no weights of mnist-background-per_step-seed0 at step 7"):
-        training.load_milestone(cfg, 7)
+        checkpoints.load_milestone(cfg, 7)
 
 
 def test_a_milestone_is_evaluated_once(run_folder, monkeypatch):
@@ -65,7 +58,7 @@ def test_a_milestone_is_evaluated_once(run_folder, monkeypatch):
         raise AssertionError("an evaluated milestone was evaluated again")
 
     monkeypatch.setattr(evaluation, "attacked_scores", no_more_work)
-    monkeypatch.setattr(training, "load_milestone", no_more_work)
+    monkeypatch.setattr(curves, "load_milestone", no_more_work)
     again = curves.evaluate_milestones(cfg, progress=False)
     pd.testing.assert_frame_equal(table, again)
 

@@ -10,7 +10,7 @@ import pytest
 from lat_utils import runner
 from lat_utils.config import get_profile
 from lat_utils.paths import figures_dir, reports_dir, runs_dir, tables_dir
-from lat_utils.study import training
+from lat_utils.study import plan
 from lat_utils.study.claims import VERDICTS
 
 from .helpers import training_config, trainings
@@ -37,7 +37,7 @@ def test_plan_together_trains_each_model_once():
     covered = []
     for e in trainings_:
         config = training_config(e)
-        groups = training.together_groups(config.dataset, "quick") if e.parameters["together"] else [[config]]
+        groups = plan.together_groups(config.dataset, "quick") if e.parameters["together"] else [[config]]
         covered += [c.key for c in next(g for g in groups if config in g)]
     assert sorted(covered) == sorted(e.output[len("02_train_"):-len(".ipynb")] for e in trainings(runner.plan("quick")))
 
@@ -84,7 +84,7 @@ def test_session_study_runs_end_to_end_and_says_dry_run(session_study):
         assert name in figures
     # two of the paper's three seeds x (six MNIST models, the natural CIFAR-10 model and two adversarial ones at
     # each of two readings of its eps), each trained to the dry run's last step
-    models = [c for d in ("mnist", "cifar10") for c in training.study_models(d, profile)]
+    models = [c for d in ("mnist", "cifar10") for c in plan.study_models(d, profile)]
     assert len(models) == 2 * (6 + 1 + 2 * 2) and all((runs_dir(profile) / f"{c.key}.pt").exists() for c in models)
     tables = list(tables_dir(profile).glob("*.csv"))
     assert {"eval_mnist.csv", "eval_cifar10.csv", "claims.csv"} <= {t.name for t in tables}

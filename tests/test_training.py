@@ -7,19 +7,16 @@ import torch
 import torch.nn.functional as F
 
 from lat_utils import config
+from lat_utils.attacks import masked_pgd
 from lat_utils.config import ATTACK_KINDS, TRAIN_PGD_ITERATE, get_profile
-from lat_utils.models import StackedModels, model_for
-from lat_utils.paths import load_sealed
-from lat_utils.study import evaluation, training
-from lat_utils.study.training import TrainConfig, adam, eps_at, fingerprint, load_trained, study_models, train_model
-
-
-@pytest.fixture
-def run_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path)
-    monkeypatch.setattr(evaluation, "runs_dir", lambda profile: tmp_path)
-    monkeypatch.setattr(evaluation, "tables_dir", lambda profile: tmp_path)
-    return tmp_path
+from lat_utils.data import load_dataset
+from lat_utils.masks import epsilon_matrix
+from lat_utils.models import StackedModels, fast_layout, model_for
+from lat_utils.sealed import load_sealed
+from lat_utils.study import checkpoints, evaluation, plan, training
+from lat_utils.study.checkpoints import fingerprint, load_trained
+from lat_utils.study.plan import TrainConfig, study_models
+from lat_utils.study.training import adam, eps_at, learning_rate_at, train_model, training_step
 
 
 class Interrupt(Exception):
@@ -112,7 +109,7 @@ def test_study_models_cover_the_paper():
     assert cifar == [("natural", "stated"), *((m, r) for m in ("standard", "background") for r in ("raw", "usual", "stated"))]
     assert [(c.name, c.reading) for c in study_models("cifar10", "quick")] == [
         ("natural", "stated"), ("standard", "raw"), ("background", "raw")]
-    evaluated = [(c.name, c.reading) for c in training.evaluated_models("cifar10", "quick")]
+    evaluated = [(c.name, c.reading) for c in plan.evaluated_models("cifar10", "quick")]
     assert evaluated == [("natural", "raw"), ("standard", "raw"), ("background", "raw")]
 
 
@@ -150,7 +147,7 @@ def test_a_checkpoint_of_one_reading_is_never_loaded_as_another(run_folder):
     stated = dataclasses.replace(raw, reading="stated")
     assert raw.key != stated.key and "eps_raw" in raw.key
     trained = train_model(raw, progress=False)
-    training.checkpoint_path(stated).write_bytes(trained.checkpoint_path.read_bytes())  # the wrong file, renamed
+    checkpoints.checkpoint_path(stated).write_bytes(trained.checkpoint_path.read_bytes())  # the wrong file, renamed
     with pytest.raises(ValueError, match="made with another config"):
         load_trained(stated)
     natural = TrainConfig("cifar10", "natural", profile="smoke", reading="raw")
@@ -270,10 +267,10 @@ def test_one_adam_over_stacked_parameters_is_one_adam_per_model():
             o.step()
     for i, (model, single) in enumerate(zip(models, optimizers)):
         assert all(torch.allclose(v, model.state_dict()[k], atol=1e-7) for k, v in stacked.state_dict_of(i).items())
-        sliced, expected = training._optimizer_state_of(optimizer.state_dict(), i), single.state_dict()
+        sliced, expected = checkpoints.optimizer_state_of(optimizer.state_dict(), i), single.state_dict()
         for index, state in expected["state"].items():
             assert all(torch.allclose(sliced["state"][index][k], v, atol=1e-7) for k, v in state.items())
-    restacked = training._stacked_optimizer_state([training._optimizer_state_of(optimizer.state_dict(), i)
+    restacked = checkpoints.stacked_optimizer_state([checkpoints.optimizer_state_of(optimizer.state_dict(), i)
                                                    for i in range(2)])
     assert all(torch.equal(restacked["state"][0][k], v) for k, v in optimizer.state_dict()["state"][0].items())
 
@@ -291,11 +288,9 @@ def _without_random_start_in_fp32(monkeypatch):
 def test_training_together_gives_the_models_of_training_one_by_one(tmp_path, monkeypatch):
     _without_random_start_in_fp32(monkeypatch)
     group = [TrainConfig("mnist", kind, profile="smoke") for kind in ("standard", "exact", "broad")]
-    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "together")
-    (tmp_path / "together").mkdir()
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path / "together"))
     together = training.train_together(group, progress=False)
-    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "alone")
-    (tmp_path / "alone").mkdir()
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path / "alone"))
     alone = [train_model(c, progress=False) for c in group]
     # Adam turns float rounding in near-zero gradients into full-size steps, so the weights drift apart
     # by a few learning rates; the training trajectories (same batches, same attacks) must agree
@@ -337,11 +332,11 @@ def test_natural_models_train_alone_even_when_asked_to_train_together(run_folder
 
 
 def test_together_groups_cover_the_study_once():
-    groups = training.together_groups("mnist", "paper")
+    groups = plan.together_groups("mnist", "paper")
     assert sorted(c.key for g in groups for c in g) == sorted(c.key for c in study_models("mnist", "paper"))
     # per seed: natural; standard, background, exact, broad; background (final)
     assert [len(g) for g in groups] == [1, 4, 1] * len(get_profile("paper").seeds)
-    cifar = training.together_groups("cifar10", "paper")  # per seed: natural; the two adversarial models per reading
+    cifar = plan.together_groups("cifar10", "paper")  # per seed: natural; the two adversarial models per reading
     assert [len(g) for g in cifar] == [1, 2, 2, 2] * len(get_profile("paper").seeds)
     assert all(len({c.reading for c in g}) == 1 for g in cifar)
 
@@ -360,13 +355,11 @@ def _assert_bit_identical(a: dict, b: dict) -> None:
 
 def test_resumed_training_is_bit_identical_to_an_uninterrupted_one(tmp_path, monkeypatch):
     cfg = TrainConfig("mnist", "background", profile="smoke")
-    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "straight")
-    (tmp_path / "straight").mkdir()
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path / "straight"))
     straight = _weights(train_model(cfg, progress=False))
 
     kill_at = int(torch.randint(2, config.get_profile("smoke").train_steps, (1,), generator=torch.Generator()))
-    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "killed")
-    (tmp_path / "killed").mkdir()
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path / "killed"))
     with interrupted_at_optimizer_step(kill_at, monkeypatch), pytest.raises(Interrupt):
         train_model(cfg, progress=False, checkpoint_every=0.0)
     torch.manual_seed(12345)  # a new process: the global RNG is wherever it is
@@ -378,24 +371,22 @@ def test_resumed_training_is_bit_identical_to_an_uninterrupted_one(tmp_path, mon
 
 def _assert_same_milestones(cfg: TrainConfig, tmp_path) -> None:
     """The weights kept at every milestone are those of the uninterrupted run too."""
-    steps = training.milestone_steps(get_profile(cfg.profile))
+    steps = checkpoints.milestone_steps(get_profile(cfg.profile))
     assert steps, "the smoke profile keeps milestones, so that this is tested"
     for step in steps:
-        name = training.milestone_path(cfg, step).name
-        straight, killed = (load_sealed(tmp_path / run / "milestones" / name)["model"]
+        name = checkpoints.milestone_path(cfg, step).name
+        straight, killed = (load_sealed(tmp_path / run / "runs" / cfg.profile / "milestones" / name)["model"]
                             for run in ("straight", "killed"))
         _assert_bit_identical(straight, killed)
 
 
 def test_resumed_together_training_is_bit_identical_to_an_uninterrupted_one(tmp_path, monkeypatch):
     group = [TrainConfig("cifar10", kind, profile="smoke") for kind in ("standard", "background")]
-    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "straight")
-    (tmp_path / "straight").mkdir()
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path / "straight"))
     straight = [_weights(t) for t in training.train_together(group, progress=False)]
 
     kill_at = int(torch.randint(2, config.get_profile("smoke").train_steps, (1,), generator=torch.Generator()))
-    monkeypatch.setattr(training, "runs_dir", lambda profile: tmp_path / "killed")
-    (tmp_path / "killed").mkdir()
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path / "killed"))
     with interrupted_at_optimizer_step(kill_at, monkeypatch), pytest.raises(Interrupt):
         training.train_together(group, progress=False, checkpoint_every=0.0)
     torch.manual_seed(12345)
@@ -437,3 +428,60 @@ def test_training_adam_falls_back_to_the_default_where_fused_is_missing(monkeypa
 def test_training_attack_returns_its_last_iterate_and_the_fingerprint_says_so():
     config = TrainConfig("mnist", "background", profile="smoke")
     assert fingerprint(config)["training"]["train_pgd_iterate"] == TRAIN_PGD_ITERATE == "last"
+
+
+# --- one training step: the loop of train_model and train_together is written once ---
+
+def test_train_model_is_the_papers_loop_written_out_bit_for_bit(run_folder):
+    """``train_model`` trains exactly Algorithm 1 written out step by step (as the loop read before it called
+    ``training_step``): the batch, its epsilon matrix, ``masked_pgd``, the loss on the attacked batch, one update."""
+    cfg = TrainConfig("mnist", "background", profile="smoke")
+    settings = cfg.settings
+    torch.manual_seed(cfg.seed)
+    model = fast_layout(model_for("mnist"))
+    optimizer = adam(model.parameters(), settings.learning_rate)
+    images, labels, _ = load_dataset("mnist", "train")
+    model.train()
+    for step in range(settings.train_steps):
+        index = training._batch_indices(step, len(images) // settings.batch_size, settings.batch_size, len(images),
+                                        cfg.seed)
+        x, y = fast_layout(images[index]), labels[index]
+        eps = eps_at(step, settings)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, settings)
+        x = masked_pgd(model, x, y, epsilon_matrix(x, "background", eps), steps=settings.train_pgd_steps,
+                       step_size=settings.train_step_size * eps / settings.eps, projection="per_step",
+                       precision=settings.attack_precision, iterate=TRAIN_PGD_ITERATE)
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    _assert_bit_identical({k: v.detach() for k, v in model.state_dict().items()},
+                          _weights(train_model(cfg, progress=False)))
+
+
+def test_a_training_step_attacks_within_the_epsilon_matrix_and_updates_only_the_model(digits):
+    images, labels = digits[0][:16], digits[1][:16]
+    settings = get_profile("smoke")
+    torch.manual_seed(0)
+    model = model_for("mnist").train()
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    optimizer = adam(model.parameters(), settings.learning_rate)
+    step = training_step(model, optimizer, images, labels, "background", eps=settings.eps, settings=settings)
+    change = step.adversarial - images
+    eps = epsilon_matrix(images, "background", settings.eps)
+    assert change.abs().max() > 0 and (change.abs() <= eps + 1e-6).all() and (change[eps == 0] == 0).all()
+    assert step.adversarial.min() >= 0 and step.adversarial.max() <= 1
+    assert step.losses.shape == (1,) and torch.isfinite(step.losses).all()
+    assert step.losses[0] == pytest.approx(F.cross_entropy(step.logits, labels).item(), rel=1e-5)
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items()), "the step updated nothing"
+    natural = training_step(model, optimizer, images, labels, "natural", eps=settings.eps, settings=settings)
+    assert torch.equal(natural.adversarial, images), "a natural model trains on the unaltered batch"
+
+
+def test_a_stacked_training_step_refuses_a_natural_model_among_others(digits):
+    settings = get_profile("smoke")
+    stacked = StackedModels([model_for("mnist"), model_for("mnist")])
+    with pytest.raises(ValueError, match="natural models train alone"):
+        training_step(stacked, adam(stacked.parameters(), 1e-3), digits[0][:4], digits[1][:4],
+                      ["natural", "standard"], eps=settings.eps, settings=settings)

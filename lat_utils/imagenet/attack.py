@@ -16,8 +16,9 @@ import torch
 from ..attacks import masked_pgd
 from ..config import IMAGENET_EPS, Profile
 from ..masks import Box, epsilon_matrix
-from ..paths import DamagedFileError, load_sealed, runs_dir, save_sealed
+from ..paths import runs_dir
 from ..progress import WallClock
+from ..sealed import DamagedFileError, load_sealed, save_sealed
 from .boxes import (
     BOX_RULES,
     EXTENSION_RULES,

@@ -53,13 +53,13 @@ def attack_image_steps(steps: int, iterate: str = "best") -> float:
 
 
 def _study_models(profile: Profile, dataset: str):
-    from ..study.training import study_models  # the profile by name: every profile, dry runs included, resolves
+    from ..study.plan import study_models  # the profile by name: every profile, dry runs included, resolves
 
     return study_models(dataset, profile.name)
 
 
 def _evaluated_models(profile: Profile, dataset: str):
-    from ..study.training import evaluated_models  # each natural CIFAR-10 model once per reading
+    from ..study.plan import evaluated_models  # each natural CIFAR-10 model once per reading
 
     return evaluated_models(dataset, profile.name)
 

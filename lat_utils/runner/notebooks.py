@@ -30,7 +30,7 @@ from ..paths import PROJECT_ROOT, reports_dir
 from ..progress import ENV as PROGRESS_ENV
 from ..progress import TEXT as PROGRESS_TEXT
 from ..report.portable import make_file_portable
-from ..study.training import group_name, study_models, together_groups
+from ..study.plan import group_name, study_models, together_groups
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 

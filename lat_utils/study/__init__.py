@@ -2,8 +2,10 @@
 
 By what each module holds:
 
-- ``training``: one model of the study (natural or localized adversarial), resumable, never repeated;
-  which models a profile trains; checkpoints and milestones;
+- ``plan``: which models a profile trains (``TrainConfig``, ``study_models``), their names and groups;
+- ``training``: one adversarial training step (Algorithm 1), and the loop that trains a model with it,
+  resumable, never repeated;
+- ``checkpoints``: checkpoints, milestones, training logs and the fingerprints that tie them to their settings;
 - ``evaluation``: every model under every attack (the localized AutoAttack), cached per cell; PGD's
   overestimate; the torchattacks cross-check;
 - ``curves``: the models at the milestones of their training, and the claims at each milestone;
@@ -16,6 +18,7 @@ The principal names are importable from ``lat_utils.study`` itself.
 """
 
 from .budgets import claims_across_budgets, compared_with, trends
+from .checkpoints import checkpoint_path, load_trained
 from .claims import CLAIMS, VERDICTS, claims_table, collapsed_models, paper_figure2, verdict
 from .curves import evaluate_milestones, learning_curves, milestone_claims
 from .evaluation import (
@@ -26,22 +29,10 @@ from .evaluation import (
                          test_subset,
                          third_party_check,
 )
+from .plan import TrainConfig, evaluated_models, group_name, readings_of, study_models, together_groups
 from .stats import bootstrap_mean_interval, combine_seeds, wilson_interval
 from .sweep import eps_sweep, kept_crossings, reading_consistency, sweep_cells, sweep_settings
-from .training import (
-                         TrainConfig,
-                         TrainedModel,
-                         checkpoint_path,
-                         evaluated_models,
-                         group_name,
-                         load_trained,
-                         readings_of,
-                         study_models,
-                         together_groups,
-                         train_model,
-                         train_together,
-                         trained_models,
-)
+from .training import TrainedModel, TrainingStep, adam, train_model, train_together, trained_models, training_step
 
 __all__ = [
     "CLAIMS", "LocalizingWrapper", "TrainConfig", "TrainedModel", "VERDICTS",
@@ -49,5 +40,5 @@ __all__ = [
     "combine_seeds", "compared_with", "cross_evaluate", "eps_sweep", "evaluate_milestones", "evaluated_models", "evaluate_model",
     "group_name", "kept_crossings", "learning_curves", "load_trained", "milestone_claims", "paper_figure2",
     "pgd_overestimate", "reading_consistency", "readings_of", "study_models", "sweep_cells", "sweep_settings", "test_subset", "third_party_check", "together_groups",
-    "train_model", "train_together", "trained_models", "trends", "verdict", "wilson_interval",
+    "adam", "train_model", "train_together", "trained_models", "training_step", "TrainingStep", "trends", "verdict", "wilson_interval",
 ]

@@ -1,7 +1,7 @@
 """Learning curves: every model at the milestones of its training, and the claims at each milestone.
 
 A profile with ``milestones`` keeps each model's weights at those fractions of training
-(``training.milestone_steps``). Each milestone is evaluated on the first ``curve_n`` test images,
+(``checkpoints.milestone_steps``). Each milestone is evaluated on the first ``curve_n`` test images,
 natural and under every localized attack of the dataset, with the profile's masked PGD alone
 (``curve_measure``): the localized AutoAttack at every milestone would cost more than the training
 itself; the finished models get it in ``evaluation``. Results are cached per model and milestone in
@@ -17,9 +17,10 @@ import pandas as pd
 
 from ..config import DATASETS, Profile, get_profile
 from ..paths import runs_dir, tables_dir
+from .checkpoints import load_milestone, milestone_path, milestone_steps
 from .claims import claims_table
 from .evaluation import EVAL_COLUMNS, evaluated_cells, table_of, tables_of
-from .training import TrainConfig, evaluated_models, load_milestone, milestone_path, milestone_steps
+from .plan import TrainConfig, evaluated_models
 
 CURVE_COLUMNS = ["step", "fraction", "localization", *EVAL_COLUMNS]
 

@@ -33,10 +33,12 @@ from ..data import load_dataset
 from ..devices import device
 from ..masks import epsilon_matrix
 from ..models import fast_layout
-from ..paths import DamagedFileError, load_sealed, runs_dir, save_sealed, tables_dir
+from ..paths import runs_dir, tables_dir
 from ..progress import tqdm
+from ..sealed import DamagedFileError, load_sealed, save_sealed
+from .checkpoints import checkpoint_path, load_trained
+from .plan import TrainConfig, evaluated_models
 from .stats import bootstrap_mean_interval, wilson_interval
-from .training import TrainConfig, checkpoint_path, evaluated_models, load_trained
 
 EVAL_COLUMNS = ["dataset", "reading", "eps", "model", "seed", "attack", "n", "loss", "loss_low", "loss_high", "accuracy", "accuracy_low",
                 "accuracy_high", "pgd_loss", "pgd_accuracy", "pgd_overestimate", "broken_by", "pgd_steps", "apgd_steps",

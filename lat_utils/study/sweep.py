@@ -44,9 +44,10 @@ from ..masks import epsilon_matrix
 from ..models import fast_layout
 from ..paths import runs_dir, tables_dir
 from ..progress import tqdm
+from .checkpoints import load_trained
 from .evaluation import BATCH, checkpoint_stamp, load_cell_cache, natural_scores, save_cell_cache, test_subset
+from .plan import TrainConfig
 from .stats import wilson_interval
-from .training import TrainConfig, load_trained
 
 SWEEP_TARGETS = 0            # no APGD-T (and no Square): the sweep's reduced AutoAttack
 
