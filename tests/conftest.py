@@ -100,10 +100,13 @@ def session_study(output_root) -> SessionStudy:
     notebook through the paper profile's code path, with every count shrunk), from scratch in
     ``output_root``, once per test session, run as an interrupted user's run is: through submitit's local
     jobs (``--executor local-submitit``: real subprocesses, the code path of ``--executor slurm``), killed
-    with SIGKILL (with every process it started) at ``KILLS`` random moments and started again each time.
+    with SIGKILL (with every process it started) at ``KILLS`` moments drawn from the seed ``$LAT_KILL_SEED``
+    (0 unless set) and started again each time.
     Every test that needs a finished study shares it; ``tests/test_restarts_and_cluster.py`` checks that it
     ends with the numbers of an uninterrupted computation."""
-    moments = random.Random().sample(range(8, 30), KILLS)  # seconds into each attempt
+    seed = int(os.environ.get("LAT_KILL_SEED", "0"))  # another seed, other moments; a failure replays with its seed
+    moments = random.Random(seed).sample(range(8, 30), KILLS)  # seconds into each attempt
+    print(f"session study: killed at {moments} s into its attempts (LAT_KILL_SEED={seed})", file=sys.stderr)
     for moment in moments:
         run = _study_run(output_root)
         try:
