@@ -14,8 +14,8 @@ The package is layered; a module imports only from its own layer or the layers b
 by ``tests/test_layout.py``), so a change belongs in the lowest layer that needs it:
 
 0. foundations: ``config`` (the paper's constants, the profiles and their deviations), ``checks``
-   (input checks), ``paths`` (where outputs go, atomic writes), ``progress`` (bars, wall time),
-   ``devices``;
+   (input checks), ``paths`` (where outputs go, atomic writes), ``sealed`` (the checksummed file format of
+   every tensor file a run keeps), ``progress`` (bars, wall time), ``devices``;
 1. the core: ``masks``, ``models``, ``data``, ``attacks/`` (one family, one contract);
 2. ``imagenet/``: the paper's Section 3 on an ImageNet classifier;
 3. ``study/``: training, evaluation, learning curves, claims, budgets, statistics;
@@ -32,7 +32,7 @@ from .models import PaperCNN
 __version__ = "0.1.0"
 
 LAYERS = (
-    ("config", "checks", "paths", "progress", "devices"),
+    ("config", "checks", "paths", "sealed", "progress", "devices"),
     ("masks", "models", "data", "attacks"),
     ("imagenet",),
     ("study",),
