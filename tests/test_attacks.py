@@ -108,6 +108,15 @@ def test_precision_auto_resolves_to_a_concrete_precision():
         resolve_precision("fp16", "cpu")
 
 
+def test_auto_precision_computes_as_the_other_cpu_kind_when_told(monkeypatch):
+    for chosen in ("fp32", "bf16"):
+        monkeypatch.setenv("LAT_AUTO_PRECISION", chosen)
+        assert resolve_precision("auto", "cpu") == chosen and resolve_precision("fp32", "cpu") == "fp32"
+    monkeypatch.setenv("LAT_AUTO_PRECISION", "fp16")
+    with pytest.raises(ValueError, match=r"\$LAT_AUTO_PRECISION is 'fp16': set it to 'fp32' or 'bf16'"):
+        resolve_precision("auto", "cpu")
+
+
 def test_per_step_loss_never_below_natural_loss(trained_mnist_model, digits):
     # without random start the first iterate is x itself, and the attack returns the best iterate
     images, labels = digits

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -98,13 +99,24 @@ def autocast(x: torch.Tensor, bf16: bool):
     return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
+AUTO_PRECISION_VARIABLE = "LAT_AUTO_PRECISION"
+
+
 def resolve_precision(precision: str, device: torch.device | str) -> str:
     """"fp32" or "bf16": ``precision`` itself, or for "auto" bf16 where ``device`` computes it natively
-    (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX) and fp32 elsewhere."""
+    (a CUDA GPU with bf16, a CPU with AVX512-BF16 or AMX) and fp32 elsewhere.
+
+    ``$LAT_AUTO_PRECISION`` ("fp32" or "bf16") decides "auto" instead: a run computes as on the other kind of
+    CPU (the same profile gives other numbers with and without bf16 kernels), e.g. to reproduce its report."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}: choose one of {PRECISIONS}")
     if precision != "auto":
         return precision
+    chosen = os.environ.get(AUTO_PRECISION_VARIABLE, "")
+    if chosen:
+        if chosen not in ("fp32", "bf16"):
+            raise ValueError(f"${AUTO_PRECISION_VARIABLE} is {chosen!r}: set it to 'fp32' or 'bf16', or unset it")
+        return chosen
     device = torch.device(device)
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
