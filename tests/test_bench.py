@@ -53,3 +53,15 @@ def test_training_step_benchmark_runs_and_saves_json(tmp_path):
     saved = json.loads(out.read_text())
     assert {"before: best iterate, default Adam", "reference: torchattacks PGD + default Adam"} <= set(saved["step_ms"])
     assert all(v > 0 for v in saved["step_ms"].values()) and saved["gflop_per_step"] > 0
+
+
+def test_gpu_check_runs_its_cpu_half(tmp_path):
+    out = tmp_path / "gpu-check.json"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "gpu_check.py"), "--cpu", "--tiny",
+                             "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "image-steps/s" in result.stdout and "% of limit" in result.stdout and "localized AutoAttack" in result.stdout
+    saved = json.loads(out.read_text())
+    assert set(saved["training_step"]) == {"one model (background)", "4 models stacked"}
+    assert all(row["image_steps_per_second"] > 0 for row in saved["training_step"].values())
+    assert saved["autoattack"]["images_per_second"] > 0 and saved["dry_run"] == {"skipped": "--tiny"}
