@@ -14,6 +14,7 @@ the highest cross-entropy that a gradient attack's point has.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -68,12 +69,8 @@ def localized_autoattack(
     ``pgd_step_size`` defaults to 2.5 x the largest budget / ``pgd_steps`` (Madry et al.'s rule);
     an attack given 0 steps, targets or queries is left out.
     """
+    _check_settings(pgd_steps, apgd_steps, targets, square_queries, pgd_step_size)
     check_attack_inputs(images, labels, eps_matrix)
-    for value, name in ((pgd_steps, "pgd_steps"), (apgd_steps, "apgd_steps"), (targets, "targets"),
-                        (square_queries, "square_queries")):
-        check_count(value, name)
-    if pgd_step_size is not None:
-        check_number(pgd_step_size, "pgd_step_size")
     resolve_precision(precision, images.device)  # an unknown precision is named before any work
     if len(images) == 0:
         empty = torch.zeros(0, device=images.device)
@@ -83,50 +80,85 @@ def localized_autoattack(
         pgd_step_size = 2.5 * float(eps_matrix.max()) / max(pgd_steps, 1)
     with eval_mode(model):
         natural_loss, natural_wrong = _scores(model, x, labels)
-    broken_by = [NATURAL if wrong else "" for wrong in natural_wrong.tolist()]
-    still_correct = ~natural_wrong
-    worst, worst_loss = x.clone(), natural_loss.clone()
-    loss, pgd_loss = natural_loss.clone(), natural_loss.clone()
+    worst = _WorstCase(x, labels, natural_loss, natural_wrong)
+    pgd_loss = natural_loss.clone()
+    attacks = _ensemble(pgd_steps, pgd_step_size, apgd_steps, targets, square_queries, precision)
+    for name, on_every_image, gradient_attack, attack in attacks:
+        index = worst.everyone if on_every_image else worst.still_correct.nonzero().squeeze(1)
+        if not len(index):
+            continue
+        # the attacks on every image take the batch itself (an indexed copy could change its memory layout)
+        subset = (x, labels, eps_matrix) if on_every_image else (x[index], labels[index], eps_matrix[index])
+        adv_loss = worst.record(model, name, index, attack(model, *subset), gradient_attack)
+        if name == "pgd":
+            pgd_loss = adv_loss
+    return AutoAttackResult(worst.images.detach(), worst.broken_by, worst.loss.detach(), pgd_loss.detach())
 
-    def record(name: str, index: torch.Tensor, x_adv: torch.Tensor, gradient_attack: bool) -> torch.Tensor:
+
+def _check_settings(pgd_steps: int, apgd_steps: int, targets: int, square_queries: int,
+                    pgd_step_size: float | None) -> None:
+    for value, name in ((pgd_steps, "pgd_steps"), (apgd_steps, "apgd_steps"), (targets, "targets"),
+                        (square_queries, "square_queries")):
+        check_count(value, name)
+    if pgd_step_size is not None:
+        check_number(pgd_step_size, "pgd_step_size")
+
+
+Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _ensemble(pgd_steps: int, pgd_step_size: float, apgd_steps: int, targets: int, square_queries: int,
+              precision: str) -> list[tuple[str, bool, bool, Attack]]:
+    """The attacks in the order they run, each as (name, runs on every image rather than on those still
+    correct, is a gradient attack, the attack); an attack given 0 steps, targets or queries is left out."""
+    def apgd(loss: str, **extra) -> Attack:
+        return lambda model, x, y, eps: masked_apgd(model, x, y, eps, steps=apgd_steps, loss=loss,
+                                                    precision=precision, **extra)
+
+    attacks = [
+        ("pgd", pgd_steps > 0, True, lambda model, x, y, eps: masked_pgd(
+            model, x, y, eps, steps=pgd_steps, step_size=pgd_step_size, precision=precision)),
+        ("apgd-ce", apgd_steps > 0, True, apgd("ce")),
+        ("apgd-dlr", apgd_steps > 0, False, apgd("dlr")),
+        ("apgd-t", apgd_steps > 0 and targets > 0, False, apgd("dlr-targeted", targets=targets)),
+        ("square", square_queries > 0, False, lambda model, x, y, eps: masked_square(
+            model, x, y, eps, queries=square_queries)),
+    ]
+    gradient = {"pgd", "apgd-ce", "apgd-dlr", "apgd-t"}
+    return [(name, on_every_image, name in gradient, attack) for name, runs, on_every_image, attack in attacks if runs]
+
+
+class _WorstCase:
+    """Per image, the worst case the ensemble has found so far: the image, what broke it, the highest
+    cross-entropy of a gradient attack's point, and whether it is still classified correctly."""
+
+    def __init__(self, x: torch.Tensor, labels: torch.Tensor, natural_loss: torch.Tensor,
+                 natural_wrong: torch.Tensor) -> None:
+        self.labels = labels
+        self.images, self.image_loss = x.clone(), natural_loss.clone()
+        self.loss = natural_loss.clone()
+        self.still_correct = ~natural_wrong
+        self.broken_by = [NATURAL if wrong else "" for wrong in natural_wrong.tolist()]
+        self.everyone = torch.arange(len(x), device=x.device)
+
+    def record(self, model: nn.Module, name: str, index: torch.Tensor, x_adv: torch.Tensor,
+               gradient_attack: bool) -> torch.Tensor:
         """Fold one attack's images (of the images ``index``) into the worst case; their cross-entropy."""
         with eval_mode(model):
-            adv_loss, adv_wrong = _scores(model, x_adv, labels[index])
-        was_correct = still_correct[index]
+            adv_loss, adv_wrong = _scores(model, x_adv, self.labels[index])
+        was_correct = self.still_correct[index]
         newly_broken = adv_wrong & was_correct
         # the worst case of a broken image is what broke it first; of one still correct, the highest-loss
         # point of a gradient attack (so that its loss is the one reported)
-        replace = newly_broken | (was_correct & gradient_attack & (adv_loss > worst_loss[index]))
-        worst[index] = torch.where(rows(replace), x_adv, worst[index])
-        worst_loss[index] = torch.where(replace, adv_loss, worst_loss[index])
-        still_correct[index] = was_correct & ~adv_wrong
+        replace = newly_broken | (was_correct & gradient_attack & (adv_loss > self.image_loss[index]))
+        self.images[index] = torch.where(rows(replace), x_adv, self.images[index])
+        self.image_loss[index] = torch.where(replace, adv_loss, self.image_loss[index])
+        self.still_correct[index] = was_correct & ~adv_wrong
         for i in index[newly_broken].tolist():
-            broken_by[i] = name
+            self.broken_by[i] = name
         if gradient_attack:
-            loss[index] = torch.maximum(loss[index], adv_loss)
+            self.loss[index] = torch.maximum(self.loss[index], adv_loss)
         return adv_loss
-
-    everyone = torch.arange(len(x), device=x.device)
-    if pgd_steps:
-        x_pgd = masked_pgd(model, x, labels, eps_matrix, steps=pgd_steps, step_size=pgd_step_size,
-                           precision=precision)
-        pgd_loss = record("pgd", everyone, x_pgd, True)
-    if apgd_steps:
-        record("apgd-ce", everyone, masked_apgd(model, x, labels, eps_matrix, steps=apgd_steps, loss="ce",
-                                                precision=precision), True)
-    index = still_correct.nonzero().squeeze(1)
-    if apgd_steps and len(index):
-        record("apgd-dlr", index, masked_apgd(model, x[index], labels[index], eps_matrix[index], steps=apgd_steps,
-                                              loss="dlr", precision=precision), True)
-    index = still_correct.nonzero().squeeze(1)
-    if apgd_steps and targets and len(index):
-        record("apgd-t", index, masked_apgd(model, x[index], labels[index], eps_matrix[index], steps=apgd_steps,
-                                            loss="dlr-targeted", targets=targets, precision=precision), True)
-    index = still_correct.nonzero().squeeze(1)
-    if square_queries and len(index):
-        record("square", index, masked_square(model, x[index], labels[index], eps_matrix[index],
-                                              queries=square_queries), False)
-    return AutoAttackResult(worst.detach(), broken_by, loss.detach(), pgd_loss.detach())
 
 
 def _scores(model: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
