@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,16 +47,21 @@ def make_portable(notebook: NotebookNode, root: Path = PROJECT_ROOT,
             recorded[key] = os.path.relpath(os.path.abspath(recorded[key]), base)
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
-            if "text" in output:
-                output["text"] = relative(output["text"])
-            for mime, value in output.get("data", {}).items():
-                if mime.startswith("text/") and isinstance(value, str):
-                    output["data"][mime] = relative(value)
-            if "evalue" in output:
-                output["evalue"] = relative(output["evalue"])
-            if "traceback" in output:
-                output["traceback"] = [relative(line) for line in output["traceback"]]
+            _make_output_portable(output, relative)
     return notebook
+
+
+def _make_output_portable(output: dict, relative: Callable[[str], str]) -> None:
+    """One cell output's texts (streams, text data, errors and their tracebacks) through ``relative``."""
+    if "text" in output:
+        output["text"] = relative(output["text"])
+    for mime, value in output.get("data", {}).items():
+        if mime.startswith("text/") and isinstance(value, str):
+            output["data"][mime] = relative(value)
+    if "evalue" in output:
+        output["evalue"] = relative(output["evalue"])
+    if "traceback" in output:
+        output["traceback"] = [relative(line) for line in output["traceback"]]
 
 
 def make_file_portable(path: Path) -> None:

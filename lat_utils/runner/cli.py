@@ -27,6 +27,37 @@ from .notebooks import NotebookFailed
 
 def main(argv: list[str] | None = None) -> int:
     """Run the study as the arguments say (``--help``); the exit code: 0, or 1 when a notebook failed."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_arguments(parser, args)
+    profile = args.profile + DRY_RUN_SUFFIX if args.dry_run else args.profile
+    if args.estimate:
+        from .estimate import print_estimate  # loads the classifiers: only when asked
+
+        print_estimate(get_profile(profile))
+        return 0
+    if args.jobs is None:
+        args.jobs = gpu_count() or min(4, os.cpu_count() or 1)
+    if args.together is None:  # a dry run takes the GPU path, which is what it checks; SLURM jobs get GPUs
+        args.together = (gpu_count() > 0 or args.dry_run
+                         or (args.executor == "slurm" and args.slurm_gpus_per_job > 0))
+    executor = _executor(parser, args, profile)
+    invocations = Invocations(profile)
+    try:
+        run(profile, args.jobs, args.together, executor, done=invocations.notebook_done,
+            finished=invocations.finished())
+    except NotebookFailed as error:
+        invocations.stop()
+        print(f"\nFAILED: {error}", file=sys.stderr)
+        return 1
+    except BaseException:  # Ctrl-C: this invocation's time still counts when the run is resumed
+        invocations.stop()
+        raise
+    _finish(profile, args, invocations)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="./run_all.sh",
                                      description="Run the LAT study: every notebook, in order, with papermill.")
     parser.add_argument("--profile", default="quick", help=f"one of {sorted(PROFILES)} (default: quick)")
@@ -48,45 +79,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slurm-partition", default=None, help="SLURM partition of the jobs")
     parser.add_argument("--slurm-gpus-per-job", type=int, default=1, help="GPUs per SLURM job (default 1)")
     parser.add_argument("--slurm-time", type=int, default=24 * 60, help="time limit of each job in minutes")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``parser.error`` (exit 2, with the usage) for an argument out of range."""
     if args.profile not in PROFILES:
         parser.error(f"unknown profile {args.profile!r}: choose one of {sorted(PROFILES)}")
-    profile = args.profile + DRY_RUN_SUFFIX if args.dry_run else args.profile
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be >= 1")
     if args.slurm_gpus_per_job < 0 or args.slurm_time < 1:
         parser.error("--slurm-gpus-per-job must be >= 0 and --slurm-time >= 1 (minutes)")
-    if args.estimate:
-        from .estimate import print_estimate  # loads the classifiers: only when asked
 
-        print_estimate(get_profile(profile))
-        return 0
-    if args.jobs is None:
-        args.jobs = gpu_count() or min(4, os.cpu_count() or 1)
-    if args.together is None:  # a dry run takes the GPU path, which is what it checks; SLURM jobs get GPUs
-        args.together = (gpu_count() > 0 or args.dry_run
-                         or (args.executor == "slurm" and args.slurm_gpus_per_job > 0))
-    executor: StageExecutor = LocalExecutor(args.jobs)
-    if args.executor != "local":
-        from .slurm import SubmititExecutor  # needs submitit: only when asked
 
-        try:
-            executor = SubmititExecutor(profile, cluster="slurm" if args.executor == "slurm" else "local",
-                                        jobs=args.jobs, partition=args.slurm_partition,
-                                        gpus_per_job=args.slurm_gpus_per_job, time_minutes=args.slurm_time)
-        except RuntimeError as error:  # e.g. submitit finds no srun: not on a SLURM cluster
-            parser.error(f"--executor {args.executor}: {error}")
-    invocations = Invocations(profile)
+def _executor(parser: argparse.ArgumentParser, args: argparse.Namespace, profile: str) -> StageExecutor:
+    """The executor ``--executor`` names: this machine, or submitit's (SLURM or local subprocess jobs)."""
+    if args.executor == "local":
+        return LocalExecutor(args.jobs)
+    from .slurm import SubmititExecutor  # needs submitit: only when asked
+
     try:
-        run(profile, args.jobs, args.together, executor, done=invocations.notebook_done,
-            finished=invocations.finished())
-    except NotebookFailed as error:
-        invocations.stop()
-        print(f"\nFAILED: {error}", file=sys.stderr)
-        return 1
-    except BaseException:  # Ctrl-C: this invocation's time still counts when the run is resumed
-        invocations.stop()
-        raise
+        return SubmititExecutor(profile, cluster="slurm" if args.executor == "slurm" else "local",
+                                jobs=args.jobs, partition=args.slurm_partition,
+                                gpus_per_job=args.slurm_gpus_per_job, time_minutes=args.slurm_time)
+    except RuntimeError as error:  # e.g. submitit finds no srun: not on a SLURM cluster
+        parser.error(f"--executor {args.executor}: {error}")
+
+
+def _finish(profile: str, args: argparse.Namespace, invocations: Invocations) -> None:
+    """After the last notebook: the timings, the run's record and the landing page; where to start reading."""
     parts = invocations.finish()
     total = sum(part["seconds"] for part in parts)
     if args.dry_run:
@@ -101,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nDone: profile {profile} in {total / 60:.1f} min{resumed}. Start at {index}; reports in {reports_dir(profile)}, "
           f"figures in {figures_dir(profile)}, timings in {summary}."
           + ("\nThis was a DRY RUN: its numbers mean nothing." if args.dry_run else ""))
-    return 0
 
 
 DRY_RUN_COLUMN = "DRY RUN"

@@ -190,20 +190,35 @@ def trains_as_paper(profile: Profile) -> bool:
 
 def verdict(claim: Claim, low: float, high: float, ours: float, profile: Profile) -> tuple[str, str]:
     """The verdict of a claim from our interval [low, high] (see the module's docstring) and why."""
-    paper = claim.paper
     if claim.kind == "absolute":
-        if not trains_as_paper(profile):
-            return "not comparable", (
-                f"an absolute number: needs a model trained as the paper's ({TRAIN_STEPS:,} steps, batch {BATCH_SIZE}, "
-                f"Adam {LEARNING_RATE:g} constant); the '{profile.name}' profile trains {profile.train_steps:,} steps, "
-                f"batch {profile.batch_size}, Adam {profile.learning_rate:g} {profile.lr_schedule}")
-        if low <= paper <= high:
-            return "supported", "the paper's number lies inside our interval"
-        return "not supported", "the paper's number lies outside our interval"
+        return _absolute_verdict(claim.paper, low, high, profile)
     if claim.kind == "value":
-        if low <= paper <= high:
-            return "supported", f"the paper's {paper:.3g}% lies inside our interval"
-        return "not supported", f"the paper's {paper:.3g}% lies outside our interval: ours is {ours:.3g}%"
+        return _value_verdict(claim.paper, low, high, ours)
+    return _relative_verdict(claim, low, high, ours)
+
+
+def _absolute_verdict(paper: float, low: float, high: float, profile: Profile) -> tuple[str, str]:
+    """An absolute number: comparable only for a model trained as the paper's; then inside our interval or not."""
+    if not trains_as_paper(profile):
+        return "not comparable", (
+            f"an absolute number: needs a model trained as the paper's ({TRAIN_STEPS:,} steps, batch {BATCH_SIZE}, "
+            f"Adam {LEARNING_RATE:g} constant); the '{profile.name}' profile trains {profile.train_steps:,} steps, "
+            f"batch {profile.batch_size}, Adam {profile.learning_rate:g} {profile.lr_schedule}")
+    if low <= paper <= high:
+        return "supported", "the paper's number lies inside our interval"
+    return "not supported", "the paper's number lies outside our interval"
+
+
+def _value_verdict(paper: float, low: float, high: float, ours: float) -> tuple[str, str]:
+    """A share the paper reports: inside our interval or not."""
+    if low <= paper <= high:
+        return "supported", f"the paper's {paper:.3g}% lies inside our interval"
+    return "not supported", f"the paper's {paper:.3g}% lies outside our interval: ours is {ours:.3g}%"
+
+
+def _relative_verdict(claim: Claim, low: float, high: float, ours: float) -> tuple[str, str]:
+    """A relative difference ("x% less loss"), or "at least x%": its direction first, then its magnitude."""
+    paper = claim.paper
     if low <= 0 <= high:
         return "inconclusive", "our interval contains 0: the direction is not resolved"
     if np.sign(low) != np.sign(paper):
