@@ -37,7 +37,7 @@ from lat_utils.devices import device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import fast_layout
 from lat_utils.study import load_trained, study_models
-from lat_utils.study.evaluation import test_subset
+from lat_utils.study.evaluation import first_test_images
 
 REFERENCE = (AUTOATTACK_APGD_STEPS, AUTOATTACK_TARGETS, AUTOATTACK_SQUARE_QUERIES)
 
@@ -63,7 +63,7 @@ def main() -> None:
     done = [r for r in previous if r["n"] == args.n]
     profile = get_profile(args.profile)
     precision = resolve_precision(profile.attack_precision, device())
-    images, labels, _ = test_subset("mnist", args.n)
+    images, labels, _ = first_test_images("mnist", args.n)
     x, y = fast_layout(images, device()), labels.to(device())
     rows = []
     for config in study_models("mnist", args.profile):

@@ -30,7 +30,7 @@ from lat_utils.attacks import resolve_precision
 from lat_utils.config import ATTACK_KINDS, DATASETS, get_profile
 from lat_utils.devices import device, device_name
 from lat_utils.study import load_trained, study_models
-from lat_utils.study.evaluation import attacked_scores, test_subset
+from lat_utils.study.evaluation import attacked_scores, first_test_images
 
 VARIANTS = (("fp32", 0), ("fp32", 1), ("bf16", 0))
 
@@ -41,7 +41,7 @@ def gate_table(profile_name: str) -> pd.DataFrame:
     profile = dataclasses.replace(get_profile(profile_name), apgd_steps=0, square_queries=0)
     rows = []
     for dataset in DATASETS:
-        images, labels, _ = test_subset(dataset, profile.n_test)
+        images, labels, _ = first_test_images(dataset, profile.n_test)
         for config in study_models(dataset, profile_name):
             model = load_trained(config)
             for attack in ATTACK_KINDS[dataset]:

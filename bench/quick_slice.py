@@ -23,7 +23,7 @@ from lat_utils.study import evaluation, training  # noqa: E402
 profile = dataclasses.replace(config.PROFILES["quick"], name="slice", train_steps=60)
 config.PROFILES["slice"] = profile
 trained = training.train_model(training.TrainConfig("mnist", "background", profile="slice"), progress=False)
-images, labels, _ = evaluation.test_subset("mnist", 500)
+images, labels, _ = evaluation.first_test_images("mnist", 500)
 images = images.to(memory_format=torch.channels_last)
 if hasattr(evaluation, "attacked_scores"):  # versions with the localized AutoAttack: its PGD part alone
     pgd_only = dataclasses.replace(profile, apgd_steps=0, square_queries=0)

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..attacks import masked_pgd
 from ..config import (
     ATTACK_KINDS,
     CIFAR10_READINGS,
@@ -24,7 +23,6 @@ from ..config import (
     PAPER_MNIST_NATURAL_ACCURACY,
     READING_LABELS,
 )
-from ..masks import epsilon_matrix
 
 # the readings of the CIFAR-10 eps, as eps x 255 and a short label, for the eps sweep's figure
 _SWEEP_READINGS = sorted((eps * 255, READING_LABELS[name].split(" (")[0]) for name, eps in CIFAR10_READINGS.items())
@@ -43,34 +41,30 @@ def _save(fig: plt.Figure, path: str | Path | None) -> plt.Figure:
     return fig
 
 
-def localized_examples(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, *, eps: float,
-                       steps: int, step_size: float, path: str | Path | None = None) -> plt.Figure:
-    """Figure 1 of the short version: per digit (row), the original and its four localized adversarial
-    versions (standard, background, exact, broad), each with its perturbation below and the model's guess."""
-    kinds = ATTACK_KINDS["mnist"]
+def localized_examples(images: torch.Tensor, labels: torch.Tensor, adversarial: dict[str, torch.Tensor],
+                       guesses: dict[str, torch.Tensor], *, eps: float, title: str = "",
+                       path: str | Path | None = None) -> plt.Figure:
+    """Figure 1 of the short version, drawn from attacks computed by the caller: per digit (row), the original
+    and each adversarial version (``adversarial``: one batch per localization, in column order) with its
+    perturbation below; the titles give the model's guess (``guesses``: per column name, "original" first),
+    green when correct, red when wrong."""
     n = len(images)
-    fig, axes = plt.subplots(2 * n, 1 + len(kinds), figsize=(1.6 * (1 + len(kinds)), 3.2 * n))
-    with torch.no_grad():
-        guess = model(images).argmax(1)
+    fig, axes = plt.subplots(2 * n, 1 + len(adversarial), figsize=(1.6 * (1 + len(adversarial)), 3.2 * n))
     for row in range(n):
         axes[2 * row, 0].imshow(images[row, 0], cmap="gray", vmin=0, vmax=1)
-        axes[2 * row, 0].set_title(f"original: {guess[row].item()}", fontsize=8)
+        axes[2 * row, 0].set_title(f"original: {guesses['original'][row].item()}", fontsize=8)
         axes[2 * row + 1, 0].axis("off")
-    for col, kind in enumerate(kinds, start=1):
-        x_adv = masked_pgd(model, images, labels, epsilon_matrix(images, kind, eps), steps=steps, step_size=step_size)
-        with torch.no_grad():
-            adv_guess = model(x_adv).argmax(1)
+    for col, (kind, x_adv) in enumerate(adversarial.items(), start=1):
         for row in range(n):
             axes[2 * row, col].imshow(x_adv[row, 0], cmap="gray", vmin=0, vmax=1)
-            axes[2 * row, col].set_title(f"{kind}: {adv_guess[row].item()}", fontsize=8,
-                                         color="green" if adv_guess[row] == labels[row] else "red")
+            axes[2 * row, col].set_title(f"{kind}: {guesses[kind][row].item()}", fontsize=8,
+                                         color="green" if guesses[kind][row] == labels[row] else "red")
             axes[2 * row + 1, col].imshow((x_adv - images)[row, 0], cmap="seismic", vmin=-eps, vmax=eps)
             axes[2 * row + 1, col].set_title("perturbation", fontsize=7)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"Localized PGD (eps {eps:g}, {steps} steps) on the natural model; title = its guess",
-                 fontsize=9)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 

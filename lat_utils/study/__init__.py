@@ -25,8 +25,8 @@ from .evaluation import (
                          LocalizingWrapper,
                          cross_evaluate,
                          evaluate_model,
+                         first_test_images,
                          pgd_overestimate,
-                         test_subset,
                          third_party_check,
 )
 from .plan import TrainConfig, evaluated_models, group_name, readings_of, study_models, together_groups
@@ -39,6 +39,6 @@ __all__ = [
     "bootstrap_mean_interval", "checkpoint_path", "claims_across_budgets", "claims_table", "collapsed_models",
     "combine_seeds", "compared_with", "cross_evaluate", "eps_sweep", "evaluate_milestones", "evaluated_models", "evaluate_model",
     "group_name", "kept_crossings", "learning_curves", "load_trained", "milestone_claims", "paper_figure2",
-    "pgd_overestimate", "reading_consistency", "readings_of", "study_models", "sweep_cells", "sweep_settings", "test_subset", "third_party_check", "together_groups",
+    "pgd_overestimate", "reading_consistency", "readings_of", "study_models", "sweep_cells", "sweep_settings", "first_test_images", "third_party_check", "together_groups",
     "adam", "train_model", "train_together", "trained_models", "training_step", "TrainingStep", "trends", "verdict", "wilson_interval",
 ]

@@ -49,7 +49,7 @@ THIRD_PARTY_COLUMNS = ["dataset", "reading", "model", "seed", "attack", "n", "ou
 BATCH = 500
 
 
-def test_subset(dataset: str, n: int | None, cap: int | None = None) -> tuple[torch.Tensor, torch.Tensor, bool]:
+def first_test_images(dataset: str, n: int | None, cap: int | None = None) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """The first ``n`` test images (all when None) but at most ``cap`` (a dry run's ``image_cap``),
     their labels, and whether the data is exact."""
     images, labels, provenance = load_dataset(dataset, "test")
@@ -133,7 +133,7 @@ def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[
     random starts are seeded from the model, the cell and ``salt``. The model is loaded only if a cell is missing.
     """
     precision = resolve_precision(profile.attack_precision, device())
-    images, labels, exact = test_subset(config.dataset, profile.n_test, profile.image_cap)
+    images, labels, exact = first_test_images(config.dataset, profile.n_test, profile.image_cap)
     cache = load_cell_cache(cache_path, {"settings": _settings(profile, precision, len(images)), "checkpoint": stamp})
     cache.update(profile=profile, precision=precision, exact=exact)
     model = None
@@ -240,7 +240,7 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
     profile = config.settings
     if config.seed not in profile.seeds:
         return pd.DataFrame(columns=THIRD_PARTY_COLUMNS)
-    images, labels, _ = test_subset(config.dataset, profile.n_test, profile.image_cap)
+    images, labels, _ = first_test_images(config.dataset, profile.n_test, profile.image_cap)
     cache = _evaluated(config, progress=False)
     n = min(profile.third_party_n, len(images))
     if n == 0:
