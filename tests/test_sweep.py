@@ -23,6 +23,7 @@ from lat_utils.sealed import load_sealed, save_sealed
 from lat_utils.study import sweep
 from lat_utils.study.sweep import (
     SWEEP_COLUMNS,
+    SweepSettings,
     eps_name,
     eps_sweep,
     kept_crossings,
@@ -32,7 +33,7 @@ from lat_utils.study.sweep import (
 from lat_utils.study.training import TrainConfig, train_model
 
 EPS = (0.01, 0.03, 0.06, 0.1, 0.2)
-STEPS = {"pgd_steps": 3, "apgd_steps": 3}
+SETTINGS = SweepSettings(eps_values=EPS, pgd_steps=3, apgd_steps=3)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def sample(mnist_test) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _sweep(model, sample, **kwargs) -> dict:
-    return sweep_cells(model, *sample, "background", EPS, center=6, seed=1, **STEPS, **kwargs)
+    return sweep_cells(model, *sample, "background", SETTINGS, center=6, seed=1, **kwargs)
 
 
 def test_kept_is_non_increasing_and_only_robust_images_are_attacked(linear_model, sample, monkeypatch):
@@ -74,7 +75,7 @@ def test_kept_is_non_increasing_and_only_robust_images_are_attacked(linear_model
 
     monkeypatch.setattr(sweep, "localized_autoattack", recording)
     cells = _sweep(linear_model, sample)
-    rows = sweep_rows(cells, EPS, dataset="mnist", attack="background", center=6, **STEPS)
+    rows = sweep_rows(cells, SETTINGS, dataset="mnist", attack="background", center=6)
     assert list(rows.columns) == SWEEP_COLUMNS and len(rows) == len(EPS)
     assert (np.diff(rows["kept"]) <= 0).all() and (np.diff(rows["accuracy"]) <= 0).all()
     assert rows["kept"].iloc[0] > rows["kept"].iloc[-1], "the sweep should break some images"
@@ -129,7 +130,7 @@ def test_an_interrupted_sweep_resumes_to_the_uninterrupted_result(linear_model, 
 
 def test_eps_must_increase(linear_model, sample):
     with pytest.raises(ValueError, match="increasing"):
-        sweep_cells(linear_model, *sample, "background", (0.1, 0.05), **STEPS)
+        sweep_cells(linear_model, *sample, "background", dataclasses.replace(SETTINGS, eps_values=(0.1, 0.05)))
 
 
 def _synthetic(eps_255, kept, attack="background", center=6, below=5.0, above=5.0) -> pd.DataFrame:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,7 @@ from ..models import fast_layout
 from ..paths import runs_dir, tables_dir
 from ..progress import tqdm
 from .checkpoints import load_trained
-from .evaluation import BATCH, checkpoint_stamp, load_cell_cache, natural_scores, save_cell_cache, test_subset
+from .evaluation import BATCH, checkpoint_stamp, first_test_images, load_cell_cache, natural_scores, save_cell_cache
 from .plan import TrainConfig
 from .stats import wilson_interval
 
@@ -59,19 +60,42 @@ CROSSING_COLUMNS = ["dataset", "model", "attack", "center", "target", "eps", "ep
                     "eps_high", "eps_high_255", "note"]
 
 
+@dataclass(frozen=True)
+class SweepSettings:
+    """How the sweep attacks, and on how many test images: the reduced localized AutoAttack (masked PGD, then
+    APGD-CE and APGD-DLR; APGD-T with ``targets`` > 0; never Square) at every eps of ``eps_values``."""
+
+    eps_values: tuple[float, ...] = tuple(SWEEP_EPS)   # increasing
+    pgd_steps: int = SWEEP_STEPS_CPU
+    apgd_steps: int = SWEEP_STEPS_CPU
+    targets: int = SWEEP_TARGETS
+    precision: str = "fp32"
+    n: int | None = None              # the first n test images (None: all)
+    image_cap: int | None = None      # at most this many (a dry run's cap)
+
+
+def sweep_settings(profile_name: str) -> SweepSettings:
+    """The sweep's settings in a profile: its ``sweep_n`` test images (None: ``n_test``), ``sweep_pgd_steps`` and
+    ``sweep_apgd_steps``, no APGD-T, the eps of ``SWEEP_EPS`` and the profile's attack arithmetic."""
+    profile = get_profile(profile_name)
+    return SweepSettings(eps_values=tuple(SWEEP_EPS), pgd_steps=profile.sweep_pgd_steps,
+                         apgd_steps=profile.sweep_apgd_steps, targets=SWEEP_TARGETS,
+                         precision=resolve_precision(profile.attack_precision, device()),
+                         n=profile.sweep_n or profile.n_test, image_cap=profile.image_cap)
+
+
 def eps_name(eps: float) -> str:
     """The cell name of one eps in a sweep's results (exact: the float's repr)."""
     return f"eps {float(eps)!r}"
 
 
 def sweep_cells(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: str,
-                eps_values: Sequence[float], *, center: int = 6, pgd_steps: int = SWEEP_STEPS_CPU,
-                apgd_steps: int = SWEEP_STEPS_CPU, targets: int = SWEEP_TARGETS, precision: str = "fp32",
-                seed: int = 0, cells: dict | None = None, on_cell: Callable[[dict], None] | None = None,
-                keep_examples: bool = False, progress: bool = False,
+                settings: SweepSettings, *, center: int = 6, seed: int = 0, cells: dict | None = None,
+                on_cell: Callable[[dict], None] | None = None, keep_examples: bool = False, progress: bool = False,
                 desc: str = "eps sweep") -> dict[str, dict[str, torch.Tensor]]:
-    """Robustness of ``model`` on ``images`` under the localized AutoAttack with mask ``attack`` at every
-    eps of ``eps_values`` (increasing), each eps only on the images still robust at the previous one.
+    """Robustness of ``model`` on ``images`` under the localized AutoAttack of ``settings`` with mask ``attack``
+    at every eps of ``settings.eps_values`` (increasing), each eps only on the images still robust at the
+    previous one.
 
     Returns ``cells``: ``"natural"`` -> {"loss", "correct"} and ``eps_name(eps)`` -> {"loss", "correct"}
     per image (CPU tensors, ``correct`` = still classified correctly; ``loss`` = the highest cross-entropy
@@ -80,7 +104,7 @@ def sweep_cells(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, at
     starts are seeded from ``seed`` and the eps. With ``keep_examples`` an eps cell also holds
     ``"adversarial"``: the worst-case image of each image attacked there, the original image otherwise.
     """
-    eps_values = [float(e) for e in eps_values]
+    eps_values = [float(e) for e in settings.eps_values]
     if eps_values != sorted(set(eps_values)):
         raise ValueError(f"eps_values must be increasing, got {eps_values}")
     cells = {} if cells is None else cells
@@ -95,8 +119,7 @@ def sweep_cells(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, at
         name = eps_name(eps)
         if name not in cells:
             torch.manual_seed(zlib.crc32(f"{seed}/{name}".encode()))
-            cells[name] = _attacked(model, images, labels, robust, attack, eps, center, pgd_steps, apgd_steps,
-                                    targets, precision, dev, keep_examples)
+            cells[name] = _attacked(model, images, labels, robust, attack, eps, center, settings, dev, keep_examples)
             if on_cell:
                 on_cell(cells)
         robust = cells[name]["correct"].clone()
@@ -104,8 +127,8 @@ def sweep_cells(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, at
 
 
 def _attacked(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, robust: torch.Tensor, attack: str,
-              eps: float, center: int, pgd_steps: int, apgd_steps: int, targets: int, precision: str,
-              dev: torch.device, keep_examples: bool) -> dict[str, torch.Tensor]:
+              eps: float, center: int, settings: SweepSettings, dev: torch.device,
+              keep_examples: bool) -> dict[str, torch.Tensor]:
     """One eps cell: the images ``robust`` attacked (in batches), the others carried over as they were."""
     correct, loss = robust.clone(), torch.full((len(images),), float("nan"))
     adversarial = images.clone() if keep_examples else None
@@ -114,8 +137,10 @@ def _attacked(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, robu
         part = index[start:start + BATCH]
         x, y = fast_layout(images[part], dev), labels[part].to(dev)
         result = localized_autoattack(model, x, y, epsilon_matrix(x, attack, eps, center=center),
-                                      pgd_steps=pgd_steps, pgd_step_size=2.5 * eps / max(pgd_steps, 1),
-                                      apgd_steps=apgd_steps, targets=targets, square_queries=0, precision=precision)
+                                      pgd_steps=settings.pgd_steps,
+                                      pgd_step_size=2.5 * eps / max(settings.pgd_steps, 1),
+                                      apgd_steps=settings.apgd_steps, targets=settings.targets, square_queries=0,
+                                      precision=settings.precision)
         correct[part] = result.robust
         loss[part] = result.loss.float().cpu()
         if keep_examples:
@@ -126,13 +151,14 @@ def _attacked(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, robu
     return cell
 
 
-def sweep_rows(cells: dict, eps_values: Sequence[float], *, dataset: str, attack: str, center: int,
-               pgd_steps: int, apgd_steps: int, model: str = "natural") -> pd.DataFrame:
-    """The rows of ``SWEEP_COLUMNS`` (accuracies in %) of a ``sweep_cells`` result, one per eps it holds."""
+def sweep_rows(cells: dict, settings: SweepSettings, *, dataset: str, attack: str, center: int,
+               model: str = "natural") -> pd.DataFrame:
+    """The rows of ``SWEEP_COLUMNS`` (accuracies in %) of a ``sweep_cells`` result under ``settings``, one per eps
+    it holds."""
     natural = cells["natural"]["correct"]
     n, n_correct = len(natural), int(natural.sum())
     rows = []
-    for eps in eps_values:
+    for eps in settings.eps_values:
         if eps_name(eps) not in cells:
             continue
         robust = int(cells[eps_name(eps)]["correct"].sum())
@@ -142,7 +168,7 @@ def sweep_rows(cells: dict, eps_values: Sequence[float], *, dataset: str, attack
                      "eps_255": float(eps) * 255, "n": n, "natural_accuracy": 100 * n_correct / n,
                      "accuracy": accuracy[0], "accuracy_low": accuracy[1], "accuracy_high": accuracy[2],
                      "kept": kept[0], "kept_low": kept[1], "kept_high": kept[2],
-                     "pgd_steps": pgd_steps, "apgd_steps": apgd_steps})
+                     "pgd_steps": settings.pgd_steps, "apgd_steps": settings.apgd_steps})
     return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
 
 
@@ -152,15 +178,6 @@ def _percent_with_interval(successes: int, n: int) -> tuple[float, float, float]
     share = 100 * successes / n
     low, high = (100 * b for b in wilson_interval(successes, n))
     return share, min(low, share), max(high, share)
-
-
-def sweep_settings(profile_name: str) -> dict:
-    """The sweep's settings in a profile: its ``sweep_n`` test images (None: ``n_test``), ``sweep_pgd_steps`` and
-    ``sweep_apgd_steps``, no APGD-T, the eps of ``SWEEP_EPS`` and the profile's attack arithmetic."""
-    profile = get_profile(profile_name)
-    return {"n": profile.sweep_n or profile.n_test, "image_cap": profile.image_cap,
-            "pgd_steps": profile.sweep_pgd_steps, "apgd_steps": profile.sweep_apgd_steps, "targets": SWEEP_TARGETS,
-            "eps_values": list(SWEEP_EPS), "precision": resolve_precision(profile.attack_precision, device())}
 
 
 def eps_sweep(profile_name: str, *, progress: bool = True) -> pd.DataFrame:
@@ -178,30 +195,33 @@ def eps_sweep(profile_name: str, *, progress: bool = True) -> pd.DataFrame:
             print(f"eps sweep: no natural {dataset} model in the {profile_name} profile; "
                   f"{attack} mask, center {center} skipped")
             continue
-        images, labels, _ = test_subset(dataset, settings["n"], settings["image_cap"])
+        images, labels, _ = first_test_images(dataset, settings.n, settings.image_cap)
         path = runs_dir(profile_name) / "sweep" / f"{dataset}-{attack}-center{center}.pt"
-        key = {"settings": {**{k: v for k, v in settings.items() if k != "image_cap"}, "n": len(images),
-                            "dataset": dataset, "attack": attack, "center": center, "square_queries": 0},
+        key = {"settings": {**_cache_settings(settings), "n": len(images), "dataset": dataset, "attack": attack,
+                            "center": center, "square_queries": 0},
                "checkpoint": checkpoint_stamp(config)}
         cache = load_cell_cache(path, key)
-        names = ["natural", *map(eps_name, settings["eps_values"])]
+        names = ["natural", *map(eps_name, settings.eps_values)]
         if not all(name in cache["cells"] for name in names):
             try:
                 model = load_trained(config)
             except FileNotFoundError as error:
                 print(f"eps sweep: {error}; {attack} mask, center {center} skipped")
                 continue
-            sweep_cells(model, images, labels, attack, settings["eps_values"], center=center,
-                        pgd_steps=settings["pgd_steps"], apgd_steps=settings["apgd_steps"],
-                        targets=settings["targets"], precision=settings["precision"],
+            sweep_cells(model, images, labels, attack, settings, center=center,
                         seed=zlib.crc32(f"{config.key}/sweep/{attack}-center{center}".encode()),
                         cells=cache["cells"], on_cell=lambda _, path=path, cache=cache: save_cell_cache(path, cache),
                         progress=progress, desc=f"eps sweep {dataset}, {attack} mask, center {center}")
-        tables.append(sweep_rows(cache["cells"], settings["eps_values"], dataset=dataset, attack=attack,
-                                 center=center, pgd_steps=settings["pgd_steps"], apgd_steps=settings["apgd_steps"]))
+        tables.append(sweep_rows(cache["cells"], settings, dataset=dataset, attack=attack, center=center))
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SWEEP_COLUMNS)
     table.to_csv(tables_dir(profile_name) / "eps_sweep.csv", index=False)
     return table
+
+
+def _cache_settings(settings: SweepSettings) -> dict:
+    """What a sweep's cache is keyed by: every setting but the image cap (the images' count is keyed instead)."""
+    key = {k: v for k, v in asdict(settings).items() if k != "image_cap"}
+    return {**key, "eps_values": list(settings.eps_values)}
 
 
 def kept_crossings(table: pd.DataFrame, target: float = PAPER_CIFAR10_KEPT) -> pd.DataFrame:
