@@ -15,7 +15,8 @@ by ``tests/test_layout.py``), so a change belongs in the lowest layer that needs
 
 0. foundations: ``config`` (the paper's constants, the profiles and their deviations), ``checks``
    (input checks), ``paths`` (where outputs go, atomic writes), ``sealed`` (the checksummed file format of
-   every tensor file a run keeps), ``progress`` (bars, wall time), ``devices``;
+   every tensor file a run keeps), ``progress`` (bars, wall time), ``devices``, ``quiet`` (native libraries'
+   log lines kept out of the reports);
 1. the core: ``masks``, ``models``, ``data``, ``attacks/`` (one family, one contract);
 2. ``imagenet/``: the paper's Section 3 on an ImageNet classifier;
 3. ``study/``: training, evaluation, learning curves, claims, budgets, statistics;
@@ -32,7 +33,7 @@ from .models import PaperCNN
 __version__ = "0.1.0"
 
 LAYERS = (
-    ("config", "checks", "paths", "sealed", "progress", "devices"),
+    ("config", "checks", "paths", "sealed", "progress", "devices", "quiet"),
     ("masks", "models", "data", "attacks"),
     ("imagenet",),
     ("study",),

@@ -16,8 +16,8 @@ import torchvision.transforms.functional as TF
 
 from ..data import MIRROR_ENV, DataNotFoundError, offline_mirror
 from ..masks import Box
+from ..quiet import native_stderr_silenced
 from .classifier import _torchvision_state_dict
-from .quiet import native_stderr_silenced
 
 TFLITE_DETECTOR = "detector/ssd_mobilenet_v1_coco_quant.tflite"
 TFLITE_LABELS = "detector/coco_labelmap.txt"
