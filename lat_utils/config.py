@@ -62,9 +62,8 @@ APGD_STEPS_QUICK = 50
 APGD_TARGETS_QUICK = 3
 SQUARE_QUERIES_QUICK = 300
 THIRD_PARTY_N_QUICK = 100
-# The quick profile, sized to its 45 minutes on the 2-core CPU without bf16 kernels (fp32 attacks, ~1,000
-# image-steps/s on MNIST's network; it had 1,200 steps and 1,000 test images on a CPU with bf16 kernels,
-# and 1,000 steps and 400 images took 83 minutes here)
+# The quick profile, sized to two thirds of its 45 minutes on the 2-core CPU without bf16 kernels (fp32 attacks,
+# ~1,000 image-steps/s on MNIST's network); its measured times are in docs/running.md
 QUICK_TRAIN_STEPS = 500
 QUICK_N_TEST = 200
 QUICK_THIRD_PARTY_N = 25
@@ -72,8 +71,8 @@ AUTOATTACK_BUDGET_GAP_QUICK = 2.0   # points: the measured gap above, printed ne
 
 # The long profile, at most 150 minutes of the 2-core CPU with bf16 kernels, sized to two thirds of it (a slow
 # day must still fit): its training steps are what the AutoAttack evaluation, the seeds and the learning curves
-# leave of that time (docs/results.md). With 2,000 test images it took 141 minutes (2026-11-22); the AutoAttack
-# evaluation is most of it, so the images were halved (``./run_all.sh --profile long --estimate``: 158 -> 103 min).
+# leave of that time; the AutoAttack evaluation is most of it, which sets its test images
+# (``./run_all.sh --profile long --estimate``; the measured runs are in docs/running.md).
 LONG_TRAIN_STEPS = 3200
 LONG_N_TEST = 1000
 LONG_CURVE_N = 500
@@ -266,8 +265,8 @@ PROFILES: dict[str, Profile] = {
             "Algorithm 1 read literally (background (final)) are in the paper profile only",
             "CIFAR-10 at one reading of its eps, raw pixels (0.3/255); the paper profile adds the others (each "
             "further reading trains two CIFAR-10 models: about 10 more minutes by --estimate, past two thirds of the limit)",
-            f"first {LONG_N_TEST:,} test images instead of the full test set (2,000 until 2026-12-02: 141 minutes, "
-            f"over two thirds of the limit); learning curves on the first {LONG_CURVE_N} with PGD-20 alone",
+            f"first {LONG_N_TEST:,} test images instead of the full test set (so that the localized AutoAttack "
+            f"fits two thirds of the time limit); learning curves on the first {LONG_CURVE_N} with PGD-20 alone",
             "3 seeds for the models the central claims compare (MNIST natural, standard, background), "
             "one seed for the others (MNIST broad, every CIFAR-10 model)",
             "ImageNet extension (beyond the paper): 10 of the 100 extra photos and eps 2/255 and 8/255 only",

@@ -86,7 +86,8 @@ def test_claims_use_the_seeds_their_models_have():
 
 
 def _claims_file(folder, values, verdicts, steps=None):
-    rows = pd.DataFrame({"claim": ["a", "b", "c"], "source": "full paper", "paper (%)": [10.0, 10.0, np.nan],
+    rows = pd.DataFrame({"claim": ["a", "b", "c"], "reading": "", "source": "full paper",
+                         "paper (%)": [10.0, 10.0, np.nan],
                          "ours (%)": values, "low (%)": np.array(values) - 1, "high (%)": np.array(values) + 1,
                          "seeds": 1, "interval covers": "", "verdict": verdicts, "reason": ""})
     if steps is None:

@@ -5,8 +5,8 @@ images still classified correctly. Ours takes an epsilon matrix, starts with the
 (masked PGD, so the ensemble is never weaker than it) and leaves out FAB-T (a minimum-norm attack
 whose steps do not extend to a per-pixel budget). In its place it runs APGD with the untargeted DLR
 loss (the original AutoAttack's second attack, and part of its "plus" version): a third loss, from a
-third random start, for the images the cross-entropy left (on the quick models it broke images that
-torchattacks' APGD-DLR broke and our other attacks, with their random starts, had missed). As in
+third random start, for the images the cross-entropy left (images that torchattacks' APGD-DLR can break
+and the other attacks, with their random starts, may miss; tests/test_attacks.py compares). As in
 AutoAttack, APGD-DLR, APGD-T and Square only attack images still correct. PGD and APGD-CE attack
 every image: they maximize the cross-entropy, the paper's measure, and ``loss`` reports per image
 the highest cross-entropy that a gradient attack's point has.

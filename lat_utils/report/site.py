@@ -147,12 +147,9 @@ def _run_section(settings: Profile, record: dict, timings: dict[str, float]) -> 
 
 def _wall_time(seconds: float | None, invocations: list[float] | None) -> str:
     """The run's wall time in words: over several invocations when it was interrupted and resumed."""
-    if seconds is None:
+    if seconds is None or invocations is None:
         return "not recorded"
     minutes = float(seconds) / 60
-    if invocations is None:  # a record from before the pipeline counted every invocation of a run
-        return (f"{minutes:.1f} min in the invocation that finished the run (not counted: any earlier "
-                "invocation's time, for work this one reused)")
     if len(invocations) < 2:
         return f"{minutes:.1f} min in all"
     parts = " + ".join(f"{s / 60:.1f}" for s in invocations)

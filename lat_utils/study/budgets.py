@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import READING_LABELS, STATED, get_profile
+from ..config import READING_LABELS, get_profile
 from ..paths import tables_dir
 
 BUDGET_COLUMNS = ["claim", "reading", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
@@ -104,10 +104,7 @@ def movement(part: pd.DataFrame) -> tuple[str, str]:
 
 
 def _with_reading(claims: pd.DataFrame) -> pd.DataFrame:
-    """A claims table with its ``reading`` column (one written before CIFAR-10 had readings is at the stated eps;
-    a claim on a dataset that was not run has no reading)."""
-    if "reading" not in claims:
-        claims = claims.assign(reading=READING_LABELS[STATED])
+    """A claims table with an empty ``reading`` where a claim has none (its dataset was not run)."""
     return claims.assign(reading=claims["reading"].fillna(""))
 
 

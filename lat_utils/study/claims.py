@@ -241,14 +241,13 @@ def collapsed_models(table: pd.DataFrame) -> set[str]:
 
 
 def readings_in(table: pd.DataFrame) -> list[str]:
-    """The readings of the eps in an evaluation table, in ``CIFAR10_READINGS`` order (a table written before
-    readings existed is of the stated eps)."""
-    present = set(table["reading"]) if "reading" in table else {"stated"}
+    """The readings of the eps in an evaluation table, in ``CIFAR10_READINGS`` order."""
+    present = set(table["reading"])
     return [r for r in CIFAR10_READINGS if r in present]
 
 
 def _at_reading(frame: pd.DataFrame, reading: str) -> pd.DataFrame:
-    return frame[frame["reading"] == reading] if "reading" in frame else frame
+    return frame[frame["reading"] == reading]
 
 
 def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFrame], profile: Profile) -> pd.DataFrame:

@@ -7,8 +7,8 @@ Each cell (model x input type) is measured on the profile's test images:
   in the ``natural`` column. With its 95% Wilson interval (``accuracy_low``, ``accuracy_high``).
 - ``loss``: the paper's measure, the mean cross-entropy; under an attack, per image the highest
   cross-entropy any gradient attack found. With a 95% bootstrap interval over test images.
-- ``pgd_accuracy``, ``pgd_loss``: the profile's PGD alone (the study's attack before this
-  evaluation); ``pgd_overestimate``: how many points PGD's accuracy lies above AutoAttack's.
+- ``pgd_accuracy``, ``pgd_loss``: the profile's PGD alone (the paper's attack); ``pgd_overestimate``: how many
+  points PGD's accuracy lies above AutoAttack's.
 
 Results are cached per model in ``runs/<profile>/eval/`` (per cell, so an interrupted evaluation
 resumes at the cell it was in), keyed by the attack settings and the checkpoint; each cell's random
