@@ -40,7 +40,7 @@ PAPER_CIFAR10_KEPT = 100 * PAPER_CIFAR10_BACKGROUND_ACCURACY / PAPER_CIFAR10_NAT
 PAPER_MNIST_NATURAL_ACCURACY = 99.19        # the natural MNIST model's natural accuracy, %
 PAPER_MNIST_EXACT_ACCURACY = 0.08           # ... and under the exact-mask attack, %
 
-# The eps sweep (03_cifar10_eps): the natural models under a localized attack at each of these eps (x 255: 0.3 is
+# The eps sweep (04_cifar10_eps): the natural models under a localized attack at each of these eps (x 255: 0.3 is
 # the raw-pixels reading, 8 the field's usual, 76.5 = 0.3 x 255 the reading as stated), per series (dataset, mask,
 # central block; the paper gives no block for CIFAR-10: its MNIST 6x6 and a larger one)
 SWEEP_EPS = tuple(e / 255 for e in (0.1, 0.2, 0.3, 0.5, 1, 2, 4, 8, 16, 76.5))

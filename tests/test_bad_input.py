@@ -222,7 +222,7 @@ def _failing_write(root: Path) -> str:
 # --- notebooks and the runner ------------------------------------------------------------------------
 
 def _misspelt_parameter_runner(root: Path) -> str:
-    bad = Execution("05_budgets.ipynb", "05_budgets.ipynb", {"profil": "smoke"})
+    bad = Execution("06_budgets.ipynb", "06_budgets.ipynb", {"profil": "smoke"})
     return _raised(lambda: execute(bad, "smoke"), NotebookFailed)
 
 
@@ -282,7 +282,7 @@ CASES = [
     Case("a full disk during a write", "the file named with the cause; no temporary file left",
          "could not write eval.pt: No space left on device", _failing_write),
     Case("a misspelt notebook parameter through the runner", "refused before the notebook runs",
-         "05_budgets.ipynb takes no parameter 'profil'; its parameters are profile", _misspelt_parameter_runner),
+         "06_budgets.ipynb takes no parameter 'profil'; its parameters are profile", _misspelt_parameter_runner),
     Case("`papermill -p profil smoke` (a misspelt parameter)", "the notebook's first cell refuses it",
          "unknown parameter(s) 'profil': this notebook takes profile", _misspelt_parameter_notebook),
     Case("`seed=True` or `seed=-1`", "refused", "seed must be an integer >= 0, got True",

@@ -21,8 +21,8 @@ def test_plan_covers_every_model_and_dataset():
     assert [e.notebook for e in stages[0]][:2] == ["01_imagenet_attack.ipynb", "02_train.ipynb"]
     assert [e.output for e in stages[1]] == ["03_evaluate_mnist.ipynb", "03_evaluate_cifar10.ipynb"]
     # the notebooks that read the evaluation tables run after the stage that writes them
-    assert [e.output for e in stages[2]] == ["03_cifar10_eps.ipynb", "04_figures_and_claims.ipynb"]
-    assert [e.output for e in stages[3]] == ["05_budgets.ipynb"] and len(stages) == 4
+    assert [e.output for e in stages[2]] == ["04_cifar10_eps.ipynb", "05_figures_and_claims.ipynb"]
+    assert [e.output for e in stages[3]] == ["06_budgets.ipynb", "07_explorer.ipynb"] and len(stages) == 4
     assert len(trainings(stages)) == 4 + 3  # MNIST: the claims' 4 models; CIFAR-10: 3 at the raw-pixels reading
     assert len(stages[0]) == 1 + 4 + 3      # the ImageNet attack runs beside them: it needs none of them
     assert {e.parameters["reading"] for e in trainings(stages) if e.parameters["dataset"] == "cifar10"
@@ -107,7 +107,7 @@ def test_session_study_runs_end_to_end_and_says_dry_run(session_study):
 
 
 def test_a_failing_notebook_names_notebook_and_cell():
-    bad = runner.Execution("04_figures_and_claims.ipynb", "failing_on_purpose.ipynb", {"profile": "nope"})
-    with pytest.raises(runner.NotebookFailed, match=r"04_figures_and_claims.ipynb .* failed in cell \d+ "
+    bad = runner.Execution("05_figures_and_claims.ipynb", "failing_on_purpose.ipynb", {"profile": "nope"})
+    with pytest.raises(runner.NotebookFailed, match=r"05_figures_and_claims.ipynb .* failed in cell \d+ "
                                                       r"\(ValueError: unknown profile 'nope'"):
         runner.execute(bad, "smoke")

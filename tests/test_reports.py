@@ -40,10 +40,10 @@ def test_reports_hold_no_path_of_the_machine(session_study):
 
 def test_papermill_records_relative_paths(session_study):
     profile = session_study.profile
-    notebook = json.loads((reports_dir(profile) / "04_figures_and_claims.ipynb").read_text())
+    notebook = json.loads((reports_dir(profile) / "05_figures_and_claims.ipynb").read_text())
     recorded = notebook["metadata"]["papermill"]
-    assert recorded["input_path"] == "notebooks/04_figures_and_claims.ipynb"
-    assert recorded["output_path"] == f"reports/{profile}/04_figures_and_claims.ipynb"
+    assert recorded["input_path"] == "notebooks/05_figures_and_claims.ipynb"
+    assert recorded["output_path"] == f"reports/{profile}/05_figures_and_claims.ipynb"
 
 
 def test_executed_notebooks_show_no_stderr_or_error(session_study):

@@ -33,7 +33,7 @@ def _tables(root, profile: str) -> dict[str, pd.DataFrame]:
 def _uninterrupted(profile: str, threads: int) -> None:
     """The study's numbers computed in this process, from scratch, without notebooks: every model trained as its
     training notebook does (together where the run trained models together; with that notebook's share of the
-    cores), the tables gathered as ``03_evaluate`` does, the claims as ``04_figures_and_claims`` does, and the
+    cores), the tables gathered as ``03_evaluate`` does, the claims as ``05_figures_and_claims`` does, and the
     tables marked DRY RUN as the run marks them."""
     before = torch.get_num_threads()
     torch.set_num_threads(threads)

@@ -50,10 +50,11 @@ NOTEBOOK_ROLES = (
     ("02_train_", "training of one model (or one group trained together) and its evaluation under every attack"),
     ("03_evaluate_", "every model under every attack: Figure 2, robust accuracy (localized AutoAttack), "
                      "PGD's overestimate, a cross-check with torchattacks"),
-    ("03_cifar10_eps", "which eps the paper's CIFAR-10 numbers fit: the eps sweep, and the CIFAR-10 claims under "
+    ("04_cifar10_eps", "which eps the paper's CIFAR-10 numbers fit: the eps sweep, and the CIFAR-10 claims under "
                        "each reading of its eps"),
-    ("04_figures_and_claims", "Figure 1, Figure 2 beside the paper's, the claims table with intervals"),
-    ("05_budgets", "the claims across training budgets: stable, toward the paper's numbers, or away from them"),
+    ("05_figures_and_claims", "Figure 1, Figure 2 beside the paper's, the claims table with intervals"),
+    ("06_budgets", "the claims across training budgets: stable, toward the paper's numbers, or away from them"),
+    ("07_explorer", "any finished model under any mask and eps: the default view here, widgets in JupyterLab"),
 )
 
 
@@ -170,7 +171,7 @@ def _figures_section(figures: Path, reports: Path) -> str:
 
 def _claims_section(path: Path) -> str:
     if not path.exists():
-        return "<h2>Claims</h2><p>No claims table yet (<code>04_figures_and_claims</code> has not run).</p>"
+        return "<h2>Claims</h2><p>No claims table yet (<code>05_figures_and_claims</code> has not run).</p>"
     claims = pd.read_csv(path)
     counts = claims["verdict"].value_counts() if "verdict" in claims else pd.Series(dtype=int)
     summary = ", ".join(f"<strong>{_e(str(verdict))}</strong>: {count}" for verdict, count in counts.items())
@@ -179,7 +180,7 @@ def _claims_section(path: Path) -> str:
                                     for column, value in row.items()) + "</tr>"
                    for _, row in claims.iterrows())
     return (f"<h2>Claims</h2><p>{len(claims)} claims of the paper, checked one by one: {summary}. "
-            "The full reasoning is in <a href='04_figures_and_claims.html'>04_figures_and_claims</a> and "
+            "The full reasoning is in <a href='05_figures_and_claims.html'>05_figures_and_claims</a> and "
             "<code>tables/claims.csv</code>.</p>"
             f"<div class='wide'><table class='claims'><tr>{header}</tr>{body}</table></div>")
 

@@ -7,11 +7,13 @@ Stage 1. ``02_train``: once per model of the study (independent: several at a ti
    localized attack on an ImageNet classifier (Figure 1, Tables 1-2), which needs no model of ours;
 Stage 2. ``03_evaluate``: once per dataset (gathers the evaluations into the evaluation tables: Figure 2,
    accuracy grid, PGD's overestimate, the torchattacks cross-check);
-Stage 3. ``04_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table (and the
-   claims at each milestone of training, where the profile keeps milestones); beside it ``03_cifar10_eps``:
+Stage 3. ``05_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's, the claims table (and the
+   claims at each milestone of training, where the profile keeps milestones); beside it ``04_cifar10_eps``:
    the natural models under the localized attack at every eps of a sweep, and what the paper's CIFAR-10
    numbers mean (the CIFAR-10 claims under each reading, from the evaluation tables);
-Stage 4. ``05_budgets``: the claims across training budgets, over every profile that has run here.
+Stage 4. ``06_budgets``: the claims across training budgets, over every profile that has run here; beside it
+   ``07_explorer``: any finished model under any mask and eps (its default view in the report, widgets in
+   JupyterLab).
 
 :func:`execute` runs one notebook with papermill into ``reports/<profile>/`` and renders it to HTML;
 the executors (``executors``, ``slurm``) run the stages; a failed notebook raises
@@ -61,9 +63,10 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
         [imagenet, *trainings],  # the ImageNet attack needs no model of ours: it runs beside the training
         [Execution("03_evaluate.ipynb", f"03_evaluate_{d}.ipynb", {"profile": profile, "dataset": d})
          for d in DATASETS],     # each writes its dataset's evaluation tables ...
-        [Execution("03_cifar10_eps.ipynb", "03_cifar10_eps.ipynb", {"profile": profile}),  # ... which both read
-         Execution("04_figures_and_claims.ipynb", "04_figures_and_claims.ipynb", {"profile": profile})],
-        [Execution("05_budgets.ipynb", "05_budgets.ipynb", {"profile": profile})],
+        [Execution("04_cifar10_eps.ipynb", "04_cifar10_eps.ipynb", {"profile": profile}),  # ... which both read
+         Execution("05_figures_and_claims.ipynb", "05_figures_and_claims.ipynb", {"profile": profile})],
+        [Execution("06_budgets.ipynb", "06_budgets.ipynb", {"profile": profile}),
+         Execution("07_explorer.ipynb", "07_explorer.ipynb", {"profile": profile})],  # reads the models only
     ]
 
 

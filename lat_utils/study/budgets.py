@@ -1,7 +1,7 @@
 """Claims across training budgets: does a verdict hold, move toward the paper's number, or away from it?
 
 Gathers, for every profile that has run, its claims table at the end (``tables/claims.csv``, written by
-``04_figures_and_claims``: the finished models under the localized AutoAttack) and, where the profile
+``05_figures_and_claims``: the finished models under the localized AutoAttack) and, where the profile
 keeps milestones, at each milestone (``tables/claims_milestones.csv``: the profile's PGD alone on its first
 ``curve_n`` test images, see ``curves``). A profile that has not run is left out, and said to be.
 """
@@ -19,7 +19,7 @@ BUDGET_COLUMNS = ["claim", "reading", "paper (%)", "profile", "budget", "step", 
 TREND_COLUMNS = ["claim", "reading", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why",
                  "last milestones", "move"]
 MILESTONE_MEASURE = "PGD-"   # how the milestone rows' measure begins (the end rows use the localized AutoAttack)
-COMPARED = ("quick", "long", "paper")    # the profiles 05_budgets compares, cheapest first
+COMPARED = ("quick", "long", "paper")    # the profiles 06_budgets compares, cheapest first
 
 
 def compared_with(profile: str) -> tuple[str, ...]:
