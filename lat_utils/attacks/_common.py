@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from ..checks import check_count, check_finite, check_images
 from ..config import PRECISIONS
+from ..devices import cpu_has_bf16_kernels
 
 ATTACK_DTYPES = (torch.float32, torch.bfloat16)   # what the attacks compute in; convert others with .float()
 LABEL_DTYPES = (torch.int64, torch.int32)
@@ -120,9 +121,8 @@ def resolve_precision(precision: str, device: torch.device | str) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    if device.type == "cpu" and hasattr(torch.cpu, "get_capabilities"):
-        capabilities = torch.cpu.get_capabilities()
-        return "bf16" if capabilities.get("avx512_bf16") or capabilities.get("amx_bf16") else "fp32"
+    if device.type == "cpu":
+        return "bf16" if cpu_has_bf16_kernels() else "fp32"
     return "fp32"
 
 

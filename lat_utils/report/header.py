@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from datetime import datetime, timezone
 
 import torch
 
-from ..attacks import resolve_precision
+from ..attacks import AUTO_PRECISION_VARIABLE, resolve_precision
 from ..config import Profile
 from ..devices import device, device_name
 
@@ -35,12 +36,23 @@ def run_header(profile: Profile, title: str) -> str:
         f"torchvision {torchvision.__version__}",
     ]
     precision = resolve_precision(profile.attack_precision, device())
-    lines.append(f"- attack arithmetic: {precision} (the profile asks for {profile.attack_precision!r})")
+    lines.append(f"- attack arithmetic: {precision}, in training and evaluation ({arithmetic_note(profile, precision)})")
     deviations = profile_deviations(profile, precision)
     if deviations:
         lines.append("- deviations from the paper in this profile:")
         lines += [f"  - {d}" for d in deviations]
     return "\n".join(line for line in lines if line)
+
+
+def arithmetic_note(profile: Profile, precision: str) -> str:
+    """Why the attacks compute in ``precision``, and what that means for the report's numbers."""
+    if profile.attack_precision != "auto":
+        return f"the profile asks for {profile.attack_precision!r}"
+    chosen = os.environ.get(AUTO_PRECISION_VARIABLE)
+    why = (f"${AUTO_PRECISION_VARIABLE}={chosen}" if chosen else
+           "bf16 where the device computes it natively, fp32 elsewhere")
+    return (f"the profile asks for 'auto': {why}; the numbers are those of this arithmetic: the same profile "
+            "computed in the other gives other numbers")
 
 
 IPYTHON_NAMES = ("In", "Out")   # the kernel's own globals that look like parameters

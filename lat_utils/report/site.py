@@ -23,7 +23,7 @@ import torch
 
 from ..attacks import resolve_precision
 from ..config import Profile, get_profile
-from ..devices import device
+from ..devices import device, device_name
 from ..paths import figures_dir, reports_dir, shown, tables_dir, write_atomically
 from .header import profile_deviations
 
@@ -58,28 +58,13 @@ NOTEBOOK_ROLES = (
 )
 
 
-def machine_description() -> str:
-    """The GPU's name, else the CPU's model name and core count."""
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} (GPU) x {torch.cuda.device_count()}"
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU: {model}, {os.cpu_count()} cores"
-
-
 def record_run(profile: str, seconds: float, **settings: object) -> dict:
     """Save what this run was (profile, device, date, total wall time, ``settings``) to ``run.json``."""
     record = {
         "profile": profile,
         "finished": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
         "seconds": round(seconds, 1),
-        "device": machine_description(),
+        "device": device_name(),
         "attack_precision": resolve_precision(get_profile(profile).attack_precision, device()),
         "versions": f"Python {platform.python_version()}, torch {torch.__version__}",
         **settings,
