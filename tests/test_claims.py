@@ -146,3 +146,15 @@ def test_an_absolute_claim_is_comparable_where_the_model_trains_as_the_paper_say
     as_paper = dataclasses.replace(get_profile("quick"), train_steps=100_000, learning_rate=1e-4, lr_schedule="constant")
     assert verdict(claim, 99.0, 99.4, 99.2, as_paper)[0] == "supported"
     assert not trains_as_paper(dataclasses.replace(as_paper, batch_size=128))
+
+
+def test_an_accuracys_interval_over_seeds_stays_within_0_and_100():
+    from lat_utils.study.stats import combine_seeds
+
+    rng = np.random.default_rng(0)
+    points, samples = np.array([99.9, 98.0, 99.95]), 99.3 + rng.normal(0, 0.5, 2000)
+    mean, low, high = combine_seeds(points, samples)
+    assert high > 100, "the unclipped interval of these seeds leaves [0, 100]"
+    clipped = combine_seeds(points, samples, (0.0, 100.0))
+    assert clipped == (mean, low, 100.0)
+    assert combine_seeds(100 - points, 100 - samples, (0.0, 100.0))[1] == 0.0

@@ -105,7 +105,7 @@ def movement(part: pd.DataFrame) -> tuple[str, str]:
 
 def _with_reading(claims: pd.DataFrame) -> pd.DataFrame:
     """A claims table with an empty ``reading`` where a claim has none (its dataset was not run)."""
-    return claims.assign(reading=claims["reading"].fillna(""))
+    return claims.assign(reading=claims["reading"].fillna("").astype(str))  # a column read all empty is float
 
 
 def _fraction(fraction: float) -> str:

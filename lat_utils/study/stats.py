@@ -45,13 +45,15 @@ def percentile_interval(samples: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def combine_seeds(per_seed: np.ndarray, pooled_bootstrap: np.ndarray) -> tuple[float, float, float]:
+def combine_seeds(per_seed: np.ndarray, pooled_bootstrap: np.ndarray,
+                  bounds: tuple[float, float] | None = None) -> tuple[float, float, float]:
     """Mean over seeds and a 95% interval covering both test-image sampling and training variance.
 
     ``per_seed`` holds one value per seed; ``pooled_bootstrap`` the bootstrap samples of their mean
     (the same resampled test images for every seed, since the seeds share the test set). With one
     seed this is the percentile interval. With S > 1 seeds the half-width adds, in quadrature, the
     bootstrap's and a Student-t interval of the mean over seeds: sqrt((z sd_boot)^2 + (t_{S-1} sd_seeds / sqrt(S))^2).
+    ``bounds`` (an accuracy's or a share's [0, 100]) clip the interval to the values the quantity can take.
     """
     per_seed = np.asarray(per_seed, dtype=float)
     mean = float(per_seed.mean())
@@ -63,4 +65,7 @@ def combine_seeds(per_seed: np.ndarray, pooled_bootstrap: np.ndarray) -> tuple[f
     test_half = Z95 * float(np.std(pooled_bootstrap, ddof=1))
     seed_half = float(t.ppf(0.975, len(per_seed) - 1)) * float(np.std(per_seed, ddof=1)) / math.sqrt(len(per_seed))
     half = math.hypot(test_half, seed_half)
-    return mean, mean - half, mean + half
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return mean, low, high
