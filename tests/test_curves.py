@@ -143,3 +143,12 @@ def test_a_claim_still_moving_between_the_last_two_milestones_is_said_to_be(tmp_
     assert trend.loc["c", "last milestones"] == "not measured"   # no value
     folders["long"].joinpath("claims_milestones.csv").unlink()
     assert set(budgets.trends(budgets.claims_across_budgets()[0])["last milestones"]) == {"not measured"}
+
+
+def test_a_claim_without_a_number_lists_every_change_of_its_verdict():
+    rows = pd.DataFrame({"claim": "combined", "reading": "", "paper (%)": np.nan, "ours (%)": np.nan,
+                         "step": [1, 2, 3], "budget": ["a", "b", "c"], "measure": "end", "profile": "long",
+                         "verdict": ["inconclusive", "supported", "inconclusive"]})
+    trend = budgets.trends(rows).iloc[0]
+    assert trend["trend"] == "changes" and trend["why"] == "inconclusive -> supported -> inconclusive"
+    assert trend["first verdict"] == trend["last verdict"] == "inconclusive"

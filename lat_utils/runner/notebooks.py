@@ -70,9 +70,11 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
     ]
 
 
-# the kernel logs only its errors: ipykernel 7 warns on every start that its local TCP sockets are not
-# encrypted (the notebook's outputs and errors are not the kernel's log: they reach the report as before)
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+# the kernel's own log stays off the console: ipykernel 7 warns on every start that its local TCP sockets are
+# not encrypted, and logs "KeyboardInterrupt caught in kernel" at ERROR when papermill shuts a finished
+# kernel down, which a reader takes for a failure; a notebook's outputs and errors are not the kernel's log:
+# they reach the report, and a failing cell fails the run
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 class NotebookFailed(RuntimeError):

@@ -8,6 +8,8 @@ keeps milestones, at each milestone (``tables/claims_milestones.csv``: the profi
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -72,7 +74,7 @@ def trends(budgets: pd.DataFrame) -> pd.DataFrame:
         if len(set(verdicts)) == 1:
             trend, why = "stable", f"'{verdicts[0]}' at all {len(verdicts)} budgets"
         elif np.isnan(paper) or np.isnan(values[[0, -1]]).any():
-            trend, why = "changes", " -> ".join(dict.fromkeys(verdicts))
+            trend, why = "changes", " -> ".join(v for v, _ in itertools.groupby(verdicts))  # each change, in order
         else:
             first, last = abs(values[0] - paper), abs(values[-1] - paper)
             trend = "toward the paper" if last < first else "away from the paper"
