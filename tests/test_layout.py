@@ -2,6 +2,7 @@
 runner module, and the same clear failure under every executor."""
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import lat_utils
+from lat_utils import runner
 from lat_utils.paths import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "lat_utils"
@@ -189,3 +191,24 @@ def test_a_failed_notebook_ends_the_run_with_the_same_clear_message_under_every_
         assert "ValueError: unknown profile 'nope'" in failed[0]
         messages[executor] = failed[0].replace(str(root), "ROOT")
     assert messages["local"] == messages["local-submitit"]
+
+
+# the paper's steps each notebook shows in its own cells (called there, not only inside a helper)
+METHOD_IN_THE_OPEN = {
+    "02_train.ipynb": ("epsilon_matrix(", "masked_pgd(", "training_step(", "model_for("),
+    "03_evaluate.ipynb": ("epsilon_matrix(", "localized_autoattack("),
+    "05_figures_and_claims.ipynb": ("epsilon_matrix(", "masked_pgd(", "plots.localized_examples("),
+    "07_explorer.ipynb": ("epsilon_matrix(", "masked_pgd(", "explorer.explorer_controls("),
+}
+
+
+def test_the_notebooks_show_the_method_and_are_numbered_in_order():
+    notebooks = sorted(p.name for p in runner.NOTEBOOKS.glob("*.ipynb"))
+    numbers = [name.split("_")[0] for name in notebooks]
+    assert len(set(numbers)) == len(numbers), f"two notebooks share a number: {notebooks}"
+    for name, calls in METHOD_IN_THE_OPEN.items():
+        cells = json.loads((runner.NOTEBOOKS / name).read_text())["cells"]
+        code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        missing = [call for call in calls if call not in code]
+        assert not missing, f"{name} does not call {missing} in its cells"
+        assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), f"{name}: no parameters cell"
