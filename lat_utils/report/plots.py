@@ -52,7 +52,8 @@ def localized_examples(images: torch.Tensor, labels: torch.Tensor, adversarial: 
     fig, axes = plt.subplots(2 * n, 1 + len(adversarial), figsize=(1.6 * (1 + len(adversarial)), 3.2 * n))
     for row in range(n):
         axes[2 * row, 0].imshow(images[row, 0], cmap="gray", vmin=0, vmax=1)
-        axes[2 * row, 0].set_title(f"original: {guesses['original'][row].item()}", fontsize=8)
+        axes[2 * row, 0].set_title(f"original: {guesses['original'][row].item()}", fontsize=8,
+                                   color="green" if guesses["original"][row] == labels[row] else "red")
         axes[2 * row + 1, 0].axis("off")
     for col, (kind, x_adv) in enumerate(adversarial.items(), start=1):
         for row in range(n):
