@@ -107,7 +107,7 @@ def movement(part: pd.DataFrame) -> tuple[str, str]:
 
 def _with_reading(claims: pd.DataFrame) -> pd.DataFrame:
     """A claims table with an empty ``reading`` where a claim has none (its dataset was not run)."""
-    return claims.assign(reading=claims["reading"].fillna("").astype(str))  # a column read all empty is float
+    return claims.assign(reading=claims["reading"].astype(object).fillna("").astype(str))  # read all empty: float
 
 
 def _fraction(fraction: float) -> str:
