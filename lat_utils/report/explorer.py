@@ -62,18 +62,33 @@ def attack_outcome(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 def explorer_controls(models: dict[str, dict[str, TrainConfig]], view: Callable[..., None], *, dataset: str,
                       model: str, mask: str, eps_scale: float):
     """The explorer's widgets, starting at the given values: a dataset, one of its finished ``models``, a
-    mask of that dataset and eps as a multiple of the profile's (0.05 to 2); each change calls
-    ``view(dataset=..., model=..., mask=..., eps_scale=...)`` and shows what it draws below them."""
+    mask of that dataset and eps as a multiple of the profile's (0.05 to 2). Each change calls
+    ``view(dataset=..., model=..., mask=..., eps_scale=...)`` once and shows what it draws below them (a new
+    dataset resets the model and mask first); nothing is drawn before the first change (the notebook shows
+    the starting view itself)."""
     import ipywidgets as widgets
 
     datasets = widgets.Dropdown(options=sorted(models), value=dataset, description="dataset")
     names = widgets.Dropdown(options=list(models[dataset]), value=model, description="model")
     masks = widgets.Dropdown(options=ATTACK_KINDS[dataset], value=mask, description="mask")
     scale = widgets.FloatSlider(value=eps_scale, min=0.05, max=2.0, step=0.05, description="eps x profile's")
+    shown = widgets.Output()
+    resetting = []  # non-empty while a new dataset resets the other controls: one redraw, not three
+
+    def redraw(_: dict | None = None) -> None:
+        if resetting:
+            return
+        with shown:
+            shown.clear_output(wait=True)
+            view(dataset=datasets.value, model=names.value, mask=masks.value, eps_scale=scale.value)
 
     def dataset_changed(change: dict) -> None:
+        resetting.append(True)
         names.options, masks.options = list(models[change["new"]]), ATTACK_KINDS[change["new"]]
+        resetting.clear()
+        redraw()
 
     datasets.observe(dataset_changed, names="value")
-    shown = widgets.interactive_output(view, {"dataset": datasets, "model": names, "mask": masks, "eps_scale": scale})
+    for control in (names, masks, scale):
+        control.observe(redraw, names="value")
     return widgets.VBox([widgets.HBox([datasets, names, masks, scale]), shown])
