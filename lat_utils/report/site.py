@@ -102,7 +102,7 @@ def render_index(profile: str, reports: Path, figures: Path, tables: Path) -> st
 
 def _run_section(settings: Profile, record: dict, timings: dict[str, float]) -> str:
     precision = record.get("attack_precision", "")
-    total = record.get("seconds", timings.get("TOTAL"))
+    total = record.get("seconds")
     facts = [
         ("profile", f"<code>{_e(settings.name)}</code>: {_e(settings.description)}"),
         ("device", _e(record.get("device", "not recorded"))),
