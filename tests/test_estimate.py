@@ -71,7 +71,7 @@ def test_estimate_prints_every_stage_in_seconds_without_training(tmp_path):
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
     for stage in ("01 ImageNet attack", "02 training mnist", "02 training cifar10", "03 evaluation mnist",
-                  "03 evaluation cifar10", "03 eps sweep mnist", "03 eps sweep cifar10", "total"):
+                  "03 evaluation cifar10", "04 eps sweep mnist", "04 eps sweep cifar10", "total"):
         assert stage in result.stdout
     assert "calibration" in result.stdout and " h" in result.stdout  # the paper profile takes hours here
     assert not (tmp_path / "runs").exists(), "an estimate must not train"

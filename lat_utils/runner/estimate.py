@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..attacks import masked_pgd, resolve_precision
-from ..config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, SWEEP_EPS, SWEEP_SERIES, TRAIN_PGD_ITERATE, Profile
+from ..config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, SWEEP_SERIES, TRAIN_PGD_ITERATE, Profile
 from ..devices import device, device_name
 from ..models import fast_layout, model_for
 
@@ -95,14 +95,23 @@ def evaluation_image_steps(profile: Profile, dataset: str) -> float:
     return cross + check + milestone_image_steps(profile, dataset)
 
 
+def _sweep_settings(profile: Profile):
+    from ..study.sweep import sweep_settings  # the settings the sweep itself attacks with
+
+    return sweep_settings(profile.name)
+
+
 def sweep_image_steps(profile: Profile, dataset: str) -> float:
-    """The eps sweep (``study.sweep``) of ``dataset``: per series, the natural scores and, at every eps, masked PGD
-    and APGD-CE and APGD-DLR on ``sweep_n`` images. An upper bound: it counts every image as attacked at every
-    eps, whereas an image broken at a smaller eps is not attacked again."""
+    """The eps sweep (``study.sweep``) of ``dataset``: per series, the natural scores and, at every eps of its
+    settings, masked PGD, APGD-CE and APGD-DLR (and APGD-T per target, none in any profile) on its images. An
+    upper bound: it counts every image as attacked at every eps, whereas an image broken at a smaller eps is not
+    attacked again."""
+    settings = _sweep_settings(profile)
     series = sum(1 for d, _, _ in SWEEP_SERIES if d == dataset)
-    n = _test_images(profile, profile.sweep_n or profile.n_test, dataset)
-    per_eps = attack_image_steps(profile.sweep_pgd_steps) + FORWARD + 2 * (profile.sweep_apgd_steps + 1 + FORWARD)
-    return series * n * (FORWARD + len(SWEEP_EPS) * per_eps)
+    n = _test_images(profile, settings.n, dataset)
+    apgd = settings.apgd_steps + 1 + FORWARD
+    per_eps = attack_image_steps(settings.pgd_steps) + FORWARD + (2 + settings.targets) * apgd
+    return series * n * (FORWARD + len(settings.eps_values) * per_eps)
 
 
 def milestone_image_steps(profile: Profile, dataset: str) -> float:
@@ -185,7 +194,7 @@ def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost
         flops[dataset] = image_step_flops(model_for(dataset), IMAGE_SHAPE[dataset])
         rates[dataset] = calibrate(model_for(dataset), IMAGE_SHAPE[dataset], profile.batch_size, precision)
     for name, count in (("02 training", training_image_steps), ("03 evaluation", evaluation_image_steps),
-                        ("03 eps sweep", sweep_image_steps)):
+                        ("04 eps sweep", sweep_image_steps)):
         for dataset in DATASETS:
             steps = count(profile, dataset)
             stages.append(StageCost(f"{name} {dataset}", steps, steps * flops[dataset], steps / rates[dataset]))
