@@ -8,6 +8,7 @@ import pytest
 from lat_utils.config import get_profile
 from lat_utils.paths import PROJECT_ROOT
 from lat_utils.study import claims
+from lat_utils.study.budgets import MILESTONE_MEASURE
 
 COMMITTED = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "reports").glob("*/tables/claims.csv")
                    if p.parent.parent.name in ("quick", "long", "paper"))
@@ -64,3 +65,25 @@ def test_the_documented_rule_is_the_codes_on_every_kind():
                 expected = documented_verdict(claim.kind, claim.paper, low, high, claims.trains_as_paper(profile))
                 assert code == expected, (claim.text, low, high, profile.name)
     assert np.isfinite([c.paper for c in claims.CLAIMS]).all()
+
+
+@pytest.mark.parametrize("profile", COMMITTED)
+def test_every_committed_budgets_page_reads_the_committed_runs(profile):
+    """A report's claims across budgets holds, for every profile it compares, that profile's committed claims (its
+    end) and milestones: no page reads another run's superseded tables."""
+    budgets = pd.read_csv(PROJECT_ROOT / "reports" / profile / "tables" / "claims_budgets.csv",
+                          keep_default_na=False, na_values=[""])
+    for other, rows in budgets.groupby("profile"):
+        end = rows[~rows["measure"].str.startswith(MILESTONE_MEASURE)]
+        committed = pd.read_csv(PROJECT_ROOT / "reports" / other / "tables" / "claims.csv", keep_default_na=False,
+                                na_values=[""])
+        both = end.merge(committed, on=["claim", "reading"], suffixes=("", " committed"))
+        assert len(both) == len(end) == len(committed), f"{profile}'s page lists other claims of {other} than its run"
+        assert np.allclose(both["ours (%)"], both["ours (%) committed"], equal_nan=True), \
+            f"{profile}'s budgets page reads values of {other} that are not its committed run's"
+        assert (both["verdict"] == both["verdict committed"]).all(), f"{profile}'s page: verdicts of {other} differ"
+        milestones = rows[rows["measure"].str.startswith(MILESTONE_MEASURE)]
+        if len(milestones):
+            kept = pd.read_csv(PROJECT_ROOT / "reports" / other / "tables" / "claims_milestones.csv",
+                               keep_default_na=False, na_values=[""])
+            assert np.allclose(np.sort(milestones["ours (%)"].dropna()), np.sort(kept["ours (%)"].dropna()))
