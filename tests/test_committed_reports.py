@@ -1,6 +1,8 @@
 """The committed reports (reports/<profile>/) against the rules that made them: every verdict of a claims table
 follows the documented rule of its kind of claim (docs/method.md, "Verdict rules")."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -87,3 +89,53 @@ def test_every_committed_budgets_page_reads_the_committed_runs(profile):
             kept = pd.read_csv(PROJECT_ROOT / "reports" / other / "tables" / "claims_milestones.csv",
                                keep_default_na=False, na_values=[""])
             assert np.allclose(np.sort(milestones["ours (%)"].dropna()), np.sort(kept["ours (%)"].dropna()))
+
+
+def _table(profile: str, name: str) -> pd.DataFrame:
+    return pd.read_csv(PROJECT_ROOT / "reports" / profile / "tables" / name, keep_default_na=False, na_values=[""])
+
+
+def _interval(row: pd.Series, digits: int = 1) -> str:
+    return f"{row['ours (%)']:.{digits}f}% [{row['low (%)']:.{digits}f}, {row['high (%)']:.{digits}f}]"
+
+
+def readme_quotes_of_the_quick_run() -> list[str]:
+    """What the README says of the committed quick run, computed from its tables: each must stand in the README."""
+    evaluation, claims_table = _table("quick", "eval_mnist.csv"), _table("quick", "claims.csv")
+    attacked = evaluation[evaluation["attack"] != "natural"]
+    over = 100 * (attacked["pgd_accuracy"] - attacked["accuracy"])
+    worst = attacked.loc[over.idxmax()]
+    counts = claims_table["verdict"].value_counts()
+    claim = claims_table.set_index("claim")
+    standard = claim.loc["MNIST standard model: at least 99% less adversarial loss than the natural model"]
+    kept = claim.loc["natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)"]
+    crossings = _table("quick", "eps_sweep_crossings.csv").set_index(["attack", "center"])
+    background = crossings.loc[("background", 6)]
+    readings = _table("quick", "eps_sweep_readings.csv").set_index(["attack", "center", "eps_255"])
+    natural = {p: _table(p, "eval_cifar10.csv").query("model == 'natural' and attack == 'natural'")["accuracy"].iloc[0]
+               for p in ("quick", "long")}
+    seconds = json.loads((PROJECT_ROOT / "reports" / "quick" / "run.json").read_text())["seconds"]
+    return [
+        f"**{seconds / 60:.1f} minutes**",
+        f"by more than 1 point in {(over > 1).sum()} of the {len(attacked)} attacked MNIST cells",
+        f"by up to {over.max():.0f} points (the {worst['model']} model under the {worst['attack']} attack: "
+        f"{100 * worst['pgd_accuracy']:.1f}% under PGD-20, {100 * worst['accuracy']:.1f}% under",
+        f"{counts.get('direction only', 0)} hold in *direction only*",
+        f"{counts.get('not supported', 0)} *not supported*, {counts.get('inconclusive', 0)} *inconclusive*",
+        f"{counts.get('not comparable', 0)} *not comparable*",
+        f"standard model has {_interval(standard)} less adversarial loss",
+        f"**{background['eps_255']:.1f}/255** [{background['eps_low_255']:.1f}, {background['eps_high_255']:.1f}]",
+        f"{crossings.loc[('background', 16), 'eps_255']:.1f}/255 with a 16x16 block",
+        f"{crossings.loc[('standard', 6), 'eps_255']:.1f}/255 under",
+        "At 0.3/255 it keeps {:.0f}% [{:.0f}, {:.0f}]".format(*readings.loc[("background", 6, 0.3),
+                                                                            ["kept", "kept_low", "kept_high"]]),
+        "at 8/255 {:.0f}% [{:.0f}, {:.0f}]".format(*readings.loc[("background", 6, 8.0), ["kept", "kept_low", "kept_high"]]),
+        f"is *{kept['verdict']}* ({_interval(kept)})",
+        f"({100 * natural['quick']:.0f}% in\n  the quick run, {100 * natural['long']:.0f}% in the long one)",
+    ]
+
+
+def test_the_readme_says_what_the_quick_tables_say():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    missing = [quote for quote in readme_quotes_of_the_quick_run() if quote not in readme]
+    assert not missing, f"the README does not say what the committed quick tables say: {missing}"
