@@ -139,3 +139,34 @@ def test_the_readme_says_what_the_quick_tables_say():
     readme = (PROJECT_ROOT / "README.md").read_text()
     missing = [quote for quote in readme_quotes_of_the_quick_run() if quote not in readme]
     assert not missing, f"the README does not say what the committed quick tables say: {missing}"
+
+
+def results_quotes_of_the_quick_run() -> list[str]:
+    """What docs/results.md says of the committed quick run, computed from its tables."""
+    evaluation, claims_table = _table("quick", "eval_mnist.csv"), _table("quick", "claims.csv")
+    attacked = evaluation[evaluation["attack"] != "natural"]
+    over = 100 * (attacked["pgd_accuracy"] - attacked["accuracy"])
+    worst = attacked.loc[over.idxmax()]
+    counts = claims_table["verdict"].value_counts()
+    claim = claims_table.set_index("claim")
+    background = claim.loc["MNIST background model: 4.35% less natural loss than the natural model"]
+    trends = _table("quick", "claims_trends.csv")["last milestones"].value_counts()
+    seconds = json.loads((PROJECT_ROOT / "reports" / "quick" / "run.json").read_text())["seconds"]
+    return [
+        f"**{seconds / 60:.1f} minutes**",
+        f"by more than 1 point in {(over > 1).sum()} of the {len(attacked)}\n  attacked MNIST cells",
+        f"{100 * worst['pgd_accuracy']:.1f}% under PGD-20 and\n  {100 * worst['accuracy']:.1f}% under the localized AutoAttack",
+        f"{counts.get('direction only', 0)} hold in *direction only*",
+        f"{counts.get('not supported', 0)} are *not supported*",
+        f"{-background['ours (%)']:.0f}% [{-background['high (%)']:.0f}, {-background['low (%)']:.0f}] *more* natural loss",
+        f"{counts.get('inconclusive', 0)} are *inconclusive*",
+        f"the {counts.get('not comparable', 0)} absolute accuracies are",
+        f"{trends.get('flat', 0)} *flat*, {trends.get('still moving', 0)} *still moving*, "
+        f"{trends.get('not measured', 0)} not measured",
+    ]
+
+
+def test_the_results_page_says_what_the_quick_tables_say():
+    results = (PROJECT_ROOT / "docs" / "results.md").read_text()
+    missing = [quote for quote in results_quotes_of_the_quick_run() if quote not in results]
+    assert not missing, f"docs/results.md does not say what the committed quick tables say: {missing}"
