@@ -99,14 +99,21 @@ def _interval(row: pd.Series, digits: int = 1) -> str:
     return f"{row['ours (%)']:.{digits}f}% [{row['low (%)']:.{digits}f}, {row['high (%)']:.{digits}f}]"
 
 
-def readme_quotes_of_the_quick_run() -> list[str]:
-    """What the README says of the committed quick run, computed from its tables: each must stand in the README."""
+def quick_run_facts() -> dict:
+    """What both the README and docs/results.md quote of the committed quick run: its wall time in minutes, PGD's
+    overestimate per attacked MNIST cell (points), the cell of the largest one, the verdict counts, the claims."""
     evaluation, claims_table = _table("quick", "eval_mnist.csv"), _table("quick", "claims.csv")
     attacked = evaluation[evaluation["attack"] != "natural"]
     over = 100 * (attacked["pgd_accuracy"] - attacked["accuracy"])
-    worst = attacked.loc[over.idxmax()]
-    counts = claims_table["verdict"].value_counts()
-    claim = claims_table.set_index("claim")
+    seconds = json.loads((PROJECT_ROOT / "reports" / "quick" / "run.json").read_text())["seconds"]
+    return {"minutes": seconds / 60, "over": over, "worst": attacked.loc[over.idxmax()],
+            "counts": claims_table["verdict"].value_counts(), "claim": claims_table.set_index("claim")}
+
+
+def readme_quotes_of_the_quick_run() -> list[str]:
+    """What the README says of the committed quick run, computed from its tables: each must stand in the README."""
+    facts = quick_run_facts()
+    over, worst, counts, claim = facts["over"], facts["worst"], facts["counts"], facts["claim"]
     standard = claim.loc["MNIST standard model: at least 99% less adversarial loss than the natural model"]
     kept = claim.loc["natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)"]
     crossings = _table("quick", "eps_sweep_crossings.csv").set_index(["attack", "center"])
@@ -114,10 +121,9 @@ def readme_quotes_of_the_quick_run() -> list[str]:
     readings = _table("quick", "eps_sweep_readings.csv").set_index(["attack", "center", "eps_255"])
     natural = {p: _table(p, "eval_cifar10.csv").query("model == 'natural' and attack == 'natural'")["accuracy"].iloc[0]
                for p in ("quick", "long")}
-    seconds = json.loads((PROJECT_ROOT / "reports" / "quick" / "run.json").read_text())["seconds"]
     return [
-        f"**{seconds / 60:.1f} minutes**",
-        f"by more than 1 point in {(over > 1).sum()} of the {len(attacked)} attacked MNIST cells",
+        f"**{facts['minutes']:.1f} minutes**",
+        f"by more than 1 point in {(over > 1).sum()} of the {len(over)} attacked MNIST cells",
         f"by up to {over.max():.0f} points (the {worst['model']} model under the {worst['attack']} attack: "
         f"{100 * worst['pgd_accuracy']:.1f}% under PGD-20, {100 * worst['accuracy']:.1f}% under",
         f"{counts.get('direction only', 0)} hold in *direction only*",
@@ -143,18 +149,13 @@ def test_the_readme_says_what_the_quick_tables_say():
 
 def results_quotes_of_the_quick_run() -> list[str]:
     """What docs/results.md says of the committed quick run, computed from its tables."""
-    evaluation, claims_table = _table("quick", "eval_mnist.csv"), _table("quick", "claims.csv")
-    attacked = evaluation[evaluation["attack"] != "natural"]
-    over = 100 * (attacked["pgd_accuracy"] - attacked["accuracy"])
-    worst = attacked.loc[over.idxmax()]
-    counts = claims_table["verdict"].value_counts()
-    claim = claims_table.set_index("claim")
+    facts = quick_run_facts()
+    over, worst, counts, claim = facts["over"], facts["worst"], facts["counts"], facts["claim"]
     background = claim.loc["MNIST background model: 4.35% less natural loss than the natural model"]
     trends = _table("quick", "claims_trends.csv")["last milestones"].value_counts()
-    seconds = json.loads((PROJECT_ROOT / "reports" / "quick" / "run.json").read_text())["seconds"]
     return [
-        f"**{seconds / 60:.1f} minutes**",
-        f"by more than 1 point in {(over > 1).sum()} of the {len(attacked)}\n  attacked MNIST cells",
+        f"**{facts['minutes']:.1f} minutes**",
+        f"by more than 1 point in {(over > 1).sum()} of the {len(over)}\n  attacked MNIST cells",
         f"{100 * worst['pgd_accuracy']:.1f}% under PGD-20 and\n  {100 * worst['accuracy']:.1f}% under the localized AutoAttack",
         f"{counts.get('direction only', 0)} hold in *direction only*",
         f"{counts.get('not supported', 0)} are *not supported*",
