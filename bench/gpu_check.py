@@ -31,7 +31,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -47,7 +46,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from lat_utils.attacks import ATTACK_NAMES, localized_autoattack, resolve_precision
 from lat_utils.config import EPS, get_profile
 from lat_utils.data import load_dataset
-from lat_utils.devices import device, device_name
+from lat_utils.devices import cpu_model, device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
 from lat_utils.study.training import adam, eps_at, learning_rate_at, training_step
@@ -197,7 +196,8 @@ def main() -> None:
     images, labels, _ = load_dataset("mnist", "test")
     train_images, train_labels, _ = load_dataset("mnist", "train")
     limit = matmul_flops_per_second(dev, dtype, 256 if args.tiny else 8192)
-    print(f"device: {device_name() if dev.type == 'cuda' else 'CPU'} ({platform.processor() or platform.machine()}); "
+    machine = device_name() if dev.type == "cuda" else f"CPU: {cpu_model()}"  # --cpu on a GPU machine: its CPU
+    print(f"device: {machine}; "
           f"torch {torch.__version__}; attack arithmetic {precision}; matmul limit {limit / 1e12:.1f} TFLOP/s ({dtype})")
 
     training = training_rows(settings, train_images, train_labels, dev, batch=settings.batch_size,
@@ -226,7 +226,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({
             "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "device": device_name() if dev.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})",
+            "device": machine,
             "torch": torch.__version__, "attack_precision": precision, "limit_flop_per_second": limit,
             "profile": settings.name, "training_step": training, "autoattack": autoattack, "dry_run": dry_run,
         }, indent=1))
