@@ -2,12 +2,13 @@
 follows the documented rule of its kind of claim (docs/method.md, "Verdict rules")."""
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from lat_utils.config import get_profile
+from lat_utils.config import READING_LABELS, get_profile
 from lat_utils.paths import PROJECT_ROOT
 from lat_utils.study import claims
 from lat_utils.study.budgets import MILESTONE_MEASURE
@@ -19,7 +20,7 @@ KIND = {claim.text: claim.kind for claim in claims.CLAIMS}
 
 def documented_verdict(kind: str, paper: float, low: float, high: float, trains_as_paper: bool) -> str:
     """docs/method.md's rule of each kind of claim, written out from the text (not from the code)."""
-    if kind == "absolute" and not trains_as_paper:
+    if kind in ("absolute", "value") and not trains_as_paper:
         return "not comparable"
     if kind in ("absolute", "value"):
         return "supported" if low <= paper <= high else "not supported"
@@ -171,3 +172,84 @@ def test_the_results_page_says_what_the_quick_tables_say():
     results = (PROJECT_ROOT / "docs" / "results.md").read_text()
     missing = [quote for quote in results_quotes_of_the_quick_run() if quote not in results]
     assert not missing, f"docs/results.md does not say what the committed quick tables say: {missing}"
+
+
+# What a text may say a profile trains, and what must then hold of that profile's settings.
+BOTH_PROJECTIONS = {"per_step", "final"}
+TRAINING_PHRASES = {
+    "both ways": lambda p: set(p.background_projections) == BOTH_PROJECTIONS,
+    "both projections": lambda p: set(p.background_projections) == BOTH_PROJECTIONS,
+    "train both": lambda p: set(p.background_projections) == BOTH_PROJECTIONS,
+    "trains both": lambda p: set(p.background_projections) == BOTH_PROJECTIONS,
+    "per step only": lambda p: tuple(p.background_projections) == ("per_step",),
+    "one projection only": lambda p: len(p.background_projections) == 1,
+    "all three": lambda p: len(p.cifar10_readings) == 3,
+    "every reading": lambda p: len(p.cifar10_readings) == 3,
+    "add the others": lambda p: len(p.cifar10_readings) == 3,
+    "adds the others": lambda p: len(p.cifar10_readings) == 3,
+    "the raw-pixels one": lambda p: tuple(p.cifar10_readings) == ("raw",),
+}
+PROFILE_NAMES = r"(?:smoke|quick|long|paper)"
+NAMED_PROFILES = re.compile(rf"\b({PROFILE_NAMES}(?:(?:, | and | or )(?:the )?{PROFILE_NAMES})*) profiles?\b")
+
+
+def training_statements(text: str) -> list[tuple[str, str, str]]:
+    """(profile, phrase, clause) for every clause of ``text`` (split at . ; , ( ) and line ends) that names
+    profiles and says one of ``TRAINING_PHRASES`` of them after their names."""
+    found = []
+    for clause in re.split(r"[.;,()\n]", text):
+        for match in NAMED_PROFILES.finditer(clause):
+            rest = clause[match.end():]
+            for phrase in TRAINING_PHRASES:
+                if phrase in rest:
+                    for name in re.findall(PROFILE_NAMES, match.group(1)):
+                        found.append((name, phrase, clause.strip()))
+    return found
+
+
+def test_training_statements_are_found_and_judged():
+    """The checker finds the defects it is for (phrases of an earlier README and report) and passes true ones."""
+    wrong = ["one projection only: the quick and paper profiles train both.",
+             "the long and paper profiles add the others"]
+    right = ["the paper profile trains the MNIST background model both ways, the quick and long profiles per step only."]
+    judged = [[TRAINING_PHRASES[phrase](get_profile(name)) for name, phrase, _ in training_statements(t)]
+              for t in wrong + right]
+    assert [all(j) for j in judged] == [False, False, True] and all(judged)
+
+
+def report_texts(profile: str) -> dict[str, str]:
+    """Every committed notebook of a report: its markdown and its text outputs, as one string each."""
+    texts = {}
+    for path in sorted((PROJECT_ROOT / "reports" / profile).glob("*.ipynb")):
+        parts = []
+        for cell in json.loads(path.read_text())["cells"]:
+            parts.append("".join(cell["source"]) if cell["cell_type"] == "markdown" else "")
+            for output in cell.get("outputs", []):
+                parts.append("".join(output.get("text", "")))
+                data = output.get("data", {})
+                parts.append("".join(data.get("text/markdown", "")) + "".join(data.get("text/plain", "")))
+        texts[path.name] = "\n".join(parts)
+    return texts
+
+
+def test_no_text_says_a_profile_trains_what_it_does_not():
+    """README, docs and every committed report: each clause that says what a profile trains (readings of the
+    CIFAR-10 eps, the background model's projections) holds for that profile's settings."""
+    texts = {p.name: p.read_text() for p in [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]}
+    for profile in COMMITTED:
+        texts.update({f"reports/{profile}/{name}": text for name, text in report_texts(profile).items()})
+    wrong = [f"{where}: {clause!r} ({name} profile, {phrase!r})" for where, text in texts.items()
+             for name, phrase, clause in training_statements(text) if not TRAINING_PHRASES[phrase](get_profile(name))]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("profile", COMMITTED)
+def test_a_report_names_the_readings_and_projections_its_run_trained(profile):
+    """The evaluation tables hold exactly the profile's readings and projections, and the report's sentence on
+    the readings it trained names exactly those."""
+    settings = get_profile(profile)
+    cifar, mnist = _table(profile, "eval_cifar10.csv"), _table(profile, "eval_mnist.csv")
+    assert set(cifar["reading"]) == set(settings.cifar10_readings)
+    assert ("background (final)" in set(mnist["model"])) == ("final" in settings.background_projections)
+    said = re.findall(rf"readings trained in the {profile} profile: (.*?)(?: \(of \d|\n|$)", "\n".join(report_texts(profile).values()))
+    assert said and all(s.strip() == ", ".join(READING_LABELS[r] for r in settings.cifar10_readings) for s in said)

@@ -51,8 +51,9 @@ def arithmetic_note(profile: Profile, precision: str) -> str:
     chosen = os.environ.get(AUTO_PRECISION_VARIABLE)
     why = (f"${AUTO_PRECISION_VARIABLE}={chosen}" if chosen else
            "bf16 where the device computes it natively, fp32 elsewhere")
-    return (f"the profile asks for 'auto': {why}; the numbers are those of this arithmetic: the same profile "
-            "computed in the other gives other numbers")
+    return (f"the profile asks for 'auto': {why}; the numbers are those of this arithmetic on this kind of "
+            "processor: the same profile computed in the other arithmetic, or on a CPU with other kernels (with or "
+            "without AVX512-BF16: their float32 kernels differ too), gives other numbers")
 
 
 IPYTHON_NAMES = ("In", "Out")   # the kernel's own globals that look like parameters

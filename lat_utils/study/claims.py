@@ -8,8 +8,9 @@ below are only the targets we compare with: every number in the "ours" columns i
 
 Verdicts (``verdict``):
 - *not comparable*: the claim rests on a collapsed model (one class for most inputs), or is an
-  absolute number and the profile does not train with the paper's steps, batch and optimizer
-  (``trains_as_paper``);
+  absolute number or a share of a natural model's accuracy and the profile does not train with the
+  paper's steps, batch and optimizer (``trains_as_paper``); where it does, such a number is *supported*
+  when the paper's lies inside our interval, *not supported* otherwise;
 - *inconclusive*: the interval contains the claim's boundary (0 for its direction; the paper's number
   for an "at least" claim once the direction is clear);
 - *not supported*: the interval lies entirely on the other side of the boundary;
@@ -191,30 +192,24 @@ def trains_as_paper(profile: Profile) -> bool:
 
 def verdict(claim: Claim, low: float, high: float, ours: float, profile: Profile) -> tuple[str, str]:
     """The verdict of a claim from our interval [low, high] (see the module's docstring) and why."""
-    if claim.kind == "absolute":
-        return _absolute_verdict(claim.paper, low, high, profile)
-    if claim.kind == "value":
-        return _value_verdict(claim.paper, low, high, ours)
+    if claim.kind in ("absolute", "value"):
+        if not trains_as_paper(profile):
+            return "not comparable", _not_trained_as_paper(claim, profile)
+        if low <= claim.paper <= high:
+            return "supported", f"the paper's {claim.paper:.3g}% lies inside our interval"
+        return "not supported", f"the paper's {claim.paper:.3g}% lies outside our interval: ours is {ours:.3g}%"
     return _relative_verdict(claim, low, high, ours)
 
 
-def _absolute_verdict(paper: float, low: float, high: float, profile: Profile) -> tuple[str, str]:
-    """An absolute number: comparable only for a model trained as the paper's; then inside our interval or not."""
-    if not trains_as_paper(profile):
-        return "not comparable", (
-            f"an absolute number: needs a model trained as the paper's ({TRAIN_STEPS:,} steps, batch {BATCH_SIZE}, "
-            f"Adam {LEARNING_RATE:g} constant); the '{profile.name}' profile trains {profile.train_steps:,} steps, "
-            f"batch {profile.batch_size}, Adam {profile.learning_rate:g} {profile.lr_schedule}")
-    if low <= paper <= high:
-        return "supported", "the paper's number lies inside our interval"
-    return "not supported", "the paper's number lies outside our interval"
-
-
-def _value_verdict(paper: float, low: float, high: float, ours: float) -> tuple[str, str]:
-    """A share the paper reports: inside our interval or not."""
-    if low <= paper <= high:
-        return "supported", f"the paper's {paper:.3g}% lies inside our interval"
-    return "not supported", f"the paper's {paper:.3g}% lies outside our interval: ours is {ours:.3g}%"
+def _not_trained_as_paper(claim: Claim, profile: Profile) -> str:
+    """Why an absolute number, or a share, of a natural model is not comparable in ``profile``."""
+    what = "an absolute number" if claim.kind == "absolute" else "a share of a natural model's accuracy"
+    reason = (f"{what}: needs a model trained as the paper's ({TRAIN_STEPS:,} steps, batch {BATCH_SIZE}, "
+              f"Adam {LEARNING_RATE:g} constant); the '{profile.name}' profile trains {profile.train_steps:,} steps, "
+              f"batch {profile.batch_size}, Adam {profile.learning_rate:g} {profile.lr_schedule}")
+    if claim.kind == "value":
+        reason += "; the eps sweep (04_cifar10_eps) measures the share our natural model keeps at every eps"
+    return reason
 
 
 def _relative_verdict(claim: Claim, low: float, high: float, ours: float) -> tuple[str, str]:
