@@ -77,6 +77,11 @@ LONG_TRAIN_STEPS = 3200
 LONG_N_TEST = 1000
 LONG_CURVE_N = 500
 LONG_MODELS = ("natural", "standard", "background", "broad")   # MNIST; the claims' models (exact: no claim)
+# The deviations study (issue: which verdicts are the paper's and which our cuts'): the long profile's settings at
+# a shorter budget, so that its 13 configurations-by-model of 3 seeds each fit two thirds of 150 minutes on the
+# 2-core CPU with bf16 kernels (the PGD-40 training attack costs 8x a PGD-5 step); ``--estimate`` says its cost
+DEVIATIONS_TRAIN_STEPS = 1000
+DEVIATIONS_N_TEST = 200
 CPU_AUTOATTACK = (f"robust accuracy under a localized AutoAttack with APGD-CE and APGD-T of {APGD_STEPS_QUICK} steps, "
                   f"{APGD_TARGETS_QUICK} APGD-T targets and {SQUARE_QUERIES_QUICK} Square queries instead of "
                   f"AutoAttack's {AUTOATTACK_APGD_STEPS}, {AUTOATTACK_TARGETS} and {AUTOATTACK_SQUARE_QUERIES:,}: "
@@ -113,6 +118,34 @@ ATTACK_KINDS = {
 # The models the central claims compare (the full paper's Figure 2): profiles may train these with
 # more seeds than the rest (``Profile.central_seeds``), so that those claims' intervals include training variance.
 CENTRAL_MODELS = {"mnist": ("natural", "standard", "background"), "cifar10": ()}
+
+
+# --- The deviations study: each of the CPU profiles' cuts undone in turn, on the central MNIST models ---
+MADRY_TRAIN_PGD_STEPS = 40   # Madry et al.'s MNIST challenge trains against PGD-40 of step 0.01 with a random start
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One of our cuts undone: the training settings it sets (``Profile`` fields) and the models it retrains
+    with them. A model trained under a variant carries its name (``TrainConfig.variant``): in its name, its
+    files and its fingerprint."""
+
+    name: str                                # in file and model names: "paper_lr"
+    label: str                               # in tables: what it undoes, in words
+    settings: tuple[tuple[str, object], ...]  # (Profile field, value)
+    localizations: tuple[str, ...]           # the MNIST models whose training it changes
+
+
+VARIANTS = {v.name: v for v in (
+    Variant("paper_lr", f"Adam {LEARNING_RATE:g}, the paper's learning rate (instead of 1e-3)",
+            (("learning_rate", LEARNING_RATE),), ("natural", "standard", "background")),
+    Variant("no_warmup", "no eps warm-up: the full eps from the first step",
+            (("eps_warmup_fraction", 0.0),), ("standard", "background")),
+    Variant("madry_attack", f"the training attack of Madry et al.: PGD-{MADRY_TRAIN_PGD_STEPS}, step {PGD_STEP_SIZE}, "
+                            "random start (instead of PGD-5, step 2.5 eps/5)",
+            (("train_pgd_steps", MADRY_TRAIN_PGD_STEPS), ("train_step_size", PGD_STEP_SIZE)),
+            ("standard", "background")),
+)}
 
 
 @dataclass(frozen=True)
@@ -153,6 +186,9 @@ class Profile:
     sweep_n: int | None = SWEEP_N_CPU   # the eps sweep: first this many test images (None: all) ...
     sweep_pgd_steps: int = SWEEP_STEPS_CPU   # ... masked PGD of this many steps, then ...
     sweep_apgd_steps: int = SWEEP_STEPS_CPU  # ... APGD-CE and APGD-DLR of this many (no APGD-T, no Square)
+    variants: tuple[str, ...] = ()  # the deviations study: its central MNIST models again under each (VARIANTS)
+    datasets: tuple[str, ...] = DATASETS  # the datasets it trains and evaluates (DATASETS)
+    imagenet: bool = True           # whether it runs the ImageNet attack (01_imagenet_attack)
 
     def __post_init__(self) -> None:
         if self.attack_precision not in PRECISIONS:
@@ -160,11 +196,24 @@ class Profile:
         unknown = sorted(set(self.cifar10_readings) - set(CIFAR10_READINGS))
         if unknown or not self.cifar10_readings:
             raise ValueError(f"unknown CIFAR-10 readings {unknown}: choose from {list(CIFAR10_READINGS)}")
+        unknown = sorted(set(self.variants) - set(VARIANTS))
+        if unknown:
+            raise ValueError(f"unknown variants {unknown}: choose from {list(VARIANTS)}")
+        if not self.datasets or set(self.datasets) - set(DATASETS):
+            raise ValueError(f"datasets must be some of {list(DATASETS)}, got {list(self.datasets)}")
         if any(not 0 < f <= 1 for f in self.milestones) or list(self.milestones) != sorted(set(self.milestones)):
             raise ValueError(f"milestones must be increasing fractions in (0, 1], got {self.milestones}")
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def with_variant(self, variant: str) -> Profile:
+        """These settings with ``variant``'s training settings (``VARIANTS``; "" is the profile itself)."""
+        if not variant:
+            return self
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}: choose one of {list(VARIANTS)}")
+        return replace(self, **dict(VARIANTS[variant].settings))
 
     def at_eps(self, eps: float) -> Profile:
         """These settings with another eps, the attacks' step sizes scaled with it (each step stays the same
@@ -272,6 +321,30 @@ PROFILES: dict[str, Profile] = {
             "ImageNet extension (beyond the paper): 10 of the 100 extra photos and eps 2/255 and 8/255 only",
             CPU_AUTOATTACK,
             f"torchattacks cross-check on the first {THIRD_PARTY_N_QUICK} test images, of the seed-0 models only",
+            NO_FAB,
+        ),
+    ),
+    "deviations": Profile(
+        name="deviations",
+        description="Which verdicts are the paper's and which our cuts'? The long profile's settings at "
+                    f"{DEVIATIONS_TRAIN_STEPS:,} steps (the base), then each cut undone in turn on the central MNIST "
+                    "models, and Algorithm 1 read literally; 3 seeds of every configuration.",
+        train_steps=DEVIATIONS_TRAIN_STEPS, batch_size=BATCH_SIZE, learning_rate=1e-3,
+        train_pgd_steps=5, train_step_size=2.5 * EPS / 5, eps_warmup_fraction=3 / 16, lr_schedule="constant",
+        eval_pgd_steps=20, eval_step_size=2.5 * EPS / 20, n_test=DEVIATIONS_N_TEST, seeds=(0, 1, 2),
+        apgd_steps=APGD_STEPS_QUICK, apgd_targets=APGD_TARGETS_QUICK, square_queries=SQUARE_QUERIES_QUICK,
+        third_party_n=QUICK_THIRD_PARTY_N, background_projections=("per_step", "final"),
+        imagenet_steps=IMAGENET_PGD_STEPS, imagenet_extra=0, imagenet_eps_sweep=(), attack_precision="auto",
+        variants=tuple(VARIANTS), datasets=("mnist",), imagenet=False,
+        deviations=(
+            f"the base: {DEVIATIONS_TRAIN_STEPS:,} training steps instead of 100,000; Adam 1e-3 constant instead of "
+            "1e-4; PGD-5 in training (step 2.5*eps/5); eps ramps from 0 to its value over the first 3/16 of "
+            "training; the per-step projection. Each configuration undoes one of these (08_deviations lists them)",
+            "PGD-20 in evaluation instead of PGD-100; step 2.5*eps/20 instead of 0.01",
+            f"first {DEVIATIONS_N_TEST:,} test images instead of the full test set",
+            "MNIST only (CIFAR-10 and the ImageNet attack are in the other profiles)",
+            CPU_AUTOATTACK,
+            f"torchattacks cross-check on the first {QUICK_THIRD_PARTY_N} test images",
             NO_FAB,
         ),
     ),

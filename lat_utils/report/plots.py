@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
+import matplotlib.colors
+import matplotlib.patches
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -348,5 +351,30 @@ def eps_sweep_figure(table: pd.DataFrame, crossings: pd.DataFrame | None = None,
         ax.legend(fontsize=7, loc="lower left")
     fig.suptitle("Eps sweep: the share of its accuracy the natural model keeps; diamonds: where it falls to the "
                  "paper's CIFAR-10 share", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def claims_by_configuration(by_configuration: pd.DataFrame, path: str | Path | None = None) -> plt.Figure:
+    """Claims x configurations of training (the deviations study): each cell coloured by its verdict, with our
+    value in it; a claim whose row has one colour is robust to our cuts."""
+    frame = by_configuration.assign(label=_claim_labels(by_configuration))
+    verdicts = frame.pivot_table(index="label", columns="configuration", values="verdict", aggfunc="first", sort=False)
+    values = frame.pivot_table(index="label", columns="configuration", values="ours (%)", aggfunc="first", sort=False)
+    values = values.reindex(index=verdicts.index, columns=verdicts.columns)
+    colours = list(VERDICT_COLOURS.values())
+    codes = verdicts.apply(lambda column: column.map(list(VERDICT_COLOURS).index)).astype(float)
+    fig, ax = plt.subplots(figsize=(2.0 + 1.5 * len(verdicts.columns), 0.42 * len(verdicts) + 2.0))
+    ax.imshow(codes.to_numpy(), cmap=matplotlib.colors.ListedColormap(colours), vmin=-0.5,
+              vmax=len(colours) - 0.5, aspect="auto")
+    for (i, j), value in np.ndenumerate(values.to_numpy()):
+        ax.text(j, i, "" if np.isnan(value) else f"{value:.3g}", ha="center", va="center", fontsize=7, color="white")
+    ax.set_xticks(range(len(verdicts.columns)))
+    ax.set_xticklabels(verdicts.columns, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(verdicts)))
+    ax.set_yticklabels([t if len(t) <= 90 else t[:87] + "..." for t in verdicts.index], fontsize=7)
+    handles = [matplotlib.patches.Patch(color=c, label=v) for v, c in VERDICT_COLOURS.items()]
+    ax.legend(handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(1.0, 0.0))
+    ax.set_title("Each claim under each configuration of training: verdict (colour) and our value (%)")
     fig.tight_layout()
     return _save(fig, path)

@@ -72,10 +72,14 @@ def _test_images(profile: Profile, n: int | None, dataset: str) -> int:
 
 def training_image_steps(profile: Profile, dataset: str) -> float:
     """Every training of ``dataset``: per step and image, the attack (adversarial models) and the update."""
-    per_image = {"natural": 1.0}
-    adversarial = attack_image_steps(profile.train_pgd_steps, TRAIN_PGD_ITERATE) + 1.0
-    return sum(profile.train_steps * profile.batch_size * per_image.get(c.localization, adversarial)
-               for c in _study_models(profile, dataset))
+    def per_image(settings: Profile, localization: str) -> float:
+        return 1.0 if localization == "natural" else attack_image_steps(settings.train_pgd_steps, TRAIN_PGD_ITERATE) + 1.0
+
+    total = 0.0
+    for config in _study_models(profile, dataset):  # each with its own settings (a variant's training attack)
+        settings = profile.with_variant(config.variant)
+        total += settings.train_steps * settings.batch_size * per_image(settings, config.localization)
+    return total
 
 
 def evaluation_image_steps(profile: Profile, dataset: str) -> float:
@@ -106,6 +110,8 @@ def sweep_image_steps(profile: Profile, dataset: str) -> float:
     settings, masked PGD, APGD-CE and APGD-DLR (and APGD-T per target, none in any profile) on its images. An
     upper bound: it counts every image as attacked at every eps, whereas an image broken at a smaller eps is not
     attacked again."""
+    if "cifar10" not in profile.datasets:  # the sweep runs in 04_cifar10_eps, which needs CIFAR-10
+        return 0.0
     settings = _sweep_settings(profile)
     series = sum(1 for d, _, _ in SWEEP_SERIES if d == dataset)
     n = _test_images(profile, settings.n, dataset)
@@ -179,7 +185,8 @@ def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost
     """The cost of each stage of ``profile`` on this device, and the calibration (image-steps/s per network)."""
     precision = resolve_precision(profile.attack_precision, device())
     rates, flops, stages = {}, {}, []
-    if imagenet:
+    datasets = [d for d in DATASETS if d in profile.datasets]
+    if imagenet and profile.imagenet:
         from ..imagenet import load_classifier
 
         classifier = load_classifier(device())
@@ -189,13 +196,13 @@ def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost
         stages.append(StageCost("01 ImageNet attack", imagenet_image_steps(profile),
                                 imagenet_image_steps(profile) * flops["imagenet"],
                                 imagenet_image_steps(profile) / rates["imagenet"]))
-    for dataset in DATASETS:
+    for dataset in datasets:
         torch.manual_seed(0)
         flops[dataset] = image_step_flops(model_for(dataset), IMAGE_SHAPE[dataset])
         rates[dataset] = calibrate(model_for(dataset), IMAGE_SHAPE[dataset], profile.batch_size, precision)
     for name, count in (("02 training", training_image_steps), ("03 evaluation", evaluation_image_steps),
                         ("04 eps sweep", sweep_image_steps)):
-        for dataset in DATASETS:
+        for dataset in datasets:
             steps = count(profile, dataset)
             stages.append(StageCost(f"{name} {dataset}", steps, steps * flops[dataset], steps / rates[dataset]))
     return stages, rates

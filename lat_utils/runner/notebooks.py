@@ -11,9 +11,13 @@ Stage 3. ``05_figures_and_claims``: MNIST Figure 1, Figure 2 beside the paper's,
    claims at each milestone of training, where the profile keeps milestones); beside it ``04_cifar10_eps``:
    the natural models under the localized attack at every eps of a sweep, and what the paper's CIFAR-10
    numbers mean (the CIFAR-10 claims under each reading, from the evaluation tables);
-Stage 4. ``06_budgets``: the claims across training budgets, over every profile that has run here; beside it
+Stage 4. ``06_budgets``: the claims across training budgets, over every profile that has run here (in the
+   deviations study instead ``08_deviations``: every claim under each configuration of training); beside it
    ``07_explorer``: any finished model under any mask and eps (its default view in the report, widgets in
    JupyterLab).
+
+A profile runs only its datasets (``Profile.datasets``) and the ImageNet attack where it asks for it
+(``Profile.imagenet``); ``04_cifar10_eps`` needs CIFAR-10.
 
 :func:`execute` runs one notebook with papermill into ``reports/<profile>/`` and renders it to HTML;
 the executors (``executors``, ``slurm``) run the stages; a failed notebook raises
@@ -49,24 +53,29 @@ class Execution:
 def plan(profile: str, together: bool = False) -> list[list[Execution]]:
     """The stages of the study, in order; the executions inside a stage are independent (none reads what
     another of its stage writes), and each stage runs after the previous one has finished."""
-    get_profile(profile)
+    settings = get_profile(profile)
+    datasets = [d for d in DATASETS if d in settings.datasets]
     groups = []  # models trained by one execution of 02_train
-    for dataset in DATASETS:
+    for dataset in datasets:
         groups += together_groups(dataset, profile) if together else [[c] for c in study_models(dataset, profile)]
     trainings = [Execution("02_train.ipynb", f"02_train_{group_name(group)}.ipynb",
                            {"profile": profile, "dataset": group[0].dataset, "localization": group[0].localization,
                             "projection": group[0].projection, "seed": group[0].seed, "reading": group[0].reading,
-                            "together": len(group) > 1})
+                            "variant": group[0].variant, "together": len(group) > 1})
                  for group in groups]
-    imagenet = Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})
+    imagenet = [Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})]
+    only = {"profile": profile}
     return [
-        [imagenet, *trainings],  # the ImageNet attack needs no model of ours: it runs beside the training
+        # the ImageNet attack needs no model of ours: it runs beside the training
+        [*(imagenet if settings.imagenet else []), *trainings],
         [Execution("03_evaluate.ipynb", f"03_evaluate_{d}.ipynb", {"profile": profile, "dataset": d})
-         for d in DATASETS],     # each writes its dataset's evaluation tables ...
-        [Execution("04_cifar10_eps.ipynb", "04_cifar10_eps.ipynb", {"profile": profile}),  # ... which both read
-         Execution("05_figures_and_claims.ipynb", "05_figures_and_claims.ipynb", {"profile": profile})],
-        [Execution("06_budgets.ipynb", "06_budgets.ipynb", {"profile": profile}),
-         Execution("07_explorer.ipynb", "07_explorer.ipynb", {"profile": profile})],  # reads the models only
+         for d in datasets],     # each writes its dataset's evaluation tables ...
+        [*([Execution("04_cifar10_eps.ipynb", "04_cifar10_eps.ipynb", only)] if "cifar10" in datasets else []),
+         Execution("05_figures_and_claims.ipynb", "05_figures_and_claims.ipynb", only)],  # ... which both read
+        # the deviations study compares configurations (08), not training budgets (06)
+        [Execution("08_deviations.ipynb", "08_deviations.ipynb", only) if settings.variants
+         else Execution("06_budgets.ipynb", "06_budgets.ipynb", only),
+         Execution("07_explorer.ipynb", "07_explorer.ipynb", only)],  # reads the models only
     ]
 
 

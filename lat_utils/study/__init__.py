@@ -11,6 +11,7 @@ By what each module holds:
 - ``curves``: the models at the milestones of their training, and the claims at each milestone;
 - ``claims``: the paper's claims, each with its value, 95% interval and verdict;
 - ``budgets``: the claims across training budgets (profiles);
+- ``deviations``: every claim under each configuration of training (the deviations study: our cuts undone);
 - ``stats``: the intervals (Wilson, paired bootstrap, spread over seeds);
 - ``sweep``: the natural models under localized attacks at many eps, and where they keep the paper's share.
 
@@ -21,6 +22,7 @@ from .budgets import claims_across_budgets, compared_with, trends
 from .checkpoints import checkpoint_path, load_trained
 from .claims import CLAIMS, VERDICTS, claims_table, collapsed_models, paper_figure2, verdict
 from .curves import evaluate_milestones, learning_curves, milestone_claims
+from .deviations import claims_by_configuration, configurations, robustness
 from .evaluation import (
                          LocalizingWrapper,
                          cross_evaluate,
@@ -36,7 +38,8 @@ from .training import TrainedModel, TrainingStep, adam, train_model, train_toget
 
 __all__ = [
     "CLAIMS", "LocalizingWrapper", "TrainConfig", "TrainedModel", "VERDICTS",
-    "bootstrap_mean_interval", "checkpoint_path", "claims_across_budgets", "claims_table", "collapsed_models",
+    "bootstrap_mean_interval", "checkpoint_path", "claims_across_budgets", "claims_by_configuration", "claims_table",
+    "collapsed_models", "configurations", "robustness",
     "combine_seeds", "compared_with", "cross_evaluate", "eps_sweep", "evaluate_milestones", "evaluated_models", "evaluate_model",
     "group_name", "kept_crossings", "learning_curves", "load_trained", "milestone_claims", "paper_figure2",
     "pgd_overestimate", "reading_consistency", "readings_of", "study_models", "sweep_cells", "sweep_settings", "first_test_images", "third_party_check", "together_groups",

@@ -48,7 +48,10 @@ def fingerprint(config: TrainConfig) -> dict:
     training["train_pgd_iterate"] = TRAIN_PGD_ITERATE
     if profile.milestones:
         training["milestones"] = milestone_steps(profile)
-    return {"config": asdict(config), "training": training}
+    described = asdict(config)
+    if not config.variant:   # a model of the profile's own settings is described as before variants existed
+        del described["variant"]
+    return {"config": described, "training": training}
 
 
 def load_checkpoint(path: Path, config: TrainConfig) -> dict | None:

@@ -42,6 +42,7 @@ from ..config import (
     TRAIN_STEPS,
     Profile,
 )
+from .plan import variant_of
 from .stats import bootstrap_indices, combine_seeds
 
 VERDICTS = ("supported", "direction only", "inconclusive", "not supported", "not comparable")
@@ -248,7 +249,11 @@ def _at_reading(frame: pd.DataFrame, reading: str) -> pd.DataFrame:
 
 def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFrame], profile: Profile) -> pd.DataFrame:
     """One row per claim and reading of the eps (``CLAIM_COLUMNS``): the paper's number, ours with its 95%
-    interval, the verdict and why. A CIFAR-10 claim appears once per reading in ``tables["cifar10"]``."""
+    interval, the verdict and why. A CIFAR-10 claim appears once per reading in ``tables["cifar10"]``. Only the
+    models of the profile's own settings count: those of the deviations study's variants are judged by
+    ``deviations.claims_by_configuration``."""
+    tables = {d: _own_models(t) for d, t in tables.items()}
+    per_image = {d: _own_models(t) for d, t in per_image.items()}
     rows = []
     units = {(d, r): (_at_reading(tables[d], r), PerImage(_at_reading(per_image[d], r)))
              for d in tables for r in readings_in(tables[d])}
@@ -261,6 +266,11 @@ def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFr
             rows.append(_claim_row(claim, reading, *units[(claim.dataset, reading)], profile))
     rows += [_only_lat_beats_natural(dataset, reading, *unit) for (dataset, reading), unit in units.items()]
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def _own_models(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of models trained with the profile's own settings (no variant)."""
+    return table[table["model"].map(variant_of) == ""]
 
 
 def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImage, profile: Profile) -> dict:

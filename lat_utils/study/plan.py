@@ -1,6 +1,7 @@
 """The plan of the study: which models a profile trains, how each is named, and how they are grouped.
 
-``TrainConfig`` is one model (dataset, localization, projection, profile, seed, reading of the eps);
+``TrainConfig`` is one model (dataset, localization, projection, profile, seed, reading of the eps, and the
+variant of the profile's training settings it was trained under, in the deviations study);
 ``study_models`` lists every model a profile trains, ``evaluated_models`` every one the evaluation
 attacks, and ``together_groups`` the groups ``training.train_together`` trains in lockstep.
 """
@@ -9,7 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..config import CENTRAL_MODELS, DATASETS, MODEL_KINDS, PROJECTIONS, STATED, Profile, get_profile, reading_eps
+from ..config import (
+    CENTRAL_MODELS,
+    DATASETS,
+    MODEL_KINDS,
+    PROJECTIONS,
+    STATED,
+    VARIANTS,
+    Profile,
+    get_profile,
+    reading_eps,
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,7 @@ class TrainConfig:
     profile: str = "quick"
     seed: int = 0
     reading: str = STATED         # which eps (``config.CIFAR10_READINGS``): trained with, or evaluated at
+    variant: str = ""             # "" or one of ``config.VARIANTS``: one of the profile's cuts undone
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -35,11 +47,18 @@ class TrainConfig:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         get_profile(self.profile)
         reading_eps(self.dataset, self.reading)
+        if self.variant:
+            if self.variant not in VARIANTS:
+                raise ValueError(f"unknown variant {self.variant!r}: choose one of {list(VARIANTS)}")
+            if self.dataset != "mnist" or self.localization not in VARIANTS[self.variant].localizations:
+                raise ValueError(f"the variant {self.variant!r} retrains the MNIST models "
+                                 f"{', '.join(VARIANTS[self.variant].localizations)}, not {self.dataset} {self.localization}")
 
     @property
     def settings(self) -> Profile:
-        """The profile's settings at this config's eps (its reading): what it trains and is evaluated with."""
-        return get_profile(self.profile).at_eps(reading_eps(self.dataset, self.reading))
+        """The profile's settings, under this config's variant, at its eps (its reading): what it trains and is
+        evaluated with."""
+        return get_profile(self.profile).with_variant(self.variant).at_eps(reading_eps(self.dataset, self.reading))
 
     @property
     def trained(self) -> TrainConfig:
@@ -49,10 +68,12 @@ class TrainConfig:
 
     @property
     def name(self) -> str:
-        """The model's name in tables: its localization, plus the projection when it is not the default."""
-        if self.localization == "natural" or self.projection == "per_step":
-            return self.localization
-        return f"{self.localization} ({self.projection})"
+        """The model's name in tables: its localization, plus the projection when it is not the default and the
+        variant it was trained under, if any: ``background (final)``, ``standard [paper_lr]``."""
+        name = self.localization
+        if self.localization != "natural" and self.projection != "per_step":
+            name += f" ({self.projection})"
+        return name + (f" [{self.variant}]" if self.variant else "")
 
     @property
     def key(self) -> str:
@@ -64,32 +85,54 @@ class TrainConfig:
         """File-name stem of this model's evaluation at its reading (the key, plus the reading's name when it
         is not the stated eps)."""
         projection = "" if self.localization == "natural" else f"-{self.projection}"
-        return f"{self.dataset}-{self.localization}{projection}{_reading_part(self.reading)}-seed{self.seed}"
+        variant = f"-{self.variant}" if self.variant else ""
+        return f"{self.dataset}-{self.localization}{projection}{variant}{_reading_part(self.reading)}-seed{self.seed}"
+
+
+def variant_of(name: str) -> str:
+    """The variant in a model's name as the tables give it (``TrainConfig.name``): ``standard [paper_lr]`` ->
+    ``paper_lr``; "" for a model of the profile's own settings."""
+    return name[name.rindex(" [") + 2:-1] if name.endswith("]") and " [" in name else ""
 
 
 def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
     """Every model the study trains on ``dataset``: one per localization and seed, plus, on MNIST, the
     background model trained with each projection the profile lists (Algorithm 1's ambiguity) and, on
-    CIFAR-10, the adversarial models once per reading of its eps the profile lists (the natural model once)."""
+    CIFAR-10, the adversarial models once per reading of its eps the profile lists (the natural model once);
+    in the deviations study, the models each variant retrains, under it, for every seed. None on a dataset
+    the profile does not run."""
     profile = get_profile(profile_name)
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}: choose one of {DATASETS}")
+    if dataset not in profile.datasets:
+        return []
     readings = profile.cifar10_readings if dataset == "cifar10" else (STATED,)
+    seeds = tuple(dict.fromkeys((*profile.seeds, *profile.central_seeds)))
     configs = []
-    for seed in dict.fromkeys((*profile.seeds, *profile.central_seeds)):
+    for seed in seeds:
         for localization in MODEL_KINDS[dataset]:
             if dataset == "mnist" and profile.model_kinds and localization not in profile.model_kinds:
                 continue
-            projections = ("per_step",)
-            if dataset == "mnist" and localization == "background":
-                projections = profile.background_projections
-            if seed not in profile.seeds:  # an extra seed: the central models only
-                if localization not in CENTRAL_MODELS[dataset]:
-                    continue
-                projections = tuple(p for p in projections if p == "per_step")
+            if seed not in profile.seeds and localization not in CENTRAL_MODELS[dataset]:
+                continue  # an extra seed: the central models only
             for reading in (STATED,) if localization == "natural" else readings:
-                configs += [TrainConfig(dataset, localization, p, profile_name, seed, reading) for p in projections]
+                configs += [TrainConfig(dataset, localization, p, profile_name, seed, reading)
+                            for p in _projections(profile, dataset, localization, seed)]
+    if dataset == "mnist":
+        configs += [TrainConfig(dataset, localization, "per_step", profile_name, seed, STATED, variant)
+                    for seed in seeds for variant in profile.variants
+                    for localization in VARIANTS[variant].localizations]
     return configs
+
+
+def _projections(profile: Profile, dataset: str, localization: str, seed: int) -> tuple[str, ...]:
+    """The projections a model is trained with: the MNIST background model with each the profile lists (its extra
+    seeds per step only), every other model per step."""
+    if dataset != "mnist" or localization != "background":
+        return ("per_step",)
+    if seed not in profile.seeds:
+        return ("per_step",)
+    return profile.background_projections
 
 
 def evaluated_models(dataset: str, profile_name: str) -> list[TrainConfig]:
@@ -111,8 +154,8 @@ def together_groups(dataset: str, profile_name: str) -> list[list[TrainConfig]]:
     projection and reading together, each natural model alone."""
     groups: dict[tuple, list[TrainConfig]] = {}
     for config in study_models(dataset, profile_name):
-        key = (("natural", config.seed) if config.localization == "natural"
-               else (config.projection, config.seed, config.reading))
+        key = (("natural", config.seed, config.variant) if config.localization == "natural"
+               else (config.projection, config.seed, config.reading, config.variant))
         groups.setdefault(key, []).append(config)
     return list(groups.values())
 
@@ -122,7 +165,8 @@ def group_name(configs: list[TrainConfig]) -> str:
     if len(configs) == 1:
         return configs[0].key
     first = configs[0]
-    return f"{first.dataset}-together-{first.projection}{_reading_part(first.reading)}-seed{first.seed}"
+    variant = f"-{first.variant}" if first.variant else ""
+    return f"{first.dataset}-together-{first.projection}{variant}{_reading_part(first.reading)}-seed{first.seed}"
 
 
 def _reading_part(reading: str) -> str:

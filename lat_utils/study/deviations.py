@@ -1,0 +1,109 @@
+"""The deviations study: every claim under each configuration of training, and which of our cuts moves it.
+
+The CPU profiles depart from the paper in several ways at once (short training, Adam 1e-3, an eps warm-up,
+PGD-5 in training, the per-step projection). The deviations profile trains its central MNIST models once with
+its own settings (the *base*) and again under each ``config.VARIANTS`` entry, one cut undone at a time; where it
+trains the background model with both projections, Algorithm 1 read literally is one more configuration.
+
+A configuration is the base grid of models with some of them replaced: ``configuration_table`` puts the
+models it retrains in the place of the base's, under the base's names, so that ``claims.claims_table``
+judges every claim on it exactly as on the base. ``claims_by_configuration`` stacks those tables, and
+``robustness`` says per claim whether its verdict is *robust to our cuts* (the same in every configuration)
+or *depends on* the configurations that change it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..config import VARIANTS, Profile
+from .checkpoints import checkpoint_path, load_checkpoint
+from .claims import claims_table
+from .plan import study_models, variant_of
+
+BASE = "base"
+FINAL_PROJECTION = "final_projection"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One configuration of training: its name, what it changes in words, and the models it puts in the place
+    of the base's (the base's name -> the name of its model in the evaluation tables)."""
+
+    name: str
+    label: str
+    replaces: dict[str, str] = field(default_factory=dict)
+
+
+def configurations(profile: Profile) -> list[Configuration]:
+    """The base, each variant the profile trains, and Algorithm 1 read literally where it trains both projections."""
+    found = [Configuration(BASE, "the profile's own settings (all of its cuts)")]
+    for name in profile.variants:
+        variant = VARIANTS[name]
+        found.append(Configuration(name, variant.label, {m: f"{m} [{name}]" for m in variant.localizations}))
+    if "final" in profile.background_projections:
+        found.append(Configuration(FINAL_PROJECTION, "the background model trained with Algorithm 1 read literally "
+                                                     "(the mask applied once, after an unmasked PGD)",
+                                   {"background": "background (final)"}))
+    return found
+
+
+def configuration_table(table: pd.DataFrame, configuration: Configuration) -> pd.DataFrame:
+    """The rows of an evaluation or per-image ``table`` that ``configuration``'s claims rest on: the base's models
+    (the claims table's: every model of the profile's own settings), with those it retrains in their place under
+    the base's names (every other variant's models left out)."""
+    models = table["model"]
+    retrained = set(configuration.replaces.values())
+    base = (models.map(variant_of) == "") & ~models.isin(retrained)
+    kept = table[(base & ~models.isin(configuration.replaces)) | models.isin(retrained)]
+    return kept.assign(model=kept["model"].replace({v: k for k, v in configuration.replaces.items()}))
+
+
+def claims_by_configuration(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFrame],
+                            profile: Profile) -> pd.DataFrame:
+    """The claims table (``claims.claims_table``) under every configuration of ``profile``, stacked, with the
+    configuration's name and label in front. The MNIST claims change with the configuration; the others are
+    the base's in each."""
+    frames = []
+    for configuration in configurations(profile):
+        chosen = {d: configuration_table(t, configuration) for d, t in tables.items()}
+        images = {d: configuration_table(t, configuration) for d, t in per_image.items()}
+        frames.append(claims_table(chosen, images, profile).assign(configuration=configuration.name,
+                                                                   change=configuration.label))
+    stacked = pd.concat(frames, ignore_index=True)
+    return stacked[["configuration", "change", *[c for c in stacked.columns if c not in ("configuration", "change")]]]
+
+
+def robustness(by_configuration: pd.DataFrame) -> pd.DataFrame:
+    """Per claim (and reading): its verdict in each configuration, and one line a reader can act on: *robust to
+    our cuts* where every configuration gives the base's verdict, else *depends on* the configurations that
+    change it (and to what)."""
+    rows = []
+    for (claim, reading), part in by_configuration.groupby(["claim", "reading"], sort=False, dropna=False):
+        verdicts = dict(zip(part["configuration"], part["verdict"]))
+        base = verdicts[BASE]
+        changed = {name: v for name, v in verdicts.items() if v != base}
+        line = ("robust to our cuts" if not changed else
+                "depends on " + ", ".join(f"{name} ({base} -> {v})" for name, v in changed.items()))
+        rows.append({"claim": claim, "reading": reading, **verdicts, "robust or depends": line})
+    return pd.DataFrame(rows)
+
+
+SETTINGS_SHOWN = ("train_steps", "learning_rate", "lr_schedule", "eps_warmup_fraction", "train_pgd_steps",
+                  "train_step_size")
+
+
+def trained_settings(profile_name: str) -> pd.DataFrame:
+    """Per trained MNIST model of ``profile_name``: the training settings its checkpoint records (its fingerprint,
+    what its training used), so that a reader sees each configuration's settings reach its training."""
+    rows = []
+    for config in study_models("mnist", profile_name):
+        state = load_checkpoint(checkpoint_path(config), config)
+        if state is None:
+            continue
+        training = state["fingerprint"]["training"]
+        rows.append({"model": config.name, "seed": config.seed, "projection": config.projection,
+                     **{k: training[k] for k in SETTINGS_SHOWN}, "finished": bool(state["done"])})
+    return pd.DataFrame(rows)

@@ -1,0 +1,177 @@
+"""The deviations study: its configurations reach the training, never share a checkpoint, and every claim is judged
+under each configuration exactly as on the base."""
+
+import pandas as pd
+import pytest
+import torch
+
+from lat_utils.config import LEARNING_RATE, MADRY_TRAIN_PGD_STEPS, PGD_STEP_SIZE, VARIANTS, get_profile
+from lat_utils.runner.estimate import training_image_steps
+from lat_utils.runner.notebooks import plan
+from lat_utils.study import TrainConfig, claims_table, study_models
+from lat_utils.study.checkpoints import checkpoint_path, fingerprint, load_checkpoint, save_checkpoint
+from lat_utils.study.deviations import (
+    BASE,
+    FINAL_PROJECTION,
+    claims_by_configuration,
+    configuration_table,
+    configurations,
+    robustness,
+    trained_settings,
+)
+from lat_utils.study.plan import variant_of
+
+from .helpers import synthetic_results
+
+MNIST_LOSSES = {"natural": {"natural": 0.04, "standard": 5.0, "background": 4.0, "exact": 3.0, "broad": 3.5},
+                "standard": {"natural": 0.06, "standard": 0.01, "background": 0.01, "exact": 0.01, "broad": 0.01},
+                "background": {"natural": 0.038, "standard": 0.2, "background": 0.02, "exact": 0.02, "broad": 0.02},
+                "exact": 0.1, "broad": 0.1}
+
+
+def with_variant_models(table: pd.DataFrame, per_image: pd.DataFrame, model: str, variant: str, scale: float):
+    """The synthetic results plus copies of ``model``'s rows as trained under ``variant``, their losses x ``scale``."""
+    def copy(frame):
+        rows = frame[frame["model"] == model].copy()
+        rows["model"] = f"{model} [{variant}]"
+        rows["loss"] *= scale
+        return pd.concat([frame, rows], ignore_index=True)
+    return copy(table), copy(per_image)
+
+
+def test_the_deviations_profile_has_the_issues_configurations():
+    names = [c.name for c in configurations(get_profile("deviations"))]
+    assert names == [BASE, "paper_lr", "no_warmup", "madry_attack", FINAL_PROJECTION]
+    assert get_profile("deviations").seeds == (0, 1, 2)
+    models = {(c.name, c.seed) for c in study_models("mnist", "deviations")}
+    for seed in (0, 1, 2):   # every configuration's models, and the exact-mask model, in three seeds
+        assert {("exact", seed), ("background (final)", seed), ("natural [paper_lr]", seed),
+                ("standard [madry_attack]", seed), ("background [no_warmup]", seed)} <= models
+    assert study_models("cifar10", "deviations") == []
+
+
+def test_the_deviations_plan_runs_its_own_notebooks():
+    stages = plan("deviations")
+    outputs = [e.output for stage in stages for e in stage]
+    assert "08_deviations.ipynb" in outputs and "06_budgets.ipynb" not in outputs
+    assert not any(o.startswith(("01_imagenet", "04_cifar10", "03_evaluate_cifar10")) for o in outputs)
+    variants = {e.parameters["variant"] for e in stages[0]}
+    assert variants == {"", *VARIANTS}
+    assert "08_deviations.ipynb" not in [e.output for stage in plan("quick") for e in stage]
+
+
+def test_each_variants_settings_reach_the_training_and_its_fingerprint():
+    for variant, field, value in [("paper_lr", "learning_rate", LEARNING_RATE), ("no_warmup", "eps_warmup_fraction", 0.0),
+                                  ("madry_attack", "train_pgd_steps", MADRY_TRAIN_PGD_STEPS),
+                                  ("madry_attack", "train_step_size", PGD_STEP_SIZE)]:
+        config = TrainConfig("mnist", "standard", profile="deviations", variant=variant)
+        assert getattr(config.settings, field) == value
+        assert fingerprint(config)["training"][field] == value
+        base = TrainConfig("mnist", "standard", profile="deviations")
+        assert getattr(base.settings, field) != value and fingerprint(base) != fingerprint(config)
+        assert checkpoint_path(config) != checkpoint_path(base) and variant in config.key
+    # a model without a variant is described as before variants existed: its checkpoints stay valid
+    assert "variant" not in fingerprint(TrainConfig("mnist", "standard", profile="quick"))["config"]
+
+
+def test_a_checkpoint_of_one_configuration_is_never_loaded_as_anothers(run_folder):
+    base = TrainConfig("mnist", "standard", profile="deviations-dry-run")
+    variant = TrainConfig("mnist", "standard", profile="deviations-dry-run", variant="paper_lr")
+    save_checkpoint(variant, {"w": torch.zeros(1)}, {}, step=1, done=True, seconds=0.0)
+    assert load_checkpoint(checkpoint_path(base), base) is None          # its own file: not there
+    checkpoint_path(variant).rename(checkpoint_path(base))              # the other's file in its place
+    with pytest.raises(ValueError, match="made with another config|fingerprint|settings"):
+        load_checkpoint(checkpoint_path(base), base)
+
+
+@pytest.mark.parametrize("variant, localization, dataset, message", [
+    ("lr", "standard", "mnist", "unknown variant 'lr'"),
+    ("no_warmup", "natural", "mnist", "retrains the MNIST models standard, background"),
+    ("paper_lr", "standard", "cifar10", "not cifar10 standard"),
+])
+def test_a_variant_the_study_does_not_have_is_refused(variant, localization, dataset, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(dataset, localization, profile="deviations", variant=variant)
+
+
+def test_variant_of_reads_a_models_name():
+    assert variant_of("standard [paper_lr]") == "paper_lr"
+    assert variant_of("background (final)") == variant_of("natural") == ""
+    assert TrainConfig("mnist", "natural", profile="deviations", variant="paper_lr").name == "natural [paper_lr]"
+
+
+def test_a_configuration_puts_its_models_in_the_base_models_place():
+    table, per_image = synthetic_results("mnist", MNIST_LOSSES)
+    for model in VARIANTS["paper_lr"].localizations:
+        table, per_image = with_variant_models(table, per_image, model, "paper_lr", 3.0)
+    table, per_image = with_variant_models(table, per_image, "background", "no_warmup", 2.0)
+    chosen = {c.name: c for c in configurations(get_profile("deviations"))}
+    swapped = configuration_table(table, chosen["paper_lr"])
+    assert set(swapped["model"]) == {"natural", "standard", "background", "exact", "broad"}
+    standard = swapped[(swapped["model"] == "standard") & (swapped["attack"] == "natural")]["loss"]
+    assert standard.iloc[0] == pytest.approx(3 * 0.06)
+    base = configuration_table(table, chosen[BASE])
+    assert base[(base["model"] == "standard") & (base["attack"] == "natural")]["loss"].iloc[0] == pytest.approx(0.06)
+
+
+def test_claims_under_each_configuration_and_what_they_depend_on():
+    """A variant whose standard model has 30x the adversarial loss flips 'at least 99% less adversarial loss'
+    under that configuration only: robustness names it; a claim the variant leaves alone is robust."""
+    table, per_image = synthetic_results("mnist", MNIST_LOSSES, seeds=(0, 1), n=300, noise=0.05)
+    for variant, scale in (("paper_lr", 30.0), ("no_warmup", 1.0), ("madry_attack", 1.0)):
+        for model in VARIANTS[variant].localizations:
+            table, per_image = with_variant_models(table, per_image, model, variant, scale if model == "standard" else 1.0)
+    table, per_image = with_variant_models(table, per_image, "background", "final", 1.0)
+    table["model"] = table["model"].replace({"background [final]": "background (final)"})
+    per_image["model"] = per_image["model"].replace({"background [final]": "background (final)"})
+    profile = get_profile("deviations")
+    by_configuration = claims_by_configuration({"mnist": table}, {"mnist": per_image}, profile)
+    claim = "MNIST standard model: at least 99% less adversarial loss than the natural model"
+    verdicts = by_configuration[by_configuration["claim"] == claim].set_index("configuration")["verdict"]
+    assert verdicts[BASE] == "supported" and verdicts["paper_lr"] != "supported"
+    assert verdicts["no_warmup"] == verdicts["madry_attack"] == "supported"
+    lines = robustness(by_configuration).set_index("claim")["robust or depends"]
+    assert lines[claim].startswith("depends on paper_lr (supported -> ")
+    assert lines["MNIST background model: 4.35% less natural loss than the natural model"] == "robust to our cuts"
+    # the base configuration's claims are the claims table's, which never counts a variant's model
+    base = by_configuration[by_configuration["configuration"] == BASE].drop(columns=["configuration", "change"])
+    pd.testing.assert_frame_equal(base.reset_index(drop=True),
+                                  claims_table({"mnist": table}, {"mnist": per_image}, profile))
+
+
+def test_the_estimate_counts_the_variants_training_attack():
+    """The madry_attack models train against PGD-40: the estimate counts 40 steps for them, not the base's 5."""
+    profile = get_profile("deviations")
+    per_step = profile.train_steps * profile.batch_size
+    base = len([c for c in study_models("mnist", "deviations") if c.localization != "natural" and not c.variant])
+    assert training_image_steps(profile, "mnist") > per_step * (base * 6 + 6 * (MADRY_TRAIN_PGD_STEPS + 1))
+
+
+@pytest.mark.notebooks
+def test_the_deviations_study_runs_end_to_end_in_the_dry_run(run_folder):
+    """``./run_all.sh --profile deviations --dry-run``: every configuration's models trained (together, as a dry
+    run trains), the evaluation, the claims and ``08_deviations`` with a verdict per claim and configuration, the
+    robust-or-depends line per claim, and each configuration's settings read back from its checkpoints."""
+    import subprocess
+    import sys
+
+    from lat_utils.paths import PROJECT_ROOT, reports_dir, tables_dir
+
+    profile = "deviations-dry-run"
+    done = subprocess.run([sys.executable, "-m", "lat_utils.runner", "--profile", "deviations", "--dry-run"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = (reports_dir(profile) / "08_deviations.ipynb").read_text()
+    assert "# DRY RUN of the deviations profile" in report
+    by_configuration = pd.read_csv(tables_dir(profile) / "claims_by_configuration.csv", keep_default_na=False)
+    assert set(by_configuration["configuration"]) == {BASE, *VARIANTS, FINAL_PROJECTION}
+    assert by_configuration.groupby("configuration").size().nunique() == 1   # every claim in every configuration
+    lines = pd.read_csv(tables_dir(profile) / "claims_robustness.csv", keep_default_na=False)["robust or depends"]
+    assert lines.str.match(r"^(robust to our cuts|depends on .+)$").all()
+    evaluation = pd.read_csv(tables_dir(profile) / "eval_mnist.csv")
+    assert {"exact", "background (final)", "natural [paper_lr]", "standard [madry_attack]"} <= set(evaluation["model"])
+    used = trained_settings(profile)
+    assert (used.loc[used["model"].str.endswith("[paper_lr]"), "learning_rate"] == LEARNING_RATE).all()
+    assert (used.loc[used["model"] == "standard", "learning_rate"] == 1e-3).all()
+    assert (used.loc[used["model"].str.endswith("[no_warmup]"), "eps_warmup_fraction"] == 0).all()
+    assert used["finished"].all() and set(used["seed"]) == {0, 1}
