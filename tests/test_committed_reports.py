@@ -162,7 +162,7 @@ def results_quotes_of_the_quick_run() -> list[str]:
         f"{counts.get('not supported', 0)} are *not supported*",
         f"{-background['ours (%)']:.0f}% [{-background['high (%)']:.0f}, {-background['low (%)']:.0f}] *more* natural loss",
         f"{counts.get('inconclusive', 0)} are *inconclusive*",
-        f"the {counts.get('not comparable', 0)} absolute accuracies are",
+        f"the {counts.get('not comparable', 0)} absolute accuracies and shares of a natural model are",
         f"{trends.get('flat', 0)} *flat*, {trends.get('still moving', 0)} *still moving*, "
         f"{trends.get('not measured', 0)} not measured",
     ]
@@ -173,6 +173,91 @@ def test_the_results_page_says_what_the_quick_tables_say():
     missing = [quote for quote in results_quotes_of_the_quick_run() if quote not in results]
     assert not missing, f"docs/results.md does not say what the committed quick tables say: {missing}"
 
+
+
+def _flat(text: str) -> str:
+    """``text`` with every run of white space one space: a quote may be folded anywhere in the page."""
+    return " ".join(text.split())
+
+
+def _signed(row: pd.Series, digits: int = 0) -> str:
+    """A relative claim's value as the long run's paragraphs quote it: -61% [-214, +93]."""
+    return f"{row['ours (%)']:+.{digits}f}% [{row['low (%)']:.{digits}f}, {row['high (%)']:+.{digits}f}]"
+
+
+def long_run_facts() -> dict:
+    """What the README and docs/results.md quote of the committed long run, from its tables."""
+    evaluation, claims_table = _table("long", "eval_mnist.csv"), _table("long", "claims.csv")
+    attacked = evaluation[evaluation["attack"] != "natural"]
+    over = 100 * (attacked["pgd_accuracy"] - attacked["accuracy"])
+    run = json.loads((PROJECT_ROOT / "reports" / "long" / "run.json").read_text())
+    return {"seconds": run["seconds"], "minutes": run["seconds"] / 60, "over": over, "worst": attacked.loc[over.idxmax()],
+            "counts": claims_table["verdict"].value_counts(), "claim": claims_table.set_index("claim"),
+            "trends": _table("long", "claims_trends.csv")["last milestones"].value_counts(),
+            "under_standard": evaluation.query("attack == 'standard'").groupby("model")["accuracy"],
+            "cifar": _table("long", "eval_cifar10.csv").query("model == 'natural' and attack == 'natural'"),
+            "crossings": _table("long", "eps_sweep_crossings.csv").set_index(["attack", "center"])}
+
+
+def readme_quotes_of_the_long_run() -> list[str]:
+    """What the README says of the committed long run, computed from its tables."""
+    facts = long_run_facts()
+    claim = facts["claim"]
+    cifar = claim.loc["CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"]
+    return [
+        f"**{facts['minutes']:.1f} minutes**",
+        f"{facts['trends'].get('still moving', 0)} of the claims' values still move between the last two milestones",
+        f"standard model's lower adversarial loss grows to {_interval(cifar)} (*{cifar['verdict']}*",
+    ]
+
+
+def results_quotes_of_the_long_run() -> list[str]:
+    """What docs/results.md says of the committed long run, computed from its tables."""
+    facts = long_run_facts()
+    claim, counts, trends, over, worst = facts["claim"], facts["counts"], facts["trends"], facts["over"], facts["worst"]
+    row = claim.loc
+    kept = row["natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)"]
+    up_to = row["MNIST broad model: up to 99.7% less adversarial loss than the standard model (all 4 attacks)"]
+    standard = row["MNIST standard model: at least 99% less adversarial loss than the natural model"]
+    background = row["MNIST background model: over 99% less adversarial loss than the natural model"]
+    under_standard = facts["under_standard"]
+    crossings = facts["crossings"]
+    return [
+        f"**{facts['minutes']:.1f} min** of wall time ({facts['seconds']:,.0f} s;",
+        f"{trends.get('flat', 0)} *flat*, {trends.get('still moving', 0)} *still moving*, "
+        f"{trends.get('not measured', 0)} not measured",
+        f"{counts.get('supported', 0) or 'none'} *supported*, {counts.get('direction only', 0)} *direction only*, "
+        f"{counts.get('inconclusive', 0)} *inconclusive*, {counts.get('not supported', 0)} *not supported*, "
+        f"{counts.get('not comparable', 0)} *not comparable*",
+        f"to {_signed(row['MNIST background model: 4.35% less natural loss than the natural model'])};",
+        f"to {_signed(row['MNIST standard model: 39.9% more natural loss than the natural model'])};",
+        f"to {_signed(row['MNIST broad model: 6.5% less natural loss than the standard model'])}.",
+        f"({up_to['ours (%)']:.0f}%, {up_to['low (%)']:.0f}% to {up_to['high (%)']:+.0f}%)",
+        f"{100 * under_standard.mean()['broad']:.1f}% accuracy there against the standard model's "
+        f"{100 * under_standard.min()['standard']:.1f}-{100 * under_standard.max()['standard']:.1f}% over its 3 seeds",
+        f"{_interval(row['CIFAR-10 standard model: 95.7% less adversarial loss than the natural model'])} less",
+        f"({_signed(row['CIFAR-10 background model: 1.63% less natural loss than the natural model'], 1)}",
+        f"({100 * facts['cifar']['accuracy'].iloc[0]:.1f}% natural accuracy)",
+        f"keeps {_interval(kept)} of its accuracy under the background attack: *{kept['verdict']}*",
+        f"at {crossings.loc[('background', 6), 'eps_255']:.1f}/255 [{crossings.loc[('background', 6), 'eps_low_255']:.2f}, "
+        f"{crossings.loc[('background', 6), 'eps_high_255']:.2f}]",
+        f"{crossings.loc[('background', 16), 'eps_255']:.1f}/255 with a 16x16 block",
+        f"standard {_interval(standard)}, background {_interval(background)}",
+        f"by more than 1 point in {(over > 1).sum()} of the {len(over)} attacked MNIST cells",
+        f"by up to {over.max():.1f} points (the {worst['model']} model under the {worst['attack']} attack)",
+    ]
+
+
+def test_the_readme_says_what_the_long_tables_say():
+    readme = _flat((PROJECT_ROOT / "README.md").read_text())
+    missing = [quote for quote in readme_quotes_of_the_long_run() if _flat(quote) not in readme]
+    assert not missing, f"the README does not say what the committed long tables say: {missing}"
+
+
+def test_the_results_page_says_what_the_long_tables_say():
+    results = _flat((PROJECT_ROOT / "docs" / "results.md").read_text())
+    missing = [quote for quote in results_quotes_of_the_long_run() if _flat(quote) not in results]
+    assert not missing, f"docs/results.md does not say what the committed long tables say: {missing}"
 
 # What a text may say a profile trains, and what must then hold of that profile's settings.
 BOTH_PROJECTIONS = {"per_step", "final"}
