@@ -65,3 +65,15 @@ def test_gpu_check_runs_its_cpu_half(tmp_path):
     assert set(saved["training_step"]) == {"one model (background)", "4 models stacked"}
     assert all(row["image_steps_per_second"] > 0 for row in saved["training_step"].values())
     assert saved["autoattack"]["images_per_second"] > 0 and saved["dry_run"] == {"skipped": "--tiny"}
+
+
+def test_training_call_benchmark_runs_and_saves_json(tmp_path):
+    """bench/train_call.py on the smoke profile (10 steps): the call's time, its steps' time and their ratio."""
+    out = tmp_path / "call.json"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "train_call.py"), "--profile", "smoke",
+                             "--repeats", "1", "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "the call / its steps" in result.stdout
+    saved = json.loads(out.read_text())
+    assert saved["steps"] == 10 and 0 < saved["steps_seconds"] <= saved["call_seconds"]
+    assert saved["call_over_steps"] >= 1.0
