@@ -175,6 +175,7 @@ class Profile:
     imagenet_eps_sweep: tuple[float, ...]
     eps: float = EPS
     attack_precision: str = "fp32"  # arithmetic of every PGD step, in training and evaluation (PRECISIONS)
+    weight_precision: str = "fp32"  # arithmetic of the training step's weight pass (forward and backward; PRECISIONS)
     deviations: tuple[str, ...] = field(default_factory=tuple)
     model_kinds: tuple[str, ...] = ()    # the MNIST localizations trained, where fewer than MODEL_KINDS (empty: all)
     central_seeds: tuple[int, ...] = ()  # extra seeds of the CENTRAL_MODELS (background: per_step projection only)
@@ -193,6 +194,8 @@ class Profile:
     def __post_init__(self) -> None:
         if self.attack_precision not in PRECISIONS:
             raise ValueError(f"unknown attack_precision {self.attack_precision!r}: choose one of {PRECISIONS}")
+        if self.weight_precision not in PRECISIONS:
+            raise ValueError(f"unknown weight_precision {self.weight_precision!r}: choose one of {PRECISIONS}")
         unknown = sorted(set(self.cifar10_readings) - set(CIFAR10_READINGS))
         if unknown or not self.cifar10_readings:
             raise ValueError(f"unknown CIFAR-10 readings {unknown}: choose from {list(CIFAR10_READINGS)}")

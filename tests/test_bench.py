@@ -77,3 +77,14 @@ def test_training_call_benchmark_runs_and_saves_json(tmp_path):
     saved = json.loads(out.read_text())
     assert saved["steps"] == 10 and 0 < saved["steps_seconds"] <= saved["call_seconds"]
     assert saved["call_over_steps"] >= 1.0
+
+
+def test_weight_precision_gate_runs_and_saves_json(tmp_path):
+    out = tmp_path / "gate.json"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "weight_precision_gate.py"), "--profile",
+                             "smoke", "--models", "standard", "--n", "20", "--json", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "verdict: the bf16 weight pass moves the grid" in result.stdout
+    saved = json.loads(out.read_text())
+    assert set(saved["training_seconds"]) == {"standard, fp32 s0", "standard, bf16 s0", "standard, fp32 s1"}

@@ -96,3 +96,15 @@ def test_long_profile_has_what_its_verdicts_need():
     assert all(len(seeds[m]) >= 3 for m in config.CENTRAL_MODELS["mnist"]), seeds
     assert len(milestone_steps(long)) >= 6 and milestone_steps(long)[-1] == long.train_steps and long.curve_n
     assert long.lr_schedule == "constant", "milestones are models trained that long, not points of a decay"
+
+
+@pytest.mark.parametrize("chosen, said", [("bf16", True), ("fp32", False)])
+def test_the_header_says_when_the_weight_pass_computes_in_bf16(monkeypatch, chosen, said):
+    """A profile whose weight pass is "auto" lists a bf16 weight pass among its deviations exactly where "auto"
+    resolves to bf16 (here decided by $LAT_AUTO_PRECISION); a float32 one is never mentioned."""
+    from lat_utils.report.header import profile_deviations
+
+    monkeypatch.setenv("LAT_AUTO_PRECISION", chosen)
+    auto = dataclasses.replace(get_profile("quick"), weight_precision="auto")
+    assert any("weight pass" in d for d in profile_deviations(auto, chosen)) == said
+    assert not any("weight pass" in d for d in profile_deviations(get_profile("quick"), chosen))

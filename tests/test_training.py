@@ -485,3 +485,42 @@ def test_a_stacked_training_step_refuses_a_natural_model_among_others(digits):
     with pytest.raises(ValueError, match="natural models train alone"):
         training_step(stacked, adam(stacked.parameters(), 1e-3), digits[0][:4], digits[1][:4],
                       ["natural", "standard"], eps=settings.eps, settings=settings)
+
+
+# --- the weight pass's arithmetic (Profile.weight_precision) ---
+
+def _one_step(weight_precision: str) -> tuple[training.TrainingStep, list[torch.Tensor]]:
+    settings = dataclasses.replace(get_profile("smoke"), weight_precision=weight_precision, attack_precision="fp32")
+    torch.manual_seed(0)
+    model = model_for("mnist").train()
+    optimizer = adam(model.parameters(), settings.learning_rate)
+    images, labels, _ = load_dataset("mnist", "train")
+    torch.manual_seed(1)
+    step = training_step(model, optimizer, images[:20], labels[:20], "background", eps=settings.eps, settings=settings)
+    return step, [p.detach().clone() for p in model.parameters()]
+
+
+def test_a_bf16_weight_pass_computes_in_bf16_and_keeps_weights_and_loss_float32():
+    """weight_precision="bf16": the forward and backward of the weight pass run in bfloat16 (the loss differs from
+    float32's by bf16's rounding, not more), while the logits handed back, the loss and the weights stay float32."""
+    full, full_weights = _one_step("fp32")
+    half, half_weights = _one_step("bf16")
+    assert half.logits.dtype == half.losses.dtype == torch.float32
+    assert all(w.dtype == torch.float32 for w in half_weights)
+    assert torch.equal(full.adversarial, half.adversarial)          # the attack is not the weight pass
+    assert not torch.equal(full.losses, half.losses)                # computed otherwise ...
+    assert torch.allclose(full.losses, half.losses, rtol=2e-2)      # ... to bf16's precision
+    assert any(not torch.equal(a, b) for a, b in zip(full_weights, half_weights))
+
+
+def test_the_weight_passs_arithmetic_is_in_the_fingerprint_and_refused_when_unknown():
+    smoke = get_profile("smoke")
+    assert "weight_precision" not in fingerprint(TrainConfig("mnist", "standard", profile="smoke"))["training"]
+    config.PROFILES["smoke-weights-bf16"] = dataclasses.replace(smoke, name="smoke-weights-bf16", weight_precision="auto")
+    try:
+        printed = fingerprint(TrainConfig("mnist", "standard", profile="smoke-weights-bf16"))["training"]
+        assert printed["weight_precision"] == "auto"
+    finally:
+        del config.PROFILES["smoke-weights-bf16"]
+    with pytest.raises(ValueError, match="unknown weight_precision 'fp16'"):
+        dataclasses.replace(smoke, weight_precision="fp16")

@@ -14,12 +14,16 @@ from ..devices import device, device_name
 
 
 def profile_deviations(profile: Profile, precision: str) -> list[str]:
-    """The profile's deviations from the paper, plus bf16 attack arithmetic when ``precision`` is bf16."""
+    """The profile's deviations from the paper, plus bf16 attack arithmetic when ``precision`` is bf16 and a bf16
+    weight pass in training where the profile's ``weight_precision`` resolves to bf16 on this device."""
     deviations = list(profile.deviations)
     if precision == "bf16":
         deviations.append("the PGD steps of training and evaluation compute their gradients in bfloat16 (autocast); "
                           "iterates, budgets and every reported loss are float32 (effect measured by "
                           "bench/precision_gate.py)")
+    if resolve_precision(profile.weight_precision, device()) == "bf16":
+        deviations.append("the training step's weight pass (forward and backward) computes in bfloat16 (autocast); "
+                          "weights, optimizer and loss are float32 (effect measured by bench/weight_precision_gate.py)")
     return deviations
 
 

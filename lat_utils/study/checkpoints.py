@@ -46,6 +46,8 @@ def fingerprint(config: TrainConfig) -> dict:
                 if k in ("train_steps", "batch_size", "learning_rate", "lr_schedule", "train_pgd_steps",
                          "train_step_size", "eps_warmup_fraction", "eps", "attack_precision")}
     training["train_pgd_iterate"] = TRAIN_PGD_ITERATE
+    if profile.weight_precision != "fp32":  # a float32 weight pass is described as before the setting existed
+        training["weight_precision"] = profile.weight_precision
     if profile.milestones:
         training["milestones"] = milestone_steps(profile)
     described = asdict(config)

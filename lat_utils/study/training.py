@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..attacks import masked_pgd
+from ..attacks import masked_pgd, resolve_precision
 from ..config import TRAIN_PGD_ITERATE, Profile
 from ..data import load_dataset
 from ..devices import device
@@ -113,12 +113,21 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: to
         x = masked_pgd(model, x, y, eps_matrix, steps=settings.train_pgd_steps,
                        step_size=settings.train_step_size * eps / settings.eps, projection=projection,
                        precision=settings.attack_precision, iterate=TRAIN_PGD_ITERATE)
-    logits = model(x)
+    with _weight_arithmetic(settings, x.device):
+        logits = model(x)
+    logits = logits.float()
     losses = torch.stack([F.cross_entropy(share, target) for share, target in zip(logits.chunk(count), y.chunk(count))])
     optimizer.zero_grad(set_to_none=True)
     losses.sum().backward()  # each model's parameters get the gradient of its own loss
     optimizer.step()
     return TrainingStep(x, logits.detach(), losses.detach())
+
+
+def _weight_arithmetic(settings: Profile, device: torch.device):
+    """The weight pass's arithmetic (``Profile.weight_precision``): bf16 autocast where it resolves to bf16 (its
+    backward follows), nothing otherwise; the weights, the optimizer and the loss stay float32."""
+    bf16 = resolve_precision(settings.weight_precision, device) == "bf16"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every: float = 60.0) -> TrainedModel:
