@@ -8,7 +8,8 @@ In one process and a fresh output folder, trains each of the profile's MNIST ``-
 scratch with ``study.train_model``: the weight pass in float32 (seed 0), in bf16 (seed 0), and in float32 with
 another seed (seed 1: how much the models move by chance alone); the attacks of training in the profile's
 arithmetic on this device in all three. Then evaluates every model under natural inputs and every mask with the
-profile's PGD alone (the same random starts for all) on the first ``--n`` test images. Printed: per cell the
+profile's PGD alone (the same random starts for all) on the first ``--n`` test images. A short training first
+takes the process's one-time costs. Printed: per cell the
 three losses and accuracies; per model the training time of each and the bf16 speed-up; and the summary
 (does bf16 move the grid more than another training seed does?). Nothing is asserted.
 """
@@ -45,6 +46,7 @@ def gate(profile_name: str, models: list[str], n: int) -> tuple[pd.DataFrame, pd
     evaluation = dataclasses.replace(base, apgd_steps=0, square_queries=0)   # the profile's PGD alone
     attack_precision = resolve_precision(base.attack_precision, device())
     images, labels, _ = first_test_images("mnist", n)
+    _warm_up()
     cells, times = [], []
     for model_name in models:
         for precision, seed in RUNS:
@@ -67,6 +69,12 @@ def gate(profile_name: str, models: list[str], n: int) -> tuple[pd.DataFrame, pd
     grid = pd.DataFrame(cells).pivot_table(index=["model", "attack"], columns="run", values=["loss", "accuracy"],
                                            sort=False)
     return grid, pd.DataFrame(times)
+
+
+def _warm_up() -> None:
+    """One short training first, so that the one-time costs of a process (the dataset's first load, the fused
+    optimizer's first use, the kernels' first calls) fall on none of the timed trainings."""
+    train_model(TrainConfig("mnist", "standard", profile="smoke", seed=99), progress=False)
 
 
 def main(argv: list[str] | None = None) -> dict:
