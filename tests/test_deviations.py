@@ -135,8 +135,10 @@ def test_claims_under_each_configuration_and_what_they_depend_on():
     assert lines["MNIST background model: 4.35% less natural loss than the natural model"] == "robust to our cuts"
     # the base configuration's claims are the claims table's, which never counts a variant's model
     base = by_configuration[by_configuration["configuration"] == BASE].drop(columns=["configuration", "change"])
-    pd.testing.assert_frame_equal(base.reset_index(drop=True),
-                                  claims_table({"mnist": table}, {"mnist": per_image}, profile))
+    own = claims_table({"mnist": table}, {"mnist": per_image}, profile)
+    own = own[own["reason"] != "cifar10 was not run"]   # the profile runs MNIST only: its CIFAR-10 claims are left out
+    pd.testing.assert_frame_equal(base.reset_index(drop=True), own.reset_index(drop=True))
+    assert not by_configuration["claim"].str.contains("CIFAR-10").any()
 
 
 def test_the_estimate_counts_the_variants_training_attack():

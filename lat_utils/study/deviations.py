@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..config import VARIANTS, Profile
 from .checkpoints import checkpoint_path, load_checkpoint
-from .claims import claims_table
+from .claims import CLAIMS, claims_table
 from .plan import study_models, variant_of
 
 BASE = "base"
@@ -64,8 +64,7 @@ def configuration_table(table: pd.DataFrame, configuration: Configuration) -> pd
 def claims_by_configuration(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFrame],
                             profile: Profile) -> pd.DataFrame:
     """The claims table (``claims.claims_table``) under every configuration of ``profile``, stacked, with the
-    configuration's name and label in front. The MNIST claims change with the configuration; the others are
-    the base's in each."""
+    configuration's name and label in front; the claims about a dataset the profile does not run are left out."""
     frames = []
     for configuration in configurations(profile):
         chosen = {d: configuration_table(t, configuration) for d, t in tables.items()}
@@ -73,6 +72,8 @@ def claims_by_configuration(tables: dict[str, pd.DataFrame], per_image: dict[str
         frames.append(claims_table(chosen, images, profile).assign(configuration=configuration.name,
                                                                    change=configuration.label))
     stacked = pd.concat(frames, ignore_index=True)
+    not_run = {claim.text for claim in CLAIMS if claim.dataset not in profile.datasets}
+    stacked = stacked[~stacked["claim"].isin(not_run)].reset_index(drop=True)
     return stacked[["configuration", "change", *[c for c in stacked.columns if c not in ("configuration", "change")]]]
 
 
