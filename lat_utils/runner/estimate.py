@@ -72,13 +72,12 @@ def _test_images(profile: Profile, n: int | None, dataset: str) -> int:
 
 def training_image_steps(profile: Profile, dataset: str) -> float:
     """Every training of ``dataset``: per step and image, the attack (adversarial models) and the update."""
-    def per_image(settings: Profile, localization: str) -> float:
-        return 1.0 if localization == "natural" else attack_image_steps(settings.train_pgd_steps, TRAIN_PGD_ITERATE) + 1.0
-
     total = 0.0
     for config in _study_models(profile, dataset):  # each with its own settings (a variant's training attack)
-        settings = profile.with_variant(config.variant)
-        total += settings.train_steps * settings.batch_size * per_image(settings, config.localization)
+        settings = config.settings
+        per_image = (1.0 if config.localization == "natural"
+                     else attack_image_steps(settings.train_pgd_steps, TRAIN_PGD_ITERATE) + 1.0)
+        total += settings.train_steps * settings.batch_size * per_image
     return total
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 from ..config import VARIANTS, Profile
 from .checkpoints import checkpoint_path, load_checkpoint
 from .claims import CLAIMS, claims_table
-from .plan import study_models, variant_of
+from .plan import TrainConfig, study_models, variant_of
 
 BASE = "base"
 FINAL_PROJECTION = "final_projection"
@@ -39,14 +39,17 @@ class Configuration:
 
 def configurations(profile: Profile) -> list[Configuration]:
     """The base, each variant the profile trains, and Algorithm 1 read literally where it trains both projections."""
+    def named(localization: str, **how) -> str:  # a model's name in the tables (TrainConfig.name)
+        return TrainConfig("mnist", localization, profile=profile.name, **how).name
+
     found = [Configuration(BASE, "the profile's own settings (all of its cuts)")]
     for name in profile.variants:
         variant = VARIANTS[name]
-        found.append(Configuration(name, variant.label, {m: f"{m} [{name}]" for m in variant.localizations}))
+        found.append(Configuration(name, variant.label, {m: named(m, variant=name) for m in variant.localizations}))
     if "final" in profile.background_projections:
         found.append(Configuration(FINAL_PROJECTION, "the background model trained with Algorithm 1 read literally "
                                                      "(the mask applied once, after an unmasked PGD)",
-                                   {"background": "background (final)"}))
+                                   {"background": named("background", projection="final")}))
     return found
 
 

@@ -73,7 +73,7 @@ class TrainConfig:
         name = self.localization
         if self.localization != "natural" and self.projection != "per_step":
             name += f" ({self.projection})"
-        return name + (f" [{self.variant}]" if self.variant else "")
+        return name + (f" [{self.variant}]" if self.variant else "")  # variant_of reads it back
 
     @property
     def key(self) -> str:
@@ -85,8 +85,8 @@ class TrainConfig:
         """File-name stem of this model's evaluation at its reading (the key, plus the reading's name when it
         is not the stated eps)."""
         projection = "" if self.localization == "natural" else f"-{self.projection}"
-        variant = f"-{self.variant}" if self.variant else ""
-        return f"{self.dataset}-{self.localization}{projection}{variant}{_reading_part(self.reading)}-seed{self.seed}"
+        return (f"{self.dataset}-{self.localization}{projection}{_variant_part(self.variant)}"
+                f"{_reading_part(self.reading)}-seed{self.seed}")
 
 
 def variant_of(name: str) -> str:
@@ -128,11 +128,9 @@ def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
 def _projections(profile: Profile, dataset: str, localization: str, seed: int) -> tuple[str, ...]:
     """The projections a model is trained with: the MNIST background model with each the profile lists (its extra
     seeds per step only), every other model per step."""
-    if dataset != "mnist" or localization != "background":
-        return ("per_step",)
-    if seed not in profile.seeds:
-        return ("per_step",)
-    return profile.background_projections
+    if dataset == "mnist" and localization == "background" and seed in profile.seeds:
+        return profile.background_projections
+    return ("per_step",)
 
 
 def evaluated_models(dataset: str, profile_name: str) -> list[TrainConfig]:
@@ -165,8 +163,13 @@ def group_name(configs: list[TrainConfig]) -> str:
     if len(configs) == 1:
         return configs[0].key
     first = configs[0]
-    variant = f"-{first.variant}" if first.variant else ""
-    return f"{first.dataset}-together-{first.projection}{variant}{_reading_part(first.reading)}-seed{first.seed}"
+    return (f"{first.dataset}-together-{first.projection}{_variant_part(first.variant)}"
+            f"{_reading_part(first.reading)}-seed{first.seed}")
+
+
+def _variant_part(variant: str) -> str:
+    """The variant's part of a file name: none for the profile's own settings."""
+    return f"-{variant}" if variant else ""
 
 
 def _reading_part(reading: str) -> str:
