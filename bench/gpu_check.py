@@ -13,8 +13,10 @@ queries), each after a warm-up and with the device synchronised around the timin
   on a GPU); in image-steps per second (one image through one forward and backward pass: a step is
   models x batch x (PGD steps + 1) of them) and as a share of the device's limit: the step's FLOPs (torch's
   FlopCounterMode) per second over the dense matmul FLOP/s measured here in the attack's arithmetic;
-- **host synchronisations per training step**: the calls that make the host wait for the GPU (counted with
-  ``torch.cuda.set_sync_debug_mode``; none counted on a CPU), which a step free of them would not have;
+- **host synchronisations**: the calls that make the host wait for the GPU (counted with
+  ``torch.cuda.set_sync_debug_mode``, per line of code; none counted on a CPU): per training step as the
+  training loop calls it (its training set checked once, so none are expected), and over a whole training
+  call (``train_model``, the quick profile: the checks made once, the log every 1% of the steps, checkpoints);
 - **the localized AutoAttack** (``attacks.localized_autoattack``, background mask) on an adversarially
   trained model (so that every attack of the ensemble has images left to attack): test images per second,
   its robust accuracy, and the time the paper profile's evaluation of one model under one attack would take
@@ -33,8 +35,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,13 +47,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from lat_utils.attacks import ATTACK_NAMES, localized_autoattack, resolve_precision
-from lat_utils.config import EPS, get_profile
+from lat_utils.attacks import ATTACK_NAMES, localized_autoattack, masked_pgd, resolve_precision
+from lat_utils.config import EPS, TRAIN_PGD_ITERATE, get_profile
 from lat_utils.data import load_dataset
 from lat_utils.devices import cpu_model, device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
-from lat_utils.study.training import adam, eps_at, learning_rate_at, training_step
+from lat_utils.study.plan import TrainConfig
+from lat_utils.study.training import adam, eps_at, learning_rate_at, train_model, training_step
 
 from bench_pgd import attack_step_flops
 
@@ -94,9 +99,11 @@ def step_flops(x: torch.Tensor, y: torch.Tensor, settings) -> float:
     return settings.train_pgd_steps * attack_step_flops(model, x, y) + update
 
 
-def sync_count(fn: Callable[[], object], dev: torch.device) -> int | None:
-    """How many host synchronisations one call of ``fn`` makes (CUDA's sync debug mode), None on a CPU."""
+def host_syncs(fn: Callable[[], object], dev: torch.device) -> dict[str, int] | None:
+    """The host synchronisations one call of ``fn`` makes (CUDA's sync debug mode), counted per line of code
+    that made them ("file:line"); None on a CPU, which has none to count (``fn`` is called either way)."""
     if dev.type != "cuda":
+        fn()
         return None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -105,7 +112,8 @@ def sync_count(fn: Callable[[], object], dev: torch.device) -> int | None:
             fn()
         finally:
             torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in caught)
+    lines = [f"{Path(w.filename).name}:{w.lineno}" for w in caught if "synchroniz" in str(w.message)]
+    return dict(Counter(lines))
 
 
 def training_rows(settings, images, labels, dev, *, batch: int, seconds: float, limit: float) -> dict[str, dict]:
@@ -120,16 +128,77 @@ def training_rows(settings, images, labels, dev, *, batch: int, seconds: float, 
         xs = fast_layout(x) if len(nets) == 1 else x
         optimizer = adam(model.parameters(), settings.learning_rate)
 
-        def step():
-            training_step(model, optimizer, xs, y, localizations, eps=EPS, settings=settings)
+        def step():  # as the training loop calls it: its training set checked once, not at every step
+            training_step(model, optimizer, xs, y, localizations, eps=EPS, settings=settings, check_inputs=False)
 
         per_step = seconds_per_call(step, dev, warmup=2, seconds=seconds)
         image_steps = len(localizations) * batch * (settings.train_pgd_steps + 1) / per_step
         flops = len(localizations) * step_flops(x, y, settings)
+        syncs = host_syncs(step, dev)
         rows[name] = {"ms_per_step": 1000 * per_step, "image_steps_per_second": image_steps,
                       "tflop_per_second": flops / per_step / 1e12, "share_of_limit": flops / per_step / limit,
-                      "host_syncs_per_step": sync_count(step, dev)}
+                      "host_syncs_per_step": None if syncs is None else sum(syncs.values()), "host_syncs_at": syncs}
     return rows
+
+
+def graphed_attack_row(settings, images, labels, dev, *, batch: int, seconds: float) -> dict:
+    """An experiment (the study does not use it): the training step's attack (``masked_pgd`` as the training loop
+    calls it, background mask, one model) captured once as a CUDA graph and replayed, against the same attack
+    run eagerly: how much of the launch-bound step is launches. Skipped on a CPU."""
+    if dev.type != "cuda":
+        return {"skipped": "CUDA graphs need a GPU"}
+    torch.manual_seed(0)
+    model = fast_layout(model_for("mnist"), dev).eval()
+    x, y = fast_layout(images[:batch].to(dev)), labels[:batch].to(dev)
+    eps = epsilon_matrix(x, "background", EPS)
+
+    def attack() -> torch.Tensor:
+        return masked_pgd(model, x, y, eps, steps=settings.train_pgd_steps, step_size=settings.train_step_size,
+                          precision=settings.attack_precision, iterate=TRAIN_PGD_ITERATE, check_inputs=False)
+
+    eager = seconds_per_call(attack, dev, warmup=2, seconds=seconds)
+    try:
+        side = torch.cuda.Stream()  # warm-up on a side stream before capture, as torch.cuda.graph asks
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                attack()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = attack()
+        graphed = seconds_per_call(graph.replay, dev, warmup=2, seconds=seconds)
+    except Exception as error:  # noqa: BLE001 - an experiment: report why it failed, keep the check going
+        return {"eager_ms": 1000 * eager, "failed": f"{type(error).__name__}: {error}"[:500]}
+    graph.replay()
+    synchronize(dev)
+    outside = ((out - x).abs() - eps).clamp(min=0).max().item()  # the replayed attack still within its budget
+    return {"eager_ms": 1000 * eager, "graphed_ms": 1000 * graphed, "speedup": eager / graphed,
+            "largest_step_outside_budget": outside}
+
+
+def training_loop_row(dev: torch.device, profile: str) -> dict:
+    """The host synchronisations of a whole training call (``train_model``, background model, ``profile``, from
+    scratch into a temporary output folder): where they are made and how many per step on average. The
+    steps themselves should make none; the checks made once, the log written every 1% of the steps and the
+    checkpoints may."""
+    config = TrainConfig("mnist", "background", profile=profile)
+    with tempfile.TemporaryDirectory() as folder:
+        previous = os.environ.get("LAT_OUTPUT_ROOT")
+        os.environ["LAT_OUTPUT_ROOT"] = folder
+        try:
+            began = time.perf_counter()
+            syncs = host_syncs(lambda: train_model(config, progress=False), dev)
+            seconds = time.perf_counter() - began
+        finally:
+            if previous is None:
+                del os.environ["LAT_OUTPUT_ROOT"]
+            else:
+                os.environ["LAT_OUTPUT_ROOT"] = previous
+    steps = config.settings.train_steps
+    total = None if syncs is None else sum(syncs.values())
+    return {"profile": profile, "steps": steps, "seconds": seconds, "host_syncs": total,
+            "host_syncs_per_step": None if total is None else total / steps, "host_syncs_at": syncs}
 
 
 def robust_model(images, labels, dev, steps: int):
@@ -206,7 +275,16 @@ def main() -> None:
     for name, row in training.items():
         print(f"  {name:24s} {row['ms_per_step']:9.1f} ms/step  {row['image_steps_per_second']:12,.0f} image-steps/s  "
               f"{row['tflop_per_second']:7.2f} TFLOP/s = {100 * row['share_of_limit']:5.1f}% of limit  "
-              f"host syncs/step: {row['host_syncs_per_step']}")
+              f"host syncs/step: {row['host_syncs_per_step']} {row['host_syncs_at'] or ''}")
+
+    graphed = graphed_attack_row(settings, train_images, train_labels, dev, batch=settings.batch_size,
+                                 seconds=0.2 if args.tiny else 5.0)
+    print(f"\nthe training attack as one CUDA graph (experiment): {graphed}")
+
+    loop = training_loop_row(dev, "smoke" if args.tiny else "quick")
+    print(f"\ntraining loop (train_model, {loop['profile']} profile, {loop['steps']} steps, background): "
+          f"{loop['seconds']:.1f} s; host syncs {loop['host_syncs']} ({loop['host_syncs_per_step']} per step) "
+          f"at {loop['host_syncs_at']}")
 
     model = robust_model(train_images, train_labels, dev, steps=20 if args.tiny else 2000)
     autoattack = autoattack_row(settings, model, images, labels, dev, n=16 if args.tiny else 1000)
@@ -228,7 +306,7 @@ def main() -> None:
             "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "device": machine,
             "torch": torch.__version__, "attack_precision": precision, "limit_flop_per_second": limit,
-            "profile": settings.name, "training_step": training, "autoattack": autoattack, "dry_run": dry_run,
+            "profile": settings.name, "training_step": training, "training_loop": loop, "graphed_attack": graphed, "autoattack": autoattack, "dry_run": dry_run,
         }, indent=1))
 
 

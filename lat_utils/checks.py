@@ -15,11 +15,16 @@ def check_images(images: torch.Tensor, name: str = "images") -> None:
         raise TypeError(f"{name} must be a floating-point tensor in [0, 1], got dtype {images.dtype}")
     if images.dim() != 4:
         raise ValueError(f"{name} must be 4-D (N, C, H, W), got shape {tuple(images.shape)}")
-    check_finite(images, name)
-    if images.numel() and (images.min() < 0 or images.max() > 1):
+    if images.numel() and not in_unit_interval(images):  # one host read; the details only on failure
+        check_finite(images, name)
         raise ValueError(
             f"{name} must lie in [0, 1], got values in [{images.min().item():.4g}, {images.max().item():.4g}]"
         )
+
+
+def in_unit_interval(values: torch.Tensor) -> bool:
+    """Every value finite and in [0, 1] (NaN fails both comparisons), with one read of the device."""
+    return bool(((values >= 0) & (values <= 1)).all())
 
 
 def check_finite(values: torch.Tensor, name: str) -> None:

@@ -216,7 +216,10 @@ class Profile:
             return self
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}: choose one of {list(VARIANTS)}")
-        return replace(self, **dict(VARIANTS[variant].settings))
+        settings = dict(VARIANTS[variant].settings)
+        if self.dry_run:  # a dry run shrinks a variant's counts as it shrinks the profile's (PGD-40 too)
+            settings = {name: dry_run_value(name, value) for name, value in settings.items()}
+        return replace(self, **settings)
 
     def at_eps(self, eps: float) -> Profile:
         """These settings with another eps, the attacks' step sizes scaled with it (each step stays the same
@@ -382,6 +385,14 @@ DRY_RUN_KEPT = ("batch_size",)  # int settings that shape the code path rather t
 DRY_RUN_CUT = ("seeds", "central_seeds", "imagenet_eps_sweep", "cifar10_readings")  # tuples cut to their first DRY_RUN_COUNT values
 
 
+def dry_run_value(name: str, value):
+    """A setting's value in a dry run: an int count shrunk to ``DRY_RUN_LIMITS[name]``, else ``DRY_RUN_COUNT``;
+    anything else (and what ``DRY_RUN_KEPT`` keeps) as it is."""
+    if name in DRY_RUN_KEPT or isinstance(value, bool) or not isinstance(value, int):
+        return value
+    return min(value, DRY_RUN_LIMITS.get(name, DRY_RUN_COUNT))
+
+
 def dry_run(profile: Profile) -> Profile:
     """``profile`` with every int setting shrunk (to ``DRY_RUN_LIMITS[name]``, else ``DRY_RUN_COUNT``),
     its seeds, ImageNet eps sweep and CIFAR-10 readings cut to their first ``DRY_RUN_COUNT`` values (several seeds and a sweep
@@ -389,7 +400,7 @@ def dry_run(profile: Profile) -> Profile:
     None, so the full-test-set path runs; ``image_cap`` cuts it where it is sliced)."""
     if profile.dry_run:
         raise ValueError(f"{profile.name!r} is already a dry run")
-    shrunk = {f.name: min(value, DRY_RUN_LIMITS.get(f.name, DRY_RUN_COUNT)) for f in fields(profile)
+    shrunk = {f.name: dry_run_value(f.name, value) for f in fields(profile)
               if f.name not in DRY_RUN_KEPT
               and isinstance(value := getattr(profile, f.name), int) and not isinstance(value, bool)}
     cut = {name: getattr(profile, name)[:DRY_RUN_COUNT] for name in DRY_RUN_CUT}

@@ -32,9 +32,12 @@ def fixed_pixels(
     center: int = BACKGROUND_CENTER,
     threshold: float = EXACT_THRESHOLD,
     box: Sequence[Box] | torch.Tensor | None = None,
+    check_inputs: bool = True,
 ) -> torch.Tensor:
-    """Boolean (N, 1, H, W): True where the localization ``kind`` keeps a pixel unaltered."""
-    check_images(images)
+    """Boolean (N, 1, H, W): True where the localization ``kind`` keeps a pixel unaltered.
+    ``check_inputs=False`` skips reading the images' values (the caller checked them: the training loop)."""
+    if check_inputs:
+        check_images(images)
     if kind not in MASK_KINDS:
         raise ValueError(f"unknown mask kind {kind!r}: choose one of {MASK_KINDS}")
     n, _, h, w = images.shape
@@ -64,15 +67,17 @@ def epsilon_matrix(
     center: int = BACKGROUND_CENTER,
     threshold: float = EXACT_THRESHOLD,
     box: Sequence[Box] | torch.Tensor | None = None,
+    check_inputs: bool = True,
 ) -> torch.Tensor:
     """The epsilon matrix of ``images`` (N, C, H, W in [0, 1]) for the localization ``kind``.
 
     Same shape, dtype and device as ``images``; every entry is ``eps`` (may change) or 0 (fixed).
     The same pixels are fixed in every channel. ``box`` (for ``bbox``) is one ``(x0, y0, x1, y1)``
-    end-exclusive pixel box per image, as a sequence of tuples or an (N, 4) tensor.
+    end-exclusive pixel box per image, as a sequence of tuples or an (N, 4) tensor. ``check_inputs=False``
+    skips reading the images' values (the caller checked them).
     """
     check_eps(eps)
-    fixed = fixed_pixels(images, kind, center=center, threshold=threshold, box=box)
+    fixed = fixed_pixels(images, kind, center=center, threshold=threshold, box=box, check_inputs=check_inputs)
     budget = torch.full_like(images, float(eps))
     return budget.masked_fill(fixed.expand_as(images), 0.0)
 

@@ -23,11 +23,12 @@ import torch
 
 from lat_utils import PaperCNN, epsilon_matrix, masked_apgd, masked_pgd, runner
 from lat_utils.config import get_profile
+from lat_utils.data import Dataset, load_dataset
 from lat_utils.paths import PROJECT_ROOT, write_atomically
 from lat_utils.report import check_parameters
 from lat_utils.runner import Execution, NotebookFailed, execute
 from lat_utils.sealed import save_sealed
-from lat_utils.study import TrainConfig, checkpoints, evaluate_model, evaluation, train_model
+from lat_utils.study import TrainConfig, checkpoints, evaluate_model, evaluation, train_model, training
 
 DOC = PROJECT_ROOT / "docs" / "bad-input.md"
 
@@ -77,6 +78,29 @@ def _empty_batch() -> str:
     adversarial = masked_apgd(model, torch.rand(0, 1, 28, 28), torch.zeros(0, dtype=torch.long),
                               torch.zeros(0, 1, 28, 28), steps=2)
     return f"an empty batch of shape {tuple(adversarial.shape)}"
+
+
+def _training_on(root: Path, change: Callable[[Dataset], Dataset]) -> str:
+    """A smoke training whose training set is first changed by ``change``: what train_model says."""
+    original = load_dataset("mnist", "train")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAT_OUTPUT_ROOT", str(root))
+        patch.setattr(training, "load_dataset", lambda *args, **kwargs: change(original))
+        message = _raised(lambda: train_model(TrainConfig("mnist", "background", profile="smoke"), progress=False))
+    assert not list(root.rglob("*.pt")), "training started on a bad training set"
+    return message
+
+
+def _with_label(dataset: Dataset, label: int) -> Dataset:
+    labels = dataset.labels.clone()
+    labels[7] = label
+    return dataset._replace(labels=labels)
+
+
+def _unchecked_attack_with_a_budget_of_another_shape() -> str:
+    model, x, y = _digits()
+    return _raised(lambda: masked_pgd(model, x, y, torch.full((4, 1, 28, 27), 0.3), steps=2, step_size=0.1,
+                                      check_inputs=False))
 
 
 def _with_nan(tensor: torch.Tensor) -> torch.Tensor:
@@ -254,6 +278,15 @@ CASES = [
          lambda root: _attack_with(labels=torch.tensor([1, -1, 3, 4]))),
     Case("float64 or float16 images", "refused with what to do", "images must be float32 or bfloat16, got torch.float64",
          lambda root: _attack_with(images=torch.rand(4, 1, 28, 28, dtype=torch.float64))),
+    Case("`check_inputs=False` (the training loop's steps) with a budget of another shape",
+         "refused: only the checks that read values are skipped", "eps_matrix must have the shape of images",
+         lambda root: _unchecked_attack_with_a_budget_of_another_shape()),
+    Case("a training label beyond the model's outputs", "training refuses it before its first step",
+         "the mnist training labels must be class indices in [0, 10), got labels in [0, 10]",
+         lambda root: _training_on(root, lambda d: _with_label(d, 10))),
+    Case("a training image outside [0, 1]", "training refuses it before its first step",
+         "the mnist training images must lie in [0, 1]",
+         lambda root: _training_on(root, lambda d: d._replace(images=d.images * 2))),
     Case("an empty batch", "every attack returns it, empty", "an empty batch of shape (0, 1, 28, 28)",
          lambda root: _empty_batch()),
     Case("a truncated evaluation cache", "said, and rebuilt", "is damaged: its",

@@ -65,6 +65,9 @@ def test_gpu_check_runs_its_cpu_half(tmp_path):
     assert set(saved["training_step"]) == {"one model (background)", "4 models stacked"}
     assert all(row["image_steps_per_second"] > 0 for row in saved["training_step"].values())
     assert saved["autoattack"]["images_per_second"] > 0 and saved["dry_run"] == {"skipped": "--tiny"}
+    loop = saved["training_loop"]   # a whole training call ran (its syncs are counted on a GPU only)
+    assert loop["steps"] == 10 and loop["seconds"] > 0 and loop["host_syncs"] is None
+    assert saved["graphed_attack"] == {"skipped": "CUDA graphs need a GPU"}
 
 
 def test_training_call_benchmark_runs_and_saves_json(tmp_path):

@@ -74,6 +74,15 @@ def test_each_variants_settings_reach_the_training_and_its_fingerprint():
     assert "variant" not in fingerprint(TrainConfig("mnist", "standard", profile="quick"))["config"]
 
 
+def test_a_dry_run_shrinks_a_variants_counts_as_it_shrinks_the_profiles():
+    config = TrainConfig("mnist", "standard", profile="deviations-dry-run", variant="madry_attack")
+    dry = get_profile("deviations-dry-run")
+    assert config.settings.train_pgd_steps == dry.train_pgd_steps < MADRY_TRAIN_PGD_STEPS
+    assert config.settings.train_step_size == PGD_STEP_SIZE       # not a count: kept
+    assert TrainConfig("mnist", "standard", profile="deviations", variant="madry_attack").settings.train_pgd_steps \
+        == MADRY_TRAIN_PGD_STEPS
+
+
 def test_a_checkpoint_of_one_configuration_is_never_loaded_as_anothers(run_folder):
     base = TrainConfig("mnist", "standard", profile="deviations-dry-run")
     variant = TrainConfig("mnist", "standard", profile="deviations-dry-run", variant="paper_lr")

@@ -479,6 +479,30 @@ def test_a_training_step_attacks_within_the_epsilon_matrix_and_updates_only_the_
     assert torch.equal(natural.adversarial, images), "a natural model trains on the unaltered batch"
 
 
+def test_a_training_step_without_its_value_checks_trains_exactly_as_with_them(digits):
+    """The training loop checks its training set once and calls ``training_step(check_inputs=False)``, so that a
+    step on a GPU never waits for a read of the device: the step computes exactly what the checked one does."""
+    results = []
+    for check_inputs in (True, False):
+        torch.manual_seed(0)
+        model = model_for("mnist").train()
+        optimizer = adam(model.parameters(), 1e-3)
+        step = training_step(model, optimizer, digits[0][:16], digits[1][:16], "exact", eps=0.3,
+                             settings=get_profile("smoke"), check_inputs=check_inputs)
+        results.append((step.adversarial, step.losses, [p.detach().clone() for p in model.parameters()]))
+    (x1, loss1, weights1), (x2, loss2, weights2) = results
+    assert torch.equal(x1, x2) and torch.equal(loss1, loss2)
+    assert all(torch.equal(a, b) for a, b in zip(weights1, weights2))
+
+
+def test_the_epoch_order_is_drawn_once_per_epoch_and_is_a_permutation():
+    first = training._batch_indices(0, 10, 5, 50, seed=3)
+    assert torch.equal(first, training._batch_indices(0, 10, 5, 50, seed=3))
+    epoch = torch.cat([training._batch_indices(step, 10, 5, 50, seed=3) for step in range(10)])
+    assert sorted(epoch.tolist()) == list(range(50))
+    assert not torch.equal(epoch, torch.cat([training._batch_indices(s, 10, 5, 50, seed=3) for s in range(10, 20)]))
+
+
 def test_a_stacked_training_step_refuses_a_natural_model_among_others(digits):
     settings = get_profile("smoke")
     stacked = StackedModels([model_for("mnist"), model_for("mnist")])

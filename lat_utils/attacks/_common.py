@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn as nn
 
-from ..checks import check_count, check_finite, check_images
+from ..checks import check_count, check_finite, check_images, in_unit_interval
 from ..config import PRECISIONS
 from ..devices import cpu_has_bf16_kernels
 
@@ -23,10 +23,22 @@ def check_attack_inputs(images: torch.Tensor, labels: torch.Tensor, eps_matrix: 
     Images: a finite float32 or bfloat16 (N, C, H, W) tensor in [0, 1]. Budget: a finite tensor of the
     images' shape in [0, 1]. Labels: N integer class indices >= 0 (their upper bound, the model's
     number of outputs, is checked on the first forward pass: :func:`check_labels`). An empty batch
-    (N = 0) is valid; the attacks return it unchanged.
+    (N = 0) is valid; the attacks return it unchanged. The values are read from the device once per tensor.
     """
     check_images(images)
-    if images.dtype not in ATTACK_DTYPES:
+    check_attack_shapes(images, labels, eps_matrix)
+    if eps_matrix.numel() and not in_unit_interval(eps_matrix):
+        check_finite(eps_matrix, "eps_matrix")
+        raise ValueError("eps_matrix entries must lie in [0, 1]")
+    if labels.numel() and labels.min() < 0:
+        raise ValueError(f"labels must be class indices >= 0: {int((labels < 0).sum())} of {len(labels)} are "
+                         f"negative (e.g. {int(labels.min())})")
+
+
+def check_attack_shapes(images: torch.Tensor, labels: torch.Tensor, eps_matrix: torch.Tensor) -> None:
+    """The part of :func:`check_attack_inputs` that reads no tensor's values: types, dtypes and shapes."""
+    if not isinstance(images, torch.Tensor) or images.dtype not in ATTACK_DTYPES or images.dim() != 4:
+        check_images(images)  # names the problem (not a tensor, not floating point, not 4-D)
         raise TypeError(f"images must be float32 or bfloat16, got {images.dtype}: convert them with .float()")
     if not isinstance(eps_matrix, torch.Tensor):
         raise TypeError(f"eps_matrix must be a torch.Tensor, got {type(eps_matrix).__name__}")
@@ -35,16 +47,10 @@ def check_attack_inputs(images: torch.Tensor, labels: torch.Tensor, eps_matrix: 
                          f"got {tuple(eps_matrix.shape)}")
     if not eps_matrix.is_floating_point():
         raise TypeError(f"eps_matrix must be a floating-point tensor, got dtype {eps_matrix.dtype}")
-    check_finite(eps_matrix, "eps_matrix")
-    if eps_matrix.numel() and (eps_matrix.min() < 0 or eps_matrix.max() > 1):
-        raise ValueError("eps_matrix entries must lie in [0, 1]")
     if not isinstance(labels, torch.Tensor) or labels.dtype not in LABEL_DTYPES:
         raise TypeError("labels must be an integer torch.Tensor of class indices")
     if labels.shape != (images.shape[0],):
         raise ValueError(f"labels must have shape ({images.shape[0]},), one per image, got {tuple(labels.shape)}")
-    if labels.numel() and labels.min() < 0:
-        raise ValueError(f"labels must be class indices >= 0: {int((labels < 0).sum())} of {len(labels)} are "
-                         f"negative (e.g. {int(labels.min())})")
 
 
 def check_labels(labels: torch.Tensor, logits: torch.Tensor) -> None:

@@ -21,6 +21,7 @@ from ._common import (
     autocast,
     budget_box,
     check_attack_inputs,
+    check_attack_shapes,
     check_labels,
     eval_mode,
     input_gradient,
@@ -43,6 +44,7 @@ def masked_pgd(
     projection: str = "per_step",
     precision: str = "fp32",
     iterate: str = "best",
+    check_inputs: bool = True,
 ) -> torch.Tensor:
     """Localized L-inf PGD on the cross-entropy loss; returns detached adversarial images.
 
@@ -51,8 +53,14 @@ def masked_pgd(
     Algorithm 1 read literally: an unmasked PGD with budget max(E) of each image, then one clip
     into [x - E, x + E]. ``precision`` is "fp32", "bf16" or "auto" (see ``resolve_precision``).
     ``iterate`` is "best" (per image the iterate of highest loss, the last included) or "last".
+    ``check_inputs=False`` skips the checks that read the tensors' values (images and budget in [0, 1], labels
+    within the model's outputs): for a caller that checked them once, like the training loop, whose steps
+    then never wait for the device. Shapes, types and settings are checked either way.
     """
-    check_attack_inputs(images, labels, eps_matrix)
+    if check_inputs:
+        check_attack_inputs(images, labels, eps_matrix)
+    else:
+        check_attack_shapes(images, labels, eps_matrix)
     check_count(steps, "steps")
     check_number(step_size, "step_size")
     if projection not in PROJECTIONS:
@@ -68,14 +76,15 @@ def masked_pgd(
     else:  # Algorithm 1: attack with the largest budget everywhere, localize afterwards
         budget = eps_matrix.amax(dim=(1, 2, 3), keepdim=True).expand_as(x)
     with eval_mode(model):
-        x_adv = _pgd(model, x, labels, budget, steps, step_size, random_start, bf16, iterate == "best")
+        x_adv = _pgd(model, x, labels, budget, steps, step_size, random_start, bf16, iterate == "best",
+                     check_inputs)
     if projection == "final":
         x_adv = project(x_adv, *budget_box(x, eps_matrix))
     return x_adv.detach()
 
 
 def _pgd(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, budget: torch.Tensor, steps: int,
-         step_size: float, random_start: bool, bf16: bool, keep_best: bool) -> torch.Tensor:
+         step_size: float, random_start: bool, bf16: bool, keep_best: bool, check_inputs: bool) -> torch.Tensor:
     """Sign-gradient ascent inside [x - budget, x + budget] ∩ [0, 1]; the highest-loss iterate of each
     image, or with ``keep_best=False`` the last iterate (its scoring forward pass is then not run)."""
     lower, upper = budget_box(x, budget)
@@ -86,7 +95,7 @@ def _pgd(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, budget: torch.
         for step in range(forwards):
             x_adv.requires_grad_(True)
             logits = model(x_adv).float()
-            if step == 0:
+            if step == 0 and check_inputs:
                 check_labels(labels, logits)
             loss = F.cross_entropy(logits, labels, reduction="none")
             if keep_best:

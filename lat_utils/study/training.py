@@ -9,6 +9,7 @@ retrained; an unfinished one is resumed from its last checkpoint (``checkpoints`
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..attacks import masked_pgd, resolve_precision
+from ..checks import check_images
 from ..config import TRAIN_PGD_ITERATE, Profile
 from ..data import load_dataset
 from ..devices import device
@@ -91,7 +93,7 @@ def learning_rate_at(step: int, profile: Profile) -> float:
 
 def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
                   localization: str | Sequence[str], *, eps: float, settings: Profile,
-                  projection: str = "per_step") -> TrainingStep:
+                  projection: str = "per_step", check_inputs: bool = True) -> TrainingStep:
     """One step of localized adversarial training (the paper's Algorithm 1) on a minibatch.
 
     1. the epsilon matrix of the batch: ``eps`` where ``localization``'s mask lets a pixel change, 0 elsewhere;
@@ -101,6 +103,8 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: to
 
     ``model`` may be a ``StackedModels`` of several models with one localization each (a sequence): every
     model then gets the same batch, attacked within its own epsilon matrix, and the gradient of its own loss.
+    ``check_inputs=False`` skips the checks that read the batch's values (the training loop checks its whole
+    training set once instead, so that a step on a GPU never waits for the device).
     """
     localizations = (localization,) if isinstance(localization, str) else tuple(localization)
     count = len(localizations)
@@ -109,10 +113,10 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: to
         if count > 1:
             raise ValueError(f"natural models train alone, not stacked with others: got {localizations}")
     else:
-        eps_matrix = torch.cat([epsilon_matrix(images, kind, eps) for kind in localizations])
+        eps_matrix = torch.cat([epsilon_matrix(images, kind, eps, check_inputs=check_inputs) for kind in localizations])
         x = masked_pgd(model, x, y, eps_matrix, steps=settings.train_pgd_steps,
                        step_size=settings.train_step_size * eps / settings.eps, projection=projection,
-                       precision=settings.attack_precision, iterate=TRAIN_PGD_ITERATE)
+                       precision=settings.attack_precision, iterate=TRAIN_PGD_ITERATE, check_inputs=check_inputs)
     with _weight_arithmetic(settings, x.device):
         logits = model(x)
     logits = logits.float()
@@ -203,13 +207,15 @@ def _train_steps(configs: list[TrainConfig], network: nn.Module, optimizer: torc
     """The training loop: ``training_step`` from step ``start`` to the end of training, for one model or for
     several stacked in ``network`` (``configs`` in its order), with the milestones' weights, the log and the
     checkpoints (at most every ``checkpoint_every`` s, and at the end). Returns the training time in seconds,
-    ``seconds`` (the time of earlier sessions) included."""
+    ``seconds`` (the time of earlier sessions) included. The training set is checked once and kept on the
+    device, so that on a GPU a step never waits for a read of the device: only the log (every 1% of the steps,
+    one read) and the checkpoints do (bench/gpu_check.py counts them)."""
     first, count = configs[0], len(configs)
     profile, dev = first.settings, device()
     stacked = isinstance(network, StackedModels)
     for config in configs:
         trim_log(log_path(config), start)
-    images, labels, _ = load_dataset(first.dataset, "train")
+    images, labels = _checked_training_set(first.dataset, network, dev)
     steps_per_epoch = len(images) // profile.batch_size
     milestones = set(milestone_steps(profile))
     bar = tqdm(range(start, profile.train_steps), initial=start, total=profile.train_steps, desc=desc,
@@ -217,14 +223,14 @@ def _train_steps(configs: list[TrainConfig], network: nn.Module, optimizer: torc
     began, last_save = time.perf_counter() - seconds, time.perf_counter()
     network.train()
     for step in bar:
-        index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), first.seed)
-        x = images[index].to(dev) if stacked else fast_layout(images[index], dev)
-        y = labels[index].to(dev)
+        index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), first.seed, dev)
+        x = images[index] if stacked else fast_layout(images[index])
+        y = labels[index]
         eps = eps_at(step, profile)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, profile)
         done = training_step(network, optimizer, x, y, [c.localization for c in configs], eps=eps, settings=profile,
-                             projection=first.projection)
+                             projection=first.projection, check_inputs=False)  # checked once, above
         if step + 1 in milestones:
             for m, config in enumerate(configs):
                 save_milestone(config, _share_of(network, m), step + 1)
@@ -232,10 +238,11 @@ def _train_steps(configs: list[TrainConfig], network: nn.Module, optimizer: torc
         last = step + 1 == profile.train_steps
         if step % max(1, profile.train_steps // 100) == 0 or last:
             accuracies = (done.logits.argmax(1) == y.repeat(count)).view(count, -1).float().mean(1)
+            losses, accuracies = torch.stack([done.losses, accuracies]).tolist()  # the log's one read of the device
             elapsed = round(time.perf_counter() - began, 2)
-            for config, loss, accuracy in zip(configs, done.losses.tolist(), accuracies.tolist()):
+            for config, loss, accuracy in zip(configs, losses, accuracies):
                 append_log(log_path(config), (step + 1, round(eps, 5), loss, accuracy, elapsed))
-            bar.set_postfix(loss=f"{done.losses.mean().item():.3f}", eps=f"{eps:.3f}")
+            bar.set_postfix(loss=f"{sum(losses) / count:.3f}", eps=f"{eps:.3f}")
         if last or time.perf_counter() - last_save > checkpoint_every:
             optimizer_state = optimizer.state_dict()
             for m, config in enumerate(configs):
@@ -272,8 +279,27 @@ def _check_group(configs: list[TrainConfig]) -> None:
         raise ValueError("train_together got the same model twice")
 
 
-def _batch_indices(step: int, steps_per_epoch: int, batch_size: int, n: int, seed: int) -> torch.Tensor:
-    """The minibatch of ``step``: a fresh seeded shuffle each epoch, so a resumed run sees the same batches."""
+def _checked_training_set(dataset: str, network: nn.Module, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training images and labels of ``dataset`` on ``dev``, checked once as an attack checks its inputs
+    (images in [0, 1], labels within the network's outputs), so that the steps need not read them again."""
+    images, labels, _ = load_dataset(dataset, "train")
+    check_images(images, f"the {dataset} training images")
+    classes = (network.template if isinstance(network, StackedModels) else network).num_classes
+    if labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(f"the {dataset} training labels must be class indices in [0, {classes}), got labels in "
+                         f"[{int(labels.min())}, {int(labels.max())}]")
+    return images.to(dev), labels.to(dev)
+
+
+def _batch_indices(step: int, steps_per_epoch: int, batch_size: int, n: int, seed: int,
+                   dev: torch.device = torch.device("cpu")) -> torch.Tensor:
+    """The minibatch of ``step`` (on ``dev``): a fresh seeded shuffle each epoch, so a resumed run sees the
+    same batches."""
     epoch, position = divmod(step, steps_per_epoch)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-    return order[position * batch_size:(position + 1) * batch_size]
+    return _epoch_order(seed, epoch, n, dev)[position * batch_size:(position + 1) * batch_size]
+
+
+@functools.lru_cache(maxsize=2)
+def _epoch_order(seed: int, epoch: int, n: int, dev: torch.device) -> torch.Tensor:
+    """The order of the training images in ``epoch``, drawn once per epoch and moved to ``dev`` once."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch)).to(dev)
