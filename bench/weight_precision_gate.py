@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 import torch
+from precision_gate import relative_change
 
 from lat_utils import config as lat_config
 from lat_utils.attacks import resolve_precision
@@ -88,8 +89,8 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         os.environ["LAT_OUTPUT_ROOT"] = folder
         grid, times = gate(args.profile, args.models, args.n)
-    chance = (100 * (grid["loss"]["fp32 s1"] - grid["loss"]["fp32 s0"]).abs() / grid["loss"]["fp32 s0"])
-    bf16 = (100 * (grid["loss"]["bf16 s0"] - grid["loss"]["fp32 s0"]).abs() / grid["loss"]["fp32 s0"])
+    chance = relative_change(grid["loss"]["fp32 s1"], grid["loss"]["fp32 s0"])
+    bf16 = relative_change(grid["loss"]["bf16 s0"], grid["loss"]["fp32 s0"])
     chance_accuracy = (grid["accuracy"]["fp32 s1"] - grid["accuracy"]["fp32 s0"]).abs()
     bf16_accuracy = (grid["accuracy"]["bf16 s0"] - grid["accuracy"]["fp32 s0"]).abs()
     seconds = times.pivot_table(index="model", columns=["weights", "seed"], values="seconds")
