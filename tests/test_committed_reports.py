@@ -16,20 +16,6 @@ from lat_utils.study.budgets import MILESTONE_MEASURE
 COMMITTED = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "reports").glob("*/tables/claims.csv")
                    if p.parent.parent.name in ("quick", "long", "paper"))
 KIND = {claim.text: claim.kind for claim in claims.CLAIMS}
-# The committed long report was made on 2026-12-02, before the rule that a natural model's share is not comparable
-# unless it trains as the paper's, and before the quick report of 2026-12-04; its rerun with the final code is the
-# next session's first run. Until then the checks below fail on it, and say so; once it is rerun they pass, and
-# strict=True makes them fail as XPASS, so that this marker is removed with the rerun.
-LONG_STALE = pytest.mark.xfail(strict=True, reason="the committed long report predates the current code and the "
-                                                   "quick report of 2026-12-04: its rerun is pending")
-
-
-def each_committed(stale_long: bool = True) -> list:
-    """The committed profiles as test parameters, the long one marked ``LONG_STALE`` where its staleness fails the
-    test."""
-    return [pytest.param(p, marks=LONG_STALE) if p == "long" and stale_long else p for p in COMMITTED]
-
-
 def documented_verdict(kind: str, paper: float, low: float, high: float, trains_as_paper: bool) -> str:
     """docs/method.md's rule of each kind of claim, written out from the text (not from the code)."""
     if kind in ("absolute", "value") and not trains_as_paper:
@@ -49,7 +35,7 @@ def test_the_committed_reports_have_claims_tables():
     assert "quick" in COMMITTED and "long" in COMMITTED
 
 
-@pytest.mark.parametrize("profile", each_committed())
+@pytest.mark.parametrize("profile", COMMITTED)
 def test_every_committed_verdict_follows_the_documented_rule(profile):
     table = pd.read_csv(PROJECT_ROOT / "reports" / profile / "tables" / "claims.csv", keep_default_na=False,
                         na_values=[""])
@@ -82,7 +68,7 @@ def test_the_documented_rule_is_the_codes_on_every_kind():
     assert np.isfinite([c.paper for c in claims.CLAIMS]).all()
 
 
-@pytest.mark.parametrize("profile", each_committed())
+@pytest.mark.parametrize("profile", COMMITTED)
 def test_every_committed_budgets_page_reads_the_committed_runs(profile):
     """A report's claims across budgets holds, for every profile it compares, that profile's committed claims (its
     end) and milestones: no page reads another run's superseded tables."""
@@ -343,7 +329,7 @@ def test_no_text_of_the_docs_says_a_profile_trains_what_it_does_not():
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("profile", each_committed())
+@pytest.mark.parametrize("profile", COMMITTED)
 def test_no_text_of_a_report_says_a_profile_trains_what_it_does_not(profile):
     """Every committed report's notebooks, likewise."""
     wrong = training_mistakes({f"reports/{profile}/{name}": text for name, text in report_texts(profile).items()})
