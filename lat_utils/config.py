@@ -79,8 +79,10 @@ LONG_CURVE_N = 500
 LONG_MODELS = ("natural", "standard", "background", "broad")   # MNIST; the claims' models (exact: no claim)
 # The deviations study (issue: which verdicts are the paper's and which our cuts'): the long profile's settings at
 # a shorter budget, so that its 13 configurations-by-model of 3 seeds each fit two thirds of 150 minutes on the
-# 2-core CPU with bf16 kernels (the PGD-40 training attack costs 8x a PGD-5 step); ``--estimate`` says its cost
-DEVIATIONS_TRAIN_STEPS = 1000
+# 2-core CPU with bf16 kernels (the PGD-40 training attack costs 8x a PGD-5 step); ``--estimate`` says its cost.
+# 600 steps: about 1.8 h of one process by --estimate on 2026-12-04 (1,000 steps: about 2.4-2.9 h), so about
+# 90 minutes of two processes on such a day; the measured run says whether it holds
+DEVIATIONS_TRAIN_STEPS = 600
 DEVIATIONS_N_TEST = 200
 CPU_AUTOATTACK = (f"robust accuracy under a localized AutoAttack with APGD-CE and APGD-T of {APGD_STEPS_QUICK} steps, "
                   f"{APGD_TARGETS_QUICK} APGD-T targets and {SQUARE_QUERIES_QUICK} Square queries instead of "
