@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
@@ -183,18 +184,10 @@ def training_loop_row(dev: torch.device, profile: str) -> dict:
     steps themselves should make none; the checks made once, the log written every 1% of the steps and the
     checkpoints may."""
     config = TrainConfig("mnist", "background", profile=profile)
-    with tempfile.TemporaryDirectory() as folder:
-        previous = os.environ.get("LAT_OUTPUT_ROOT")
-        os.environ["LAT_OUTPUT_ROOT"] = folder
-        try:
-            began = time.perf_counter()
-            syncs = host_syncs(lambda: train_model(config, progress=False), dev)
-            seconds = time.perf_counter() - began
-        finally:
-            if previous is None:
-                del os.environ["LAT_OUTPUT_ROOT"]
-            else:
-                os.environ["LAT_OUTPUT_ROOT"] = previous
+    with tempfile.TemporaryDirectory() as folder, mock.patch.dict(os.environ, LAT_OUTPUT_ROOT=folder):
+        began = time.perf_counter()
+        syncs = host_syncs(lambda: train_model(config, progress=False), dev)
+        seconds = time.perf_counter() - began
     steps = config.settings.train_steps
     total = None if syncs is None else sum(syncs.values())
     return {"profile": profile, "steps": steps, "seconds": seconds, "host_syncs": total,
