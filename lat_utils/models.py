@@ -1,4 +1,5 @@
-"""The paper's classifier: Madry et al.'s MNIST-challenge CNN, also used on CIFAR-10."""
+"""The study's classifiers: the paper's (Madry et al.'s MNIST-challenge CNN, also used on CIFAR-10) and, for
+CIFAR-10, a network of the paper's accuracy class (``AirbenchNet``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import copy
 
 import torch
 import torch.nn as nn
+
+from .config import NETWORKS
 
 
 class PaperCNN(nn.Module):
@@ -52,11 +55,87 @@ def fast_layout(x: torch.Tensor | nn.Module, device: torch.device | str | None =
     return x.to(device=device, memory_format=torch.channels_last)
 
 
-def model_for(dataset: str) -> PaperCNN:
-    """A fresh ``PaperCNN`` shaped for ``dataset`` ("mnist" or "cifar10")."""
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)   # per-channel mean and standard deviation of CIFAR-10's training images
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+class AirbenchNet(nn.Module):
+    """Keller Jordan's airbench94 network for CIFAR-10 (arXiv 2404.00498), written here: about 94% test accuracy
+    in ten epochs of its recipe (``config.NETWORKS["airbench"]``; here on our JPEG copy of CIFAR-10: measured in the reports), 2M parameters.
+
+    Normalization -> a frozen 2x2 whitening convolution (24 channels, set from the training images'
+    patches by ``whiten``) -> GELU -> three groups of [conv 3x3 -> 2x2 max-pool -> batch norm -> GELU ->
+    conv 3x3 -> batch norm -> GELU] of widths 64, 256, 256 -> 3x3 max-pool -> linear (no bias) -> x 1/9.
+    Batch norm has frozen unit scales and trainable shifts; each convolution starts as an identity on its
+    first input channels (Dirac). Takes images in [0, 1] (the normalization is the network's first layer,
+    so the attack budgets stay in pixel space); an attack runs it in eval mode (batch norm's running
+    statistics), as it is scored.
+    """
+
+    WHITEN_SIZE = 2
+
+    def __init__(self, num_classes: int = 10, widths: tuple[int, int, int] = (64, 256, 256)) -> None:
+        super().__init__()
+        self.in_channels, self.image_size, self.num_classes = 3, 32, num_classes
+        self.register_buffer("mean", torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(CIFAR10_STD).view(1, 3, 1, 1))
+        whitened = 2 * 3 * self.WHITEN_SIZE ** 2
+        self.whiten = nn.Conv2d(3, whitened, kernel_size=self.WHITEN_SIZE, bias=True)
+        self.whiten.weight.requires_grad_(False)
+        nn.init.zeros_(self.whiten.bias)
+        layers, width = [nn.GELU()], whitened
+        for out in widths:
+            layers += [_conv(width, out), nn.MaxPool2d(2), _batch_norm(out), nn.GELU(),
+                       _conv(out, out), _batch_norm(out), nn.GELU()]
+            width = out
+        self.features = nn.Sequential(*layers, nn.MaxPool2d(3), nn.Flatten())
+        self.head = nn.Linear(width, num_classes, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.whiten((x - self.mean) / self.std)
+        return self.head(self.features(x)) / 9
+
+    @torch.no_grad()
+    def whiten_from(self, images: torch.Tensor, eps: float = 5e-4) -> AirbenchNet:
+        """Set the whitening convolution from ``images`` (training images in [0, 1]): the eigenvectors of their
+        2x2 patches' second-moment matrix, each scaled by 1/sqrt(eigenvalue + eps), and their negatives."""
+        x = ((images.float() - self.mean.cpu()) / self.std.cpu())
+        k = self.WHITEN_SIZE
+        patches = x.unfold(2, k, 1).unfold(3, k, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, 3 * k * k).double()
+        values, vectors = torch.linalg.eigh(patches.T @ patches / len(patches))
+        filters = (vectors.T / (values + eps).sqrt()[:, None]).flip(0).reshape(-1, 3, k, k)
+        self.whiten.weight.copy_(torch.cat([filters, -filters]).to(self.whiten.weight))
+        return self
+
+
+def _conv(channels_in: int, channels_out: int) -> nn.Conv2d:
+    """A 3x3 'same' convolution without bias, its first ``channels_in`` filters the identity (Dirac)."""
+    conv = nn.Conv2d(channels_in, channels_out, kernel_size=3, padding=1, bias=False)
+    with torch.no_grad():
+        nn.init.dirac_(conv.weight[:channels_in])
+    return conv
+
+
+def _batch_norm(channels: int) -> nn.BatchNorm2d:
+    """Batch norm with a frozen unit scale and a trainable shift; running statistics with momentum 0.4."""
+    norm = nn.BatchNorm2d(channels, eps=1e-12, momentum=0.4)
+    norm.weight.requires_grad_(False)
+    return norm
+
+
+def model_for(dataset: str, network: str = "") -> nn.Module:
+    """A fresh network for ``dataset`` ("mnist" or "cifar10"): ``PaperCNN`` shaped for it, or one of
+    ``config.NETWORKS`` (``"airbench"``: ``AirbenchNet``, CIFAR-10 only; its whitening layer still to be set from
+    the training images)."""
     shapes = {"mnist": (1, 28), "cifar10": (3, 32)}
     if dataset not in shapes:
         raise ValueError(f"unknown dataset {dataset!r}: choose one of {sorted(shapes)}")
+    if network:
+        if network not in NETWORKS:
+            raise ValueError(f"unknown network {network!r}: choose one of {list(NETWORKS)} (or '' for the paper's CNN)")
+        if dataset not in NETWORKS[network].datasets:
+            raise ValueError(f"the {network} network is for {', '.join(NETWORKS[network].datasets)}, not {dataset}")
+        return AirbenchNet()
     in_channels, image_size = shapes[dataset]
     return PaperCNN(in_channels=in_channels, image_size=image_size)
 

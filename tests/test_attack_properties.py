@@ -31,8 +31,8 @@ FAST = settings(max_examples=200, deadline=None, database=None, suppress_health_
 
 def _model(channels: int, seed: int, training: bool) -> nn.Module:
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.Dropout(0.2), nn.AdaptiveAvgPool2d(2),
-                          nn.Flatten(), nn.Linear(16, CLASSES))
+    model = nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.2),
+                          nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, CLASSES))
     return model.train(training)
 
 

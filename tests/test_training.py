@@ -315,10 +315,10 @@ def test_training_together_resumes_and_then_loads(run_folder, monkeypatch):
 
 
 def test_training_together_refuses_mixed_groups():
-    with pytest.raises(ValueError, match="one dataset, profile, seed, projection and reading"):
+    with pytest.raises(ValueError, match="one dataset, profile, seed, projection, reading and network"):
         training.train_together([TrainConfig("mnist", "standard", profile="smoke"),
                                  TrainConfig("mnist", "background", "final", profile="smoke")])
-    with pytest.raises(ValueError, match="one dataset, profile, seed, projection and reading"):
+    with pytest.raises(ValueError, match="one dataset, profile, seed, projection, reading and network"):
         training.train_together([TrainConfig("cifar10", "standard", profile="smoke", reading="raw"),
                                  TrainConfig("cifar10", "background", profile="smoke", reading="usual")])
     with pytest.raises(ValueError, match="natural"):

@@ -48,11 +48,15 @@ def fingerprint(config: TrainConfig) -> dict:
     training["train_pgd_iterate"] = TRAIN_PGD_ITERATE
     if profile.weight_precision != "fp32":  # a float32 weight pass is described as before the setting existed
         training["weight_precision"] = profile.weight_precision
+    for name, paper_cnn in (("optimizer", "adam"), ("label_smoothing", 0.0), ("augment", False)):
+        if getattr(profile, name) != paper_cnn:   # so are the paper CNN's recipe settings
+            training[name] = getattr(profile, name)
     if profile.milestones:
         training["milestones"] = milestone_steps(profile)
     described = asdict(config)
-    if not config.variant:   # a model of the profile's own settings is described as before variants existed
-        del described["variant"]
+    for name in ("variant", "network"):  # a model of the profile's own settings and network: as before they existed
+        if not described[name]:
+            del described[name]
     return {"config": described, "training": training}
 
 
@@ -109,7 +113,7 @@ def load_trained(config: TrainConfig) -> nn.Module:
 
 def model_with(config: TrainConfig, weights: dict) -> nn.Module:
     """A network for ``config``'s dataset on this device holding ``weights``, in eval mode."""
-    model = fast_layout(model_for(config.dataset), device())
+    model = fast_layout(model_for(config.dataset, config.network), device())
     model.load_state_dict(weights)
     return model.eval()
 

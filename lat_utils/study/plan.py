@@ -14,6 +14,7 @@ from ..config import (
     CENTRAL_MODELS,
     DATASETS,
     MODEL_KINDS,
+    NETWORKS,
     PROJECTIONS,
     STATED,
     VARIANTS,
@@ -34,6 +35,7 @@ class TrainConfig:
     seed: int = 0
     reading: str = STATED         # which eps (``config.CIFAR10_READINGS``): trained with, or evaluated at
     variant: str = ""             # "" or one of ``config.VARIANTS``: one of the profile's cuts undone
+    network: str = ""             # "" (the paper's CNN) or one of ``config.NETWORKS``, trained with its recipe
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -47,18 +49,29 @@ class TrainConfig:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
         get_profile(self.profile)
         reading_eps(self.dataset, self.reading)
+        self._check_variant_and_network()
+
+    def _check_variant_and_network(self) -> None:
         if self.variant:
             if self.variant not in VARIANTS:
                 raise ValueError(f"unknown variant {self.variant!r}: choose one of {list(VARIANTS)}")
             if self.dataset != "mnist" or self.localization not in VARIANTS[self.variant].localizations:
                 raise ValueError(f"the variant {self.variant!r} retrains the MNIST models "
                                  f"{', '.join(VARIANTS[self.variant].localizations)}, not {self.dataset} {self.localization}")
+        if self.network:
+            if self.network not in NETWORKS:
+                raise ValueError(f"unknown network {self.network!r}: choose one of {list(NETWORKS)} "
+                                 "(or '' for the paper's CNN)")
+            if self.dataset not in NETWORKS[self.network].datasets:
+                raise ValueError(f"the {self.network} network is for {', '.join(NETWORKS[self.network].datasets)}, "
+                                 f"not {self.dataset}")
 
     @property
     def settings(self) -> Profile:
-        """The profile's settings, under this config's variant, at its eps (its reading): what it trains and is
-        evaluated with."""
-        return get_profile(self.profile).with_variant(self.variant).at_eps(reading_eps(self.dataset, self.reading))
+        """The profile's settings, under this config's variant, with its network's training recipe, at its eps (its
+        reading): what it trains and is evaluated with."""
+        return (get_profile(self.profile).with_variant(self.variant).with_network(self.network)
+                .at_eps(reading_eps(self.dataset, self.reading)))
 
     @property
     def trained(self) -> TrainConfig:
@@ -73,6 +86,7 @@ class TrainConfig:
         name = self.localization
         if self.localization != "natural" and self.projection != "per_step":
             name += f" ({self.projection})"
+        name += f" on {self.network}" if self.network else ""
         return name + (f" [{self.variant}]" if self.variant else "")  # variant_of reads it back
 
     @property
@@ -85,7 +99,8 @@ class TrainConfig:
         """File-name stem of this model's evaluation at its reading (the key, plus the reading's name when it
         is not the stated eps)."""
         projection = "" if self.localization == "natural" else f"-{self.projection}"
-        return (f"{self.dataset}-{self.localization}{projection}{_variant_part(self.variant)}"
+        network = f"-{self.network}" if self.network else ""
+        return (f"{self.dataset}{network}-{self.localization}{projection}{_variant_part(self.variant)}"
                 f"{_reading_part(self.reading)}-seed{self.seed}")
 
 
@@ -152,8 +167,8 @@ def together_groups(dataset: str, profile_name: str) -> list[list[TrainConfig]]:
     projection and reading together, each natural model alone."""
     groups: dict[tuple, list[TrainConfig]] = {}
     for config in study_models(dataset, profile_name):
-        key = (("natural", config.seed, config.variant) if config.localization == "natural"
-               else (config.projection, config.seed, config.reading, config.variant))
+        key = (("natural", config.seed, config.variant, config.network) if config.localization == "natural"
+               else (config.projection, config.seed, config.reading, config.variant, config.network))
         groups.setdefault(key, []).append(config)
     return list(groups.values())
 

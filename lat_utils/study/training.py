@@ -22,7 +22,19 @@ import torch.nn.functional as F
 
 from ..attacks import masked_pgd, resolve_precision
 from ..checks import check_images
-from ..config import TRAIN_PGD_ITERATE, Profile
+from ..config import (
+    AIRBENCH_BIAS_LR_SCALE,
+    AIRBENCH_LR_TRIANGLE,
+    AIRBENCH_MOMENTUM,
+    AIRBENCH_TRANSLATE,
+    AIRBENCH_WEIGHT_DECAY,
+    AIRBENCH_WHITEN_BIAS_FRACTION,
+    AIRBENCH_WHITEN_IMAGES,
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    TRAIN_PGD_ITERATE,
+    Profile,
+)
 from ..data import load_dataset
 from ..devices import device
 from ..masks import epsilon_matrix
@@ -74,6 +86,60 @@ def adam(parameters: Iterable[torch.Tensor], learning_rate: float) -> torch.opti
         return torch.optim.Adam(parameters, lr=learning_rate)
 
 
+def optimizer_for(model: nn.Module, settings: Profile) -> torch.optim.Optimizer:
+    """The optimizer of ``settings.optimizer`` over ``model``'s trainable parameters: the paper's ``adam``, or
+    airbench94's recipe ("airbench_sgd", ``config.NETWORKS``): SGD with Nesterov momentum, batch norm's shifts at
+    ``AIRBENCH_BIAS_LR_SCALE`` times the learning rate, a weight decay that shrinks the weights by
+    ``AIRBENCH_WEIGHT_DECAY`` per step at the peak learning rate whatever a group's rate, and the whitening layer's
+    bias trained for the first ``AIRBENCH_WHITEN_BIAS_FRACTION`` of the steps only. Each parameter group keeps its
+    factor of the scheduled rate in ``"lr_scale"`` (``set_learning_rate``)."""
+    if settings.optimizer == "adam":
+        optimizer = adam(model.parameters(), settings.learning_rate)
+        for group in optimizer.param_groups:
+            group["lr_scale"] = 1.0
+        return optimizer
+    if settings.optimizer != "airbench_sgd":
+        raise ValueError(f"unknown optimizer {settings.optimizer!r}: choose one of {OPTIMIZERS}")
+    shifts = [m.bias for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    whiten_bias = [model.whiten.bias] if hasattr(model, "whiten") else []
+    special = {id(p) for p in shifts + whiten_bias}
+    weights = [p for p in model.parameters() if p.requires_grad and id(p) not in special]
+    groups = [(weights, 1.0, 1.0), (shifts, AIRBENCH_BIAS_LR_SCALE, 1.0),
+              (whiten_bias, 1.0, AIRBENCH_WHITEN_BIAS_FRACTION)]
+    return torch.optim.SGD(
+        [dict(params=params, lr=settings.learning_rate * scale, lr_scale=scale, until=until,
+              weight_decay=AIRBENCH_WEIGHT_DECAY / (settings.learning_rate * scale))
+         for params, scale, until in groups if params],
+        momentum=AIRBENCH_MOMENTUM, nesterov=True)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, step: int, profile: Profile) -> None:
+    """Each parameter group's learning rate at ``step``: the schedule's (``learning_rate_at``) times the group's
+    ``lr_scale``, and 0 from the fraction ``until`` of training on, where a group has one."""
+    rate = learning_rate_at(step, profile)
+    for group in optimizer.param_groups:
+        trains = step < group.get("until", 1.0) * profile.train_steps
+        group["lr"] = rate * group.get("lr_scale", 1.0) if trains else 0.0
+
+
+def augmented(images: torch.Tensor, step: int, seed: int, translate: int = AIRBENCH_TRANSLATE) -> torch.Tensor:
+    """``images`` randomly flipped left-right and shifted by up to ``translate`` pixels each way (the shifted-in
+    border reflected), drawn from (``seed``, ``step``) alone, so a resumed training sees the same batches."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    n, _, height, width = images.shape
+    flips = torch.rand(n, generator=generator) < 0.5
+    shifts = torch.randint(0, 2 * translate + 1, (2, n), generator=generator)
+    x = torch.where(flips.to(images.device).view(-1, 1, 1, 1), images.flip(-1), images)
+    padded = torch.nn.functional.pad(x, (translate,) * 4, mode="reflect")
+    rows = (shifts[0, :, None] + torch.arange(height)).to(images.device)   # [n, height]
+    cols = (shifts[1, :, None] + torch.arange(width)).to(images.device)    # [n, width]
+    batch = torch.arange(n, device=images.device)[:, None, None, None]
+    channel = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
+    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]].contiguous(
+        memory_format=torch.channels_last if images.is_contiguous(memory_format=torch.channels_last)
+        else torch.contiguous_format)
+
+
 def eps_at(step: int, profile: Profile) -> float:
     """The training eps at ``step``: a linear warm-up over ``eps_warmup_fraction`` of training, then eps."""
     warmup = int(profile.eps_warmup_fraction * profile.train_steps)
@@ -88,7 +154,13 @@ def learning_rate_at(step: int, profile: Profile) -> float:
         return profile.learning_rate
     if profile.lr_schedule == "cosine":
         return profile.learning_rate * 0.5 * (1 + math.cos(math.pi * step / profile.train_steps))
-    raise ValueError(f"unknown lr_schedule {profile.lr_schedule!r}: 'constant' or 'cosine'")
+    if profile.lr_schedule == "triangle":  # airbench94's: linear up from a start factor to 1, then down to an end one
+        start, peak, end = AIRBENCH_LR_TRIANGLE
+        top = int(peak * profile.train_steps)
+        if step < top:
+            return profile.learning_rate * (start + (1 - start) * step / top)
+        return profile.learning_rate * (1 + (end - 1) * (step - top) / max(1, profile.train_steps - top))
+    raise ValueError(f"unknown lr_schedule {profile.lr_schedule!r}: choose one of {LR_SCHEDULES}")
 
 
 def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
@@ -120,7 +192,8 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: to
     with _weight_arithmetic(settings, x.device):
         logits = model(x)
     logits = logits.float()
-    losses = torch.stack([F.cross_entropy(share, target) for share, target in zip(logits.chunk(count), y.chunk(count))])
+    losses = torch.stack([F.cross_entropy(share, target, label_smoothing=settings.label_smoothing)
+                          for share, target in zip(logits.chunk(count), y.chunk(count))])
     optimizer.zero_grad(set_to_none=True)
     losses.sum().backward()  # each model's parameters get the gradient of its own loss
     optimizer.step()
@@ -139,10 +212,12 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
     config = config.trained
     dev = device()
     torch.manual_seed(config.seed)
-    model = fast_layout(model_for(config.dataset), dev)
-    optimizer = adam(model.parameters(), config.settings.learning_rate)
+    model = fast_layout(model_for(config.dataset, config.network), dev)
+    optimizer = optimizer_for(model, config.settings)
     state = load_checkpoint(checkpoint_path(config), config)
     start, seconds = 0, 0.0
+    if state is None and hasattr(model, "whiten_from"):  # a fresh AirbenchNet: its whitening layer from the data
+        model.whiten_from(load_dataset(config.dataset, "train").images[:AIRBENCH_WHITEN_IMAGES])
     if state is not None:
         model.load_state_dict(state["model"])
         seconds = state["seconds"]
@@ -172,7 +247,7 @@ def train_together(configs: list[TrainConfig], *, progress: bool = True,
     states = {c: load_checkpoint(checkpoint_path(c), c) for c in configs}
     todo = [c for c in configs if not (states[c] and states[c]["done"])]
     starts = {states[c]["step"] if states[c] else 0 for c in todo}
-    if len(todo) < 2 or len(starts) > 1:
+    if len(todo) < 2 or len(starts) > 1 or configs[0].network:  # (networks with batch norm do not stack)
         return [train_model(c, progress=progress, checkpoint_every=checkpoint_every) for c in configs]
 
     start, first = starts.pop(), todo[0]
@@ -183,7 +258,7 @@ def train_together(configs: list[TrainConfig], *, progress: bool = True,
         if states[config]:
             models[-1].load_state_dict(states[config]["model"])
     stacked = StackedModels(models).to(device())
-    optimizer = adam(stacked.parameters(), first.settings.learning_rate)
+    optimizer = optimizer_for(stacked, first.settings)
     seconds = 0.0
     if start:
         optimizer.load_state_dict(stacked_optimizer_state([states[c]["optimizer"] for c in todo]))
@@ -226,9 +301,10 @@ def _train_steps(configs: list[TrainConfig], network: nn.Module, optimizer: torc
         index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), first.seed, dev)
         x = images[index] if stacked else fast_layout(images[index])
         y = labels[index]
+        if profile.augment:
+            x = augmented(x, step, first.seed)
         eps = eps_at(step, profile)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(step, profile)
+        set_learning_rate(optimizer, step, profile)
         done = training_step(network, optimizer, x, y, [c.localization for c in configs], eps=eps, settings=profile,
                              projection=first.projection, check_inputs=False)  # checked once, above
         if step + 1 in milestones:
@@ -262,7 +338,7 @@ def trained_models(config: TrainConfig, *, together: bool = False, progress: boo
     """``[train_model(config)]``, or with ``together`` every model of the ``together_groups`` group of
     ``config``, trained by ``train_together`` (what ``02_train`` runs)."""
     group = next(g for g in together_groups(config.dataset, config.profile) if config in g) if together else [config]
-    if len(group) == 1:  # natural models, and groups of one, train alone
+    if len(group) == 1 or config.network:  # natural models, groups of one and networks with buffers train alone
         return [train_model(config, progress=progress)]
     return train_together(group, progress=progress)
 
@@ -272,9 +348,10 @@ def _check_group(configs: list[TrainConfig]) -> None:
         raise ValueError("train_together needs at least one model")
     if any(c.localization == "natural" for c in configs):
         raise ValueError("train_together trains adversarial models; train natural ones with train_model")
-    shared = {(c.dataset, c.profile, c.seed, c.projection, c.reading) for c in configs}
+    shared = {(c.dataset, c.profile, c.seed, c.projection, c.reading, c.network) for c in configs}
     if len(shared) > 1:
-        raise ValueError(f"train_together needs one dataset, profile, seed, projection and reading, got {sorted(shared)}")
+        raise ValueError("train_together needs one dataset, profile, seed, projection, reading and network, got "
+                         f"{sorted(shared)}")
     if len(set(configs)) < len(configs):
         raise ValueError("train_together got the same model twice")
 
