@@ -173,8 +173,9 @@ AIRBENCH_LR_TRIANGLE = (0.2, 0.23, 0.07)  # the learning rate's factor: from 0.2
 
 @dataclass(frozen=True)
 class Network:
-    """A classifier other than the paper's CNN and the training recipe it comes with: the training settings it sets
-    (``Profile`` fields, as a ``Variant`` does). A model of it carries its name (``TrainConfig.network``)."""
+    """A classifier and the training recipe it comes with: the training settings it sets (``Profile`` fields, as a
+    ``Variant`` does; none for the paper's CNN, which trains with the profile's own). A model carries its network's
+    name (``TrainConfig.network``); the paper CNN's is left out of its files' names and fingerprints."""
 
     name: str                                # in file and model names: "airbench"
     label: str                               # in tables
@@ -182,7 +183,9 @@ class Network:
     settings: tuple[tuple[str, object], ...]  # (Profile field, value)
 
 
+PAPER_CNN = "paper_cnn"
 NETWORKS = {n.name: n for n in (
+    Network(PAPER_CNN, "the paper's CNN (Madry et al.'s MNIST-challenge network)", DATASETS, ()),
     Network("airbench", "airbench94's network (Jordan 2024), trained with its recipe", ("cifar10",),
             (("train_steps", AIRBENCH_EPOCHS * (50_000 // AIRBENCH_BATCH_SIZE)), ("batch_size", AIRBENCH_BATCH_SIZE),
              ("learning_rate", AIRBENCH_LEARNING_RATE), ("lr_schedule", "triangle"), ("optimizer", "airbench_sgd"),
@@ -272,9 +275,9 @@ class Profile:
         return replace(self, **settings)
 
     def with_network(self, network: str) -> Profile:
-        """These settings with ``network``'s training recipe (``NETWORKS``; "" is the paper's CNN, the profile
-        itself); a dry run shrinks its counts as it shrinks the profile's."""
-        if not network:
+        """These settings with ``network``'s training recipe (``NETWORKS``; the paper's CNN: the profile itself); a
+        dry run shrinks its counts as it shrinks the profile's."""
+        if network == PAPER_CNN:
             return self
         if network not in NETWORKS:
             raise ValueError(f"unknown network {network!r}: choose one of {list(NETWORKS)}")

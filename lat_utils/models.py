@@ -8,7 +8,7 @@ import copy
 import torch
 import torch.nn as nn
 
-from .config import NETWORKS
+from .config import NETWORKS, PAPER_CNN
 
 
 class PaperCNN(nn.Module):
@@ -123,18 +123,17 @@ def _batch_norm(channels: int) -> nn.BatchNorm2d:
     return norm
 
 
-def model_for(dataset: str, network: str = "") -> nn.Module:
-    """A fresh network for ``dataset`` ("mnist" or "cifar10"): ``PaperCNN`` shaped for it, or one of
-    ``config.NETWORKS`` (``"airbench"``: ``AirbenchNet``, CIFAR-10 only; its whitening layer still to be set from
-    the training images)."""
+def model_for(dataset: str, network: str = PAPER_CNN) -> nn.Module:
+    """A fresh network of ``config.NETWORKS`` for ``dataset`` ("mnist" or "cifar10"): ``PaperCNN`` shaped for it,
+    or ``AirbenchNet`` ("airbench", CIFAR-10 only; its whitening layer still to be set from the training images)."""
     shapes = {"mnist": (1, 28), "cifar10": (3, 32)}
     if dataset not in shapes:
         raise ValueError(f"unknown dataset {dataset!r}: choose one of {sorted(shapes)}")
-    if network:
-        if network not in NETWORKS:
-            raise ValueError(f"unknown network {network!r}: choose one of {list(NETWORKS)} (or '' for the paper's CNN)")
-        if dataset not in NETWORKS[network].datasets:
-            raise ValueError(f"the {network} network is for {', '.join(NETWORKS[network].datasets)}, not {dataset}")
+    if network not in NETWORKS:
+        raise ValueError(f"unknown network {network!r}: choose one of {list(NETWORKS)}")
+    if dataset not in NETWORKS[network].datasets:
+        raise ValueError(f"the {network} network is for {', '.join(NETWORKS[network].datasets)}, not {dataset}")
+    if network == "airbench":
         return AirbenchNet()
     in_channels, image_size = shapes[dataset]
     return PaperCNN(in_channels=in_channels, image_size=image_size)

@@ -31,6 +31,7 @@ def test_model_for_builds_each_network_for_its_datasets_only():
         model_for("mnist", "airbench")
     with pytest.raises(ValueError, match="unknown network 'resnet'"):
         model_for("cifar10", "resnet")
+    assert isinstance(model_for("mnist", "paper_cnn"), PaperCNN)
 
 
 def test_airbench_net_takes_images_in_pixel_space_and_gives_logits():

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from ..config import TRAIN_PGD_ITERATE, Profile
+from ..config import PAPER_CNN, TRAIN_PGD_ITERATE, Profile
 from ..devices import device
 from ..models import fast_layout, model_for
 from ..paths import runs_dir, shown
@@ -54,9 +54,10 @@ def fingerprint(config: TrainConfig) -> dict:
     if profile.milestones:
         training["milestones"] = milestone_steps(profile)
     described = asdict(config)
-    for name in ("variant", "network"):  # a model of the profile's own settings and network: as before they existed
-        if not described[name]:
-            del described[name]
+    if not config.variant:   # a model of the profile's own settings is described as before variants existed
+        del described["variant"]
+    if config.network == PAPER_CNN:   # ... and one of the paper's CNN as before networks existed
+        del described["network"]
     return {"config": described, "training": training}
 
 

@@ -15,6 +15,7 @@ from ..config import (
     DATASETS,
     MODEL_KINDS,
     NETWORKS,
+    PAPER_CNN,
     PROJECTIONS,
     STATED,
     VARIANTS,
@@ -35,7 +36,7 @@ class TrainConfig:
     seed: int = 0
     reading: str = STATED         # which eps (``config.CIFAR10_READINGS``): trained with, or evaluated at
     variant: str = ""             # "" or one of ``config.VARIANTS``: one of the profile's cuts undone
-    network: str = ""             # "" (the paper's CNN) or one of ``config.NETWORKS``, trained with its recipe
+    network: str = PAPER_CNN      # the classifier (``config.NETWORKS``), trained with its recipe
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -58,13 +59,11 @@ class TrainConfig:
             if self.dataset != "mnist" or self.localization not in VARIANTS[self.variant].localizations:
                 raise ValueError(f"the variant {self.variant!r} retrains the MNIST models "
                                  f"{', '.join(VARIANTS[self.variant].localizations)}, not {self.dataset} {self.localization}")
-        if self.network:
-            if self.network not in NETWORKS:
-                raise ValueError(f"unknown network {self.network!r}: choose one of {list(NETWORKS)} "
-                                 "(or '' for the paper's CNN)")
-            if self.dataset not in NETWORKS[self.network].datasets:
-                raise ValueError(f"the {self.network} network is for {', '.join(NETWORKS[self.network].datasets)}, "
-                                 f"not {self.dataset}")
+        if self.network not in NETWORKS:
+            raise ValueError(f"unknown network {self.network!r}: choose one of {list(NETWORKS)}")
+        if self.dataset not in NETWORKS[self.network].datasets:
+            raise ValueError(f"the {self.network} network is for {', '.join(NETWORKS[self.network].datasets)}, "
+                             f"not {self.dataset}")
 
     @property
     def settings(self) -> Profile:
@@ -86,7 +85,7 @@ class TrainConfig:
         name = self.localization
         if self.localization != "natural" and self.projection != "per_step":
             name += f" ({self.projection})"
-        name += f" on {self.network}" if self.network else ""
+        name += "" if self.network == PAPER_CNN else f" on {self.network}"
         return name + (f" [{self.variant}]" if self.variant else "")  # variant_of reads it back
 
     @property
@@ -99,7 +98,7 @@ class TrainConfig:
         """File-name stem of this model's evaluation at its reading (the key, plus the reading's name when it
         is not the stated eps)."""
         projection = "" if self.localization == "natural" else f"-{self.projection}"
-        network = f"-{self.network}" if self.network else ""
+        network = "" if self.network == PAPER_CNN else f"-{self.network}"
         return (f"{self.dataset}{network}-{self.localization}{projection}{_variant_part(self.variant)}"
                 f"{_reading_part(self.reading)}-seed{self.seed}")
 

@@ -32,6 +32,7 @@ from ..config import (
     AIRBENCH_WHITEN_IMAGES,
     LR_SCHEDULES,
     OPTIMIZERS,
+    PAPER_CNN,
     TRAIN_PGD_ITERATE,
     Profile,
 )
@@ -247,7 +248,7 @@ def train_together(configs: list[TrainConfig], *, progress: bool = True,
     states = {c: load_checkpoint(checkpoint_path(c), c) for c in configs}
     todo = [c for c in configs if not (states[c] and states[c]["done"])]
     starts = {states[c]["step"] if states[c] else 0 for c in todo}
-    if len(todo) < 2 or len(starts) > 1 or configs[0].network:  # (networks with batch norm do not stack)
+    if len(todo) < 2 or len(starts) > 1 or configs[0].network != PAPER_CNN:  # (batch norm does not stack)
         return [train_model(c, progress=progress, checkpoint_every=checkpoint_every) for c in configs]
 
     start, first = starts.pop(), todo[0]
@@ -338,7 +339,7 @@ def trained_models(config: TrainConfig, *, together: bool = False, progress: boo
     """``[train_model(config)]``, or with ``together`` every model of the ``together_groups`` group of
     ``config``, trained by ``train_together`` (what ``02_train`` runs)."""
     group = next(g for g in together_groups(config.dataset, config.profile) if config in g) if together else [config]
-    if len(group) == 1 or config.network:  # natural models, groups of one and networks with buffers train alone
+    if len(group) == 1 or config.network != PAPER_CNN:  # natural models, groups of one, batch norm: alone
         return [train_model(config, progress=progress)]
     return train_together(group, progress=progress)
 
