@@ -239,6 +239,7 @@ class Profile:
     label_smoothing: float = 0.0    # of the training loss
     augment: bool = False           # random flips and translations of the training images (a Network's recipe)
     network_train_steps: int | None = None  # a Network's training steps in this profile (None: its recipe's)
+    cifar10_networks: tuple[str, ...] = (PAPER_CNN,)  # the classifiers trained on CIFAR-10 (NETWORKS)
 
     def __post_init__(self) -> None:
         if self.attack_precision not in PRECISIONS:
@@ -253,6 +254,9 @@ class Profile:
             raise ValueError(f"unknown variants {unknown}: choose from {list(VARIANTS)}")
         if not self.datasets or set(self.datasets) - set(DATASETS):
             raise ValueError(f"datasets must be some of {list(DATASETS)}, got {list(self.datasets)}")
+        unknown = sorted(set(self.cifar10_networks) - {n.name for n in NETWORKS.values() if "cifar10" in n.datasets})
+        if unknown or not self.cifar10_networks:
+            raise ValueError(f"unknown CIFAR-10 networks {unknown}: choose from {list(NETWORKS)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {OPTIMIZERS}")
         if self.lr_schedule not in LR_SCHEDULES:

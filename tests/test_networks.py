@@ -14,9 +14,10 @@ from lat_utils.config import get_profile
 from lat_utils.data import load_dataset
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import AirbenchNet, PaperCNN, model_for
+from lat_utils.runner.notebooks import plan
 from lat_utils.study import training
 from lat_utils.study.checkpoints import checkpoint_path, fingerprint, load_checkpoint, save_checkpoint
-from lat_utils.study.plan import TrainConfig
+from lat_utils.study.plan import TrainConfig, study_models, together_groups
 
 
 def _net(seed: int = 0) -> AirbenchNet:
@@ -198,3 +199,19 @@ def test_airbench_models_train_alone():
     assert all(torch.allclose(t.model.whiten.weight, whitened.weight) for t in trained)   # frozen while training
     state = load_checkpoint(checkpoint_path(group[0]), group[0])
     assert state["done"] and state["step"] == get_profile("smoke").network_train_steps
+
+
+def test_a_profile_trains_each_of_its_cifar10_networks(monkeypatch):
+    """Every CIFAR-10 model once per network the profile lists, each network's models grouped apart, and the
+    network passed to the training notebook."""
+    profile = dataclasses.replace(get_profile("smoke"), name="two-networks", cifar10_networks=("paper_cnn", "airbench"))
+    monkeypatch.setitem(config.PROFILES, "two-networks", profile)
+    models = study_models("cifar10", "two-networks")
+    assert sorted({m.network for m in models}) == ["airbench", "paper_cnn"]
+    assert len(models) == 2 * len(study_models("cifar10", "smoke"))
+    assert all(len({c.network for c in group}) == 1 for group in together_groups("cifar10", "two-networks"))
+    trainings = [e for e in plan("two-networks", together=True)[0] if e.notebook == "02_train.ipynb"]
+    assert "02_train_cifar10-airbench-together-per_step-eps_raw-seed0.ipynb" in [e.output for e in trainings]
+    assert {e.parameters["network"] for e in trainings if e.parameters["dataset"] == "cifar10"} == {"paper_cnn", "airbench"}
+    with pytest.raises(ValueError, match="unknown CIFAR-10 networks"):
+        dataclasses.replace(profile, cifar10_networks=("resnet",))

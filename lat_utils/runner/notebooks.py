@@ -61,7 +61,7 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
     trainings = [Execution("02_train.ipynb", f"02_train_{group_name(group)}.ipynb",
                            {"profile": profile, "dataset": group[0].dataset, "localization": group[0].localization,
                             "projection": group[0].projection, "seed": group[0].seed, "reading": group[0].reading,
-                            "variant": group[0].variant, "together": len(group) > 1})
+                            "variant": group[0].variant, "network": group[0].network, "together": len(group) > 1})
                  for group in groups]
     imagenet = [Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})]
     only = {"profile": profile}

@@ -34,7 +34,16 @@ from .evaluation import (
 from .plan import TrainConfig, evaluated_models, group_name, readings_of, study_models, together_groups
 from .stats import bootstrap_mean_interval, combine_seeds, wilson_interval
 from .sweep import eps_sweep, kept_crossings, reading_consistency, sweep_cells, sweep_settings
-from .training import TrainedModel, TrainingStep, adam, train_model, train_together, trained_models, training_step
+from .training import (
+    TrainedModel,
+    TrainingStep,
+    adam,
+    optimizer_for,
+    train_model,
+    train_together,
+    trained_models,
+    training_step,
+)
 
 __all__ = [
     "CLAIMS", "LocalizingWrapper", "TrainConfig", "TrainedModel", "VERDICTS",
@@ -43,5 +52,5 @@ __all__ = [
     "combine_seeds", "compared_with", "cross_evaluate", "eps_sweep", "evaluate_milestones", "evaluated_models", "evaluate_model",
     "group_name", "kept_crossings", "learning_curves", "load_trained", "milestone_claims", "paper_figure2",
     "pgd_overestimate", "reading_consistency", "readings_of", "study_models", "sweep_cells", "sweep_settings", "first_test_images", "third_party_check", "together_groups",
-    "adam", "train_model", "train_together", "trained_models", "training_step", "TrainingStep", "trends", "verdict", "wilson_interval",
+    "adam", "optimizer_for", "train_model", "train_together", "trained_models", "training_step", "TrainingStep", "trends", "verdict", "wilson_interval",
 ]

@@ -98,8 +98,7 @@ class TrainConfig:
         """File-name stem of this model's evaluation at its reading (the key, plus the reading's name when it
         is not the stated eps)."""
         projection = "" if self.localization == "natural" else f"-{self.projection}"
-        network = "" if self.network == PAPER_CNN else f"-{self.network}"
-        return (f"{self.dataset}{network}-{self.localization}{projection}{_variant_part(self.variant)}"
+        return (f"{self.dataset}{_network_part(self.network)}-{self.localization}{projection}{_variant_part(self.variant)}"
                 f"{_reading_part(self.reading)}-seed{self.seed}")
 
 
@@ -112,7 +111,8 @@ def variant_of(name: str) -> str:
 def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
     """Every model the study trains on ``dataset``: one per localization and seed, plus, on MNIST, the
     background model trained with each projection the profile lists (Algorithm 1's ambiguity) and, on
-    CIFAR-10, the adversarial models once per reading of its eps the profile lists (the natural model once);
+    CIFAR-10, the adversarial models once per reading of its eps the profile lists (the natural model once), and
+    all of them once per CIFAR-10 network the profile lists;
     in the deviations study, the models each variant retrains, under it, for every seed. None on a dataset
     the profile does not run."""
     profile = get_profile(profile_name)
@@ -121,17 +121,19 @@ def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
     if dataset not in profile.datasets:
         return []
     readings = profile.cifar10_readings if dataset == "cifar10" else (STATED,)
+    networks = profile.cifar10_networks if dataset == "cifar10" else (PAPER_CNN,)
     seeds = tuple(dict.fromkeys((*profile.seeds, *profile.central_seeds)))
     configs = []
-    for seed in seeds:
-        for localization in MODEL_KINDS[dataset]:
-            if dataset == "mnist" and profile.model_kinds and localization not in profile.model_kinds:
-                continue
-            if seed not in profile.seeds and localization not in CENTRAL_MODELS[dataset]:
-                continue  # an extra seed: the central models only
-            for reading in (STATED,) if localization == "natural" else readings:
-                configs += [TrainConfig(dataset, localization, p, profile_name, seed, reading)
-                            for p in _projections(profile, dataset, localization, seed)]
+    for network in networks:
+        for seed in seeds:
+            for localization in MODEL_KINDS[dataset]:
+                if dataset == "mnist" and profile.model_kinds and localization not in profile.model_kinds:
+                    continue
+                if seed not in profile.seeds and localization not in CENTRAL_MODELS[dataset]:
+                    continue  # an extra seed: the central models only
+                for reading in (STATED,) if localization == "natural" else readings:
+                    configs += [TrainConfig(dataset, localization, p, profile_name, seed, reading, network=network)
+                                for p in _projections(profile, dataset, localization, seed)]
     if dataset == "mnist":
         configs += [TrainConfig(dataset, localization, "per_step", profile_name, seed, STATED, variant)
                     for seed in seeds for variant in profile.variants
@@ -177,8 +179,13 @@ def group_name(configs: list[TrainConfig]) -> str:
     if len(configs) == 1:
         return configs[0].key
     first = configs[0]
-    return (f"{first.dataset}-together-{first.projection}{_variant_part(first.variant)}"
+    return (f"{first.dataset}{_network_part(first.network)}-together-{first.projection}{_variant_part(first.variant)}"
             f"{_reading_part(first.reading)}-seed{first.seed}")
+
+
+def _network_part(network: str) -> str:
+    """The network's part of a file name: none for the paper's CNN."""
+    return "" if network == PAPER_CNN else f"-{network}"
 
 
 def _variant_part(variant: str) -> str:

@@ -31,6 +31,7 @@ import torch.nn as nn
 from ..attacks import localized_autoattack, resolve_precision
 from ..config import (
     PAPER_CIFAR10_KEPT,
+    PAPER_CNN,
     PAPER_MNIST_EXACT_ACCURACY,
     PAPER_MNIST_NATURAL_ACCURACY,
     READING_LABELS,
@@ -54,7 +55,7 @@ SWEEP_TARGETS = 0            # no APGD-T (and no Square): the sweep's reduced Au
 
 SWEEP_COLUMNS = ["dataset", "model", "attack", "center", "eps", "eps_255", "n", "natural_accuracy", "accuracy",
                  "accuracy_low", "accuracy_high", "kept", "kept_low", "kept_high", "pgd_steps", "apgd_steps"]
-READING_COLUMNS = ["dataset", "attack", "center", "reading", "eps_255", "kept", "kept_low", "kept_high", "paper kept",
+READING_COLUMNS = ["dataset", "model", "attack", "center", "reading", "eps_255", "kept", "kept_low", "kept_high", "paper kept",
                    "consistent"]
 CROSSING_COLUMNS = ["dataset", "model", "attack", "center", "target", "eps", "eps_255", "eps_low", "eps_low_255",
                     "eps_high", "eps_high_255", "note"]
@@ -182,7 +183,8 @@ def _percent_with_interval(successes: int, n: int) -> tuple[float, float, float]
 
 def eps_sweep(profile_name: str, *, progress: bool = True) -> pd.DataFrame:
     """The sweep (rows of ``SWEEP_COLUMNS``) of every series of ``SWEEP_SERIES`` whose natural model (seed 0)
-    of ``profile_name`` is trained; written to ``reports/<profile>/tables/eps_sweep.csv``.
+    of ``profile_name`` is trained, once per CIFAR-10 network of the profile (the ``model`` column names it);
+    written to ``reports/<profile>/tables/eps_sweep.csv``.
 
     Cached per series in ``runs/<profile>/sweep/`` (saved after every eps, keyed by the settings and the
     checkpoint), so an interrupted sweep resumes at the eps it was in.
@@ -190,32 +192,45 @@ def eps_sweep(profile_name: str, *, progress: bool = True) -> pd.DataFrame:
     settings = sweep_settings(profile_name)
     tables = []
     for dataset, attack, center in SWEEP_SERIES:
-        config = TrainConfig(dataset, "natural", profile=profile_name, seed=0)
-        if checkpoint_stamp(config) == 0:
-            print(f"eps sweep: no natural {dataset} model in the {profile_name} profile; "
-                  f"{attack} mask, center {center} skipped")
-            continue
-        images, labels, _ = first_test_images(dataset, settings.n, settings.image_cap)
-        path = runs_dir(profile_name) / "sweep" / f"{dataset}-{attack}-center{center}.pt"
-        key = {"settings": {**_cache_settings(settings), "n": len(images), "dataset": dataset, "attack": attack,
-                            "center": center, "square_queries": 0},
-               "checkpoint": checkpoint_stamp(config)}
-        cache = load_cell_cache(path, key)
-        names = ["natural", *map(eps_name, settings.eps_values)]
-        if not all(name in cache["cells"] for name in names):
-            try:
-                model = load_trained(config)
-            except FileNotFoundError as error:
-                print(f"eps sweep: {error}; {attack} mask, center {center} skipped")
-                continue
-            sweep_cells(model, images, labels, attack, settings, center=center,
-                        seed=zlib.crc32(f"{config.key}/sweep/{attack}-center{center}".encode()),
-                        cells=cache["cells"], on_cell=lambda _, path=path, cache=cache: save_cell_cache(path, cache),
-                        progress=progress, desc=f"eps sweep {dataset}, {attack} mask, center {center}")
-        tables.append(sweep_rows(cache["cells"], settings, dataset=dataset, attack=attack, center=center))
+        networks = get_profile(profile_name).cifar10_networks if dataset == "cifar10" else (PAPER_CNN,)
+        for network in networks:
+            config = TrainConfig(dataset, "natural", profile=profile_name, seed=0, network=network)
+            table = _sweep_series(config, settings, attack, center, progress=progress)
+            if table is not None:
+                tables.append(table)
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SWEEP_COLUMNS)
     table.to_csv(tables_dir(profile_name) / "eps_sweep.csv", index=False)
     return table
+
+
+def _sweep_series(config: TrainConfig, settings: SweepSettings, attack: str, center: int, *,
+                  progress: bool) -> pd.DataFrame | None:
+    """The sweep rows of one series (``attack`` mask, ``center`` block) of the natural model ``config``, from its
+    cache or computed; None (and why, printed) where the model is not trained."""
+    dataset, profile_name = config.dataset, config.profile
+    if checkpoint_stamp(config) == 0:
+        print(f"eps sweep: no natural {dataset} model {config.name!r} in the {profile_name} profile; "
+              f"{attack} mask, center {center} skipped")
+        return None
+    images, labels, _ = first_test_images(dataset, settings.n, settings.image_cap)
+    stem = dataset if config.network == PAPER_CNN else f"{dataset}-{config.network}"
+    path = runs_dir(profile_name) / "sweep" / f"{stem}-{attack}-center{center}.pt"
+    key = {"settings": {**_cache_settings(settings), "n": len(images), "dataset": dataset, "attack": attack,
+                        "center": center, "square_queries": 0},
+           "checkpoint": checkpoint_stamp(config)}
+    cache = load_cell_cache(path, key)
+    names = ["natural", *map(eps_name, settings.eps_values)]
+    if not all(name in cache["cells"] for name in names):
+        try:
+            model = load_trained(config)
+        except FileNotFoundError as error:
+            print(f"eps sweep: {error}; {attack} mask, center {center} skipped")
+            return None
+        sweep_cells(model, images, labels, attack, settings, center=center,
+                    seed=zlib.crc32(f"{config.key}/sweep/{attack}-center{center}".encode()),
+                    cells=cache["cells"], on_cell=lambda _, path=path, cache=cache: save_cell_cache(path, cache),
+                    progress=progress, desc=f"eps sweep {config.name} ({dataset}), {attack} mask, center {center}")
+    return sweep_rows(cache["cells"], settings, dataset=dataset, attack=attack, center=center, model=config.name)
 
 
 def _cache_settings(settings: SweepSettings) -> dict:
@@ -268,7 +283,7 @@ def reading_consistency(table: pd.DataFrame) -> pd.DataFrame:
     else whether our model keeps more or less."""
     paper = {"cifar10": PAPER_CIFAR10_KEPT, "mnist": 100 * PAPER_MNIST_EXACT_ACCURACY / PAPER_MNIST_NATURAL_ACCURACY}
     rows = []
-    for (dataset, attack, center), series in table.groupby(["dataset", "attack", "center"], sort=False):
+    for (dataset, model, attack, center), series in table.groupby(["dataset", "model", "attack", "center"], sort=False):
         for reading, eps in readings(dataset).items():
             at = series[np.isclose(series["eps"], eps)]
             if at.empty:
@@ -277,7 +292,8 @@ def reading_consistency(table: pd.DataFrame) -> pd.DataFrame:
             target = paper[dataset]
             verdict = ("consistent" if row["kept_low"] <= target <= row["kept_high"]
                        else "keeps more than the paper's" if row["kept_low"] > target else "keeps less than the paper's")
-            rows.append({"dataset": dataset, "attack": attack, "center": center, "reading": READING_LABELS[reading],
+            rows.append({"dataset": dataset, "model": model, "attack": attack, "center": center,
+                         "reading": READING_LABELS[reading],
                          "eps_255": row["eps_255"], "kept": row["kept"], "kept_low": row["kept_low"],
                          "kept_high": row["kept_high"], "paper kept": target, "consistent": verdict})
     return pd.DataFrame(rows, columns=READING_COLUMNS)
