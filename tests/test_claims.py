@@ -5,7 +5,17 @@ import pandas as pd
 import pytest
 
 from lat_utils.config import ATTACK_KINDS, MODEL_KINDS, get_profile
-from lat_utils.study.claims import CLAIMS, VERDICTS, Claim, claims_table, paper_figure2, trains_as_paper, verdict
+from lat_utils.study.claims import (
+    CLAIMS,
+    VERDICTS,
+    Claim,
+    claims_by_network,
+    claims_table,
+    paper_figure2,
+    trains_as_paper,
+    verdict,
+)
+from lat_utils.study.plan import network_of
 
 from .helpers import claims_of, synthetic_results
 
@@ -169,3 +179,29 @@ def test_an_accuracys_interval_over_seeds_stays_within_0_and_100():
     clipped = combine_seeds(points, samples, (0.0, 100.0))
     assert clipped == (mean, low, 100.0)
     assert combine_seeds(100 - points, 100 - samples, (0.0, 100.0))[1] == 0.0
+
+
+def test_the_cifar10_claims_are_judged_once_per_network():
+    """Two CIFAR-10 networks in one table: the claims on each use only its own models, and the airbench network's
+    rows are judged exactly as the paper CNN's would be if its models had the paper CNN's names."""
+    paper_losses = {"natural": 1.0, "standard": {"natural": 1.5, "standard": 0.5, "background": 0.5},
+                    "background": {"natural": 0.98, "standard": 0.9, "background": 0.9}}
+    airbench_losses = {"natural": 1.0, "standard": {"natural": 0.9, "standard": 0.5, "background": 0.5},
+                       "background": {"natural": 1.2, "standard": 1.1, "background": 1.1}}
+    paper_table, paper_images = synthetic_results("cifar10", paper_losses, n=300)
+    net_table, net_images = synthetic_results("cifar10", airbench_losses, n=300)
+    on_net = {m: f"{m} on airbench" for m in ("natural", "standard", "background")}
+    table = pd.concat([paper_table, net_table.replace({"model": on_net})], ignore_index=True)
+    images = pd.concat([paper_images, net_images.replace({"model": on_net})], ignore_index=True)
+    profile = dataclasses.replace(get_profile("paper"), cifar10_networks=("paper_cnn", "airbench"))
+    both = claims_by_network({"cifar10": table}, {"cifar10": images}, profile)
+    assert list(both["network"].unique()) == ["paper_cnn", "airbench"]
+    for network, (t, i) in (("paper_cnn", (paper_table, paper_images)), ("airbench", (net_table, net_images))):
+        alone = claims_table({"cifar10": t}, {"cifar10": i}, profile)
+        if network == "airbench":   # the MNIST claims: on the paper's CNN only
+            alone = alone[alone["claim"].str.contains("CIFAR-10")].reset_index(drop=True)
+        mine = both[both["network"] == network].drop(columns="network").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, alone)
+    more = both[both["claim"].str.startswith("CIFAR-10 standard model: 88.9% more natural loss")].set_index("network")
+    assert more.loc["paper_cnn", "verdict"] != "not supported" and more.loc["airbench", "verdict"] == "not supported"
+    assert network_of("standard on airbench") == "airbench" and network_of("background (final) [paper_lr]") == "paper_cnn"

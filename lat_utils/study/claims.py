@@ -36,13 +36,14 @@ from ..config import (
     LOSS_SCALE,
     PAPER_CIFAR10_KEPT,
     PAPER_CIFAR10_NATURAL_ACCURACY,
+    PAPER_CNN,
     PAPER_MNIST_EXACT_ACCURACY,
     PAPER_MNIST_NATURAL_ACCURACY,
     READING_LABELS,
     TRAIN_STEPS,
     Profile,
 )
-from .plan import variant_of
+from .plan import network_of, variant_of
 from .stats import bootstrap_indices, combine_seeds
 
 VERDICTS = ("supported", "direction only", "inconclusive", "not supported", "not comparable")
@@ -269,8 +270,33 @@ def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFr
 
 
 def _own_models(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of models trained with the profile's own settings (no variant)."""
-    return table[table["model"].map(variant_of) == ""]
+    """The rows of models trained with the profile's own settings (no variant), on the paper's CNN."""
+    return table[(table["model"].map(variant_of) == "") & (table["model"].map(network_of) == PAPER_CNN)]
+
+
+def network_table(table: pd.DataFrame, network: str) -> pd.DataFrame:
+    """The rows of an evaluation or per-image ``table`` of the models on ``network``, under the names the claims
+    use (``standard on airbench`` -> ``standard``), so that ``claims_table`` judges them as the paper CNN's."""
+    kept = table[table["model"].map(network_of) == network]
+    return kept.assign(model=kept["model"].str.replace(f" on {network}", "", regex=False))
+
+
+def claims_by_network(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFrame],
+                      profile: Profile) -> pd.DataFrame:
+    """The claims table (``claims_table``) once per CIFAR-10 network of ``profile``, with a ``network`` column:
+    every claim on the paper's CNN, the CIFAR-10 claims again on each other network."""
+    frames = []
+    for network in profile.cifar10_networks:
+        datasets = tables if network == PAPER_CNN else {d: t for d, t in tables.items() if d == "cifar10"}
+        chosen = {d: network_table(tables[d], network) for d in datasets}
+        images = {d: network_table(per_image[d], network) for d in datasets}
+        if network != PAPER_CNN and not all(len(t) for t in chosen.values()):
+            continue   # not trained (yet)
+        table = claims_table(chosen, images, profile)
+        if network != PAPER_CNN:
+            table = table[table["claim"].str.contains(dataset_label("cifar10"), regex=False)]   # its claims only
+        frames.append(table.assign(network=network))
+    return pd.concat(frames, ignore_index=True)[["network", *CLAIM_COLUMNS]]
 
 
 def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImage, profile: Profile) -> dict:

@@ -108,6 +108,13 @@ def variant_of(name: str) -> str:
     return name[name.rindex(" [") + 2:-1] if name.endswith("]") and " [" in name else ""
 
 
+def network_of(name: str) -> str:
+    """The network in a model's name as the tables give it (``TrainConfig.name``): ``natural on airbench`` ->
+    ``airbench``; the paper's CNN (``paper_cnn``) for a name without one."""
+    base = name[:name.rindex(" [")] if name.endswith("]") and " [" in name else name
+    return base[base.rindex(" on ") + 4:] if " on " in base else PAPER_CNN
+
+
 def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
     """Every model the study trains on ``dataset``: one per localization and seed, plus, on MNIST, the
     background model trained with each projection the profile lists (Algorithm 1's ambiguity) and, on
