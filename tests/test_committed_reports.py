@@ -272,7 +272,7 @@ TRAINING_PHRASES = {
     "adds the others": lambda p: len(p.cifar10_readings) == 3,
     "the raw-pixels one": lambda p: tuple(p.cifar10_readings) == ("raw",),
 }
-PROFILE_NAMES = r"(?:smoke|quick|long|paper)"
+PROFILE_NAMES = r"(?:smoke|quick|long|deviations|paper)"
 NAMED_PROFILES = re.compile(rf"\b({PROFILE_NAMES}(?:(?:, | and | or )(?:the )?{PROFILE_NAMES})*) profiles?\b")
 
 
@@ -294,10 +294,12 @@ def test_training_statements_are_found_and_judged():
     """The checker finds the defects it is for (phrases of an earlier README and report) and passes true ones."""
     wrong = ["one projection only: the quick and paper profiles train both.",
              "the long and paper profiles add the others"]
-    right = ["the paper profile trains the MNIST background model both ways, the quick and long profiles per step only."]
+    right = ["the paper profile trains the MNIST background model both ways, the quick and long profiles per step only.",
+             "the paper and deviations profiles train the MNIST background model both ways"]
     judged = [[TRAINING_PHRASES[phrase](get_profile(name)) for name, phrase, _ in training_statements(t)]
               for t in wrong + right]
-    assert [all(j) for j in judged] == [False, False, True] and all(judged)
+    assert [all(j) for j in judged] == [False, False, True, True] and all(judged)
+    assert [name for name, _, _ in training_statements(right[1])] == ["paper", "deviations"]
 
 
 def report_texts(profile: str) -> dict[str, str]:
@@ -346,3 +348,98 @@ def test_a_report_names_the_readings_and_projections_its_run_trained(profile):
     assert ("background (final)" in set(mnist["model"])) == ("final" in settings.background_projections)
     said = re.findall(rf"readings trained in the {profile} profile: (.*?)(?: \(of \d|\n|$)", "\n".join(report_texts(profile).values()))
     assert said and all(s.strip() == ", ".join(READING_LABELS[r] for r in settings.cifar10_readings) for s in said)
+
+
+# --- the deviations study (reports/deviations): its verdicts, and what the README and docs/results.md say of it ---
+
+def test_every_verdict_of_the_deviations_study_follows_the_documented_rule():
+    """Each claim under each configuration follows docs/method.md's rule, and the robust / depends line says what
+    the verdicts across configurations say."""
+    table = _table("deviations", "claims_by_configuration.csv")
+    checked = 0
+    for row in table.to_dict("records"):
+        if row["claim"] not in KIND:
+            continue
+        if str(row["reason"]).startswith("rests on collapsed"):
+            assert row["verdict"] == "not comparable", row["claim"]
+            continue
+        expected = documented_verdict(KIND[row["claim"]], row["paper (%)"], row["low (%)"], row["high (%)"], False)
+        assert row["verdict"] == expected, (row["configuration"], row["claim"], row["verdict"], expected)
+        checked += 1
+    assert checked >= 30
+    robustness = _table("deviations", "claims_robustness.csv").set_index("claim")
+    for claim, rows in table.groupby("claim"):
+        verdicts = dict(zip(rows["configuration"], rows["verdict"]))
+        changed = sorted(name for name, v in verdicts.items() if v != verdicts["base"])
+        line = robustness.loc[claim, "robust or depends"]
+        assert (line == "robust to our cuts") == (not changed), claim
+        assert all(f"{name} (" in line for name in changed), claim
+
+
+def deviations_run_facts() -> dict:
+    """What the README and docs/results.md quote of the committed deviations run, from its tables."""
+    by_configuration = _table("deviations", "claims_by_configuration.csv")
+    robustness = _table("deviations", "claims_robustness.csv")
+    evaluation = _table("deviations", "eval_mnist.csv")
+    run = json.loads((PROJECT_ROOT / "reports" / "deviations" / "run.json").read_text())
+    configurations = [c for c in robustness.columns if c not in ("claim", "reading", "robust or depends")]
+    judged = by_configuration[by_configuration["verdict"] != "not comparable"]
+    fails_everywhere = [claim for claim, rows in judged.groupby("claim")
+                        if (rows["verdict"] == "not supported").all()
+                        and len(rows) == len(by_configuration[by_configuration["claim"] == claim])]
+    fails_where_judged = [claim for claim, rows in judged.groupby("claim") if (rows["verdict"] == "not supported").all()]
+    changes = {name: int((robustness[name] != robustness["base"]).sum()) for name in configurations if name != "base"}
+    mean = evaluation.groupby(["model", "attack"])["accuracy"].mean()
+    collapsed = evaluation[evaluation["collapsed"].astype(bool)].groupby("model")["seed"].nunique()
+    return {"minutes": run["seconds"] / 60, "invocations": len(run["invocations"]), "configurations": configurations,
+            "robust": int((robustness["robust or depends"] == "robust to our cuts").sum()), "claims": len(robustness),
+            "fails_everywhere": fails_everywhere, "fails_where_judged": fails_where_judged, "changes": changes,
+            "mean": mean, "collapsed": collapsed,
+            "seeds": int(by_configuration["seeds"].min())}
+
+
+def _verdicts(count: int) -> str:
+    return {0: "no verdict", 1: "1 verdict"}.get(count, f"{count} verdicts")
+
+
+def readme_quotes_of_the_deviations_run() -> list[str]:
+    """What the README says of the committed deviations run, computed from its tables."""
+    facts = deviations_run_facts()
+    mean, changes, collapsed = facts["mean"], facts["changes"], facts["collapsed"]
+    return [
+        f"**{facts['minutes']:.1f} minutes**",
+        f"{len(facts['configurations'])} configurations of {facts['seeds']} seeds each",
+        f"{len(facts['fails_everywhere']) or 'no'} claim fails under all {len(facts['configurations'])}",
+        *[f"*{claim}*" for claim in facts["fails_where_judged"]],
+        f"collapsed in {collapsed.max()} of {facts['seeds']} seeds",
+        f"changes {_verdicts(changes['madry_attack'])}",
+        f"changes {_verdicts(changes['final_projection'])}",
+        f"{100 * mean[('background (final)', 'background')]:.1f}% against {100 * mean[('background', 'background')]:.1f}%",
+    ]
+
+
+def results_quotes_of_the_deviations_run() -> list[str]:
+    """What docs/results.md says of the committed deviations run, computed from its tables."""
+    facts = deviations_run_facts()
+    mean, changes = facts["mean"], facts["changes"]
+    return [
+        *readme_quotes_of_the_deviations_run(),
+        f"{facts['robust']} of the {facts['claims']} claims",
+        f"the paper's learning rate changes {_verdicts(changes['paper_lr'])}",
+        f"{100 * mean[('standard [paper_lr]', 'natural')]:.1f}% natural accuracy against the base's "
+        f"{100 * mean[('standard', 'natural')]:.1f}%",
+        f"{100 * mean[('background (final)', 'standard')]:.1f}% against {100 * mean[('background', 'standard')]:.1f}%",
+        f"{100 * mean[('standard [madry_attack]', 'standard')]:.1f}% against {100 * mean[('standard', 'standard')]:.1f}%",
+    ]
+
+
+def test_the_readme_says_what_the_deviations_tables_say():
+    readme = _flat((PROJECT_ROOT / "README.md").read_text())
+    missing = [quote for quote in readme_quotes_of_the_deviations_run() if _flat(quote) not in readme]
+    assert not missing, f"the README does not say what the committed deviations tables say: {missing}"
+
+
+def test_the_results_page_says_what_the_deviations_tables_say():
+    results = _flat((PROJECT_ROOT / "docs" / "results.md").read_text())
+    missing = [quote for quote in results_quotes_of_the_deviations_run() if _flat(quote) not in results]
+    assert not missing, f"docs/results.md does not say what the committed deviations tables say: {missing}"
