@@ -1,13 +1,14 @@
 """How accurate is airbench94's network (``AirbenchNet``) on our CIFAR-10 copy when the study trains it, and what
 does its training cost on this machine? The first measurement of issue 33.
 
-    python bench/airbench_natural.py [--weights auto|fp32|bf16] [--epochs E] [--seed S] [--json bench/results/NAME.json]
+    python bench/airbench_natural.py [--weights auto|fp32|bf16] [--epochs E] [--seed S] [--test-images N]
+                                     [--json bench/results/NAME.json]
 
 In a fresh output folder, trains the natural model of the airbench network with the study's own loop
 (``study.train_model``, the recipe of ``config.NETWORKS["airbench"]``; the long profile's settings otherwise) for
 ``--epochs`` epochs (default: the recipe's), the weight pass in ``--weights`` arithmetic ("auto": bf16 where this CPU
 has bf16 kernels). Printed: the training time and seconds per epoch, and the natural accuracy on the whole test set
-of our CIFAR-10 copy (a JPEG re-encoding, see shared/data/README.md) with its Wilson 95% interval, in eval mode and
+(or its first ``--test-images``) of our CIFAR-10 copy (a JPEG re-encoding, see shared/data/README.md) with its Wilson 95% interval, in eval mode and
 without test-time augmentation (the function the attacks attack). Nothing is asserted.
 """
 
@@ -41,7 +42,7 @@ def natural_accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch
     return correct
 
 
-def measure(weights: str, epochs: float | None, seed: int) -> dict:
+def measure(weights: str, epochs: float | None, seed: int, test_images: int | None = None) -> dict:
     if weights != "auto":
         os.environ[AUTO_PRECISION_VARIABLE] = weights   # the recipe's weight pass is "auto"
     steps_per_epoch = 50_000 // lat_config.AIRBENCH_BATCH_SIZE
@@ -52,6 +53,7 @@ def measure(weights: str, epochs: float | None, seed: int) -> dict:
     config = TrainConfig("cifar10", "natural", profile=name, seed=seed, network="airbench")
     trained = train_model(config, progress=True)
     images, labels, provenance = load_dataset("cifar10", "test")
+    images, labels = images[:test_images], labels[:test_images]
     correct = natural_accuracy(trained.model, images, labels)
     low, high = wilson_interval(correct, len(labels))
     settings = config.settings
@@ -74,11 +76,12 @@ def main() -> None:
     parser.add_argument("--weights", choices=("auto", "fp32", "bf16"), default="auto")
     parser.add_argument("--epochs", type=float, default=None, help="default: the recipe's")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--test-images", type=int, default=None, help="default: the whole test set")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as root:
         os.environ["LAT_OUTPUT_ROOT"] = root
-        result = measure(args.weights, args.epochs, args.seed)
+        result = measure(args.weights, args.epochs, args.seed, args.test_images)
     for key, value in result.items():
         print(f"{key:>20}: {value}")
     if args.json:

@@ -91,3 +91,14 @@ def test_weight_precision_gate_runs_and_saves_json(tmp_path):
     assert "verdict: the bf16 weight pass moves the grid" in result.stdout
     saved = json.loads(out.read_text())
     assert set(saved["training_seconds"]) == {"standard, fp32 s0", "standard, bf16 s0", "standard, fp32 s1"}
+
+
+def test_airbench_measurement_trains_and_scores_the_network(tmp_path):
+    out = tmp_path / "airbench.json"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "airbench_natural.py"), "--epochs", "0.03",
+                             "--test-images", "100", "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    saved = json.loads(out.read_text())
+    assert saved["train_steps"] == 1 and saved["batch_size"] == 1024 and saved["test_images"] == 100
+    assert 0 <= saved["interval_95"][0] <= saved["natural_accuracy"] <= saved["interval_95"][1] <= 100
+    assert saved["test_data"].startswith("cifar10/test from")
