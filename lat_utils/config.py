@@ -324,7 +324,7 @@ PROFILES: dict[str, Profile] = {
         apgd_steps=4, apgd_targets=2, square_queries=20, third_party_n=10, background_projections=("per_step",),
         model_kinds=LONG_MODELS, imagenet_steps=2, imagenet_extra=0, imagenet_eps_sweep=(), attack_precision="auto",
         milestones=(0.5, 1.0), curve_n=20, cifar10_readings=("raw",), sweep_n=20, sweep_pgd_steps=2,
-        sweep_apgd_steps=2, network_train_steps=3,
+        sweep_apgd_steps=2, network_train_steps=1,
         deviations=(
             "10 training steps instead of 100,000 (a smoke test, not a result)",
             "Adam learning rate 1e-3 with a cosine decay instead of a constant 1e-4",
