@@ -157,6 +157,7 @@ VARIANTS = {v.name: v for v in (
 # exactly the function that is scored). Its hyperparameters are airbench94's, restated for a mean loss ---
 AIRBENCH_EPOCHS = 10
 AIRBENCH_BATCH_SIZE = 1024
+AIRBENCH_TRAINING_IMAGES = 50_000        # CIFAR-10's training set: an epoch is 48 steps of 1,024 (the last images left)
 AIRBENCH_MOMENTUM = 0.85                 # Nesterov
 # airbench94 states its learning rate (11.5) and weight decay (0.0153) per 1,024 examples and per unit of the
 # Nesterov step's gain (1 + 1 / (1 - momentum)); for a mean loss over a batch that gives these peak values
@@ -169,6 +170,12 @@ AIRBENCH_WHITEN_IMAGES = 5000            # the whitening layer is set from the f
 AIRBENCH_LABEL_SMOOTHING = 0.2
 AIRBENCH_TRANSLATE = 2                   # augmentation: random flips and translations by up to 2 pixels
 AIRBENCH_LR_TRIANGLE = (0.2, 0.23, 0.07)  # the learning rate's factor: from 0.2 up to 1 at 23% of training, to 0.07
+# Lookahead (airbench94's weight averaging, part of its optimizer): after 3 of 10 epochs, every 5 steps the weights
+# move to an average of themselves whose memory grows from 0 to 0.95^5 as (step / steps)^3, and at each epoch's end
+AIRBENCH_LOOKAHEAD_START = 0.3
+AIRBENCH_LOOKAHEAD_EVERY = 5
+AIRBENCH_LOOKAHEAD_DECAY = 0.95
+AIRBENCH_LOOKAHEAD_POWER = 3.0
 
 
 @dataclass(frozen=True)
@@ -187,7 +194,7 @@ PAPER_CNN = "paper_cnn"
 NETWORKS = {n.name: n for n in (
     Network(PAPER_CNN, "the paper's CNN (Madry et al.'s MNIST-challenge network)", DATASETS, ()),
     Network("airbench", "airbench94's network (Jordan 2024), trained with its recipe", ("cifar10",),
-            (("train_steps", AIRBENCH_EPOCHS * (50_000 // AIRBENCH_BATCH_SIZE)), ("batch_size", AIRBENCH_BATCH_SIZE),
+            (("train_steps", AIRBENCH_EPOCHS * (AIRBENCH_TRAINING_IMAGES // AIRBENCH_BATCH_SIZE)), ("batch_size", AIRBENCH_BATCH_SIZE),
              ("learning_rate", AIRBENCH_LEARNING_RATE), ("lr_schedule", "triangle"), ("optimizer", "airbench_sgd"),
              ("label_smoothing", AIRBENCH_LABEL_SMOOTHING), ("augment", True), ("weight_precision", "auto"))),
 )}

@@ -137,7 +137,8 @@ def test_optimizer_groups_follow_airbench94():
     settings = TrainConfig("cifar10", "natural", profile="long", network="airbench").settings
     optimizer = training.optimizer_for(model, settings)
     weights, shifts, whiten_bias = optimizer.param_groups
-    assert isinstance(optimizer, torch.optim.SGD) and weights["nesterov"] and weights["momentum"] == 0.85
+    assert isinstance(optimizer, training.Lookahead) and isinstance(optimizer.optimizer, torch.optim.SGD)
+    assert weights["nesterov"] and weights["momentum"] == 0.85
     assert len(shifts["params"]) == 6 and shifts["lr_scale"] == config.AIRBENCH_BIAS_LR_SCALE
     assert whiten_bias["params"] == [model.whiten.bias] and whiten_bias["until"] == config.AIRBENCH_WHITEN_BIAS_FRACTION
     counted = sum(p.numel() for g in optimizer.param_groups for p in g["params"])
@@ -215,3 +216,55 @@ def test_a_profile_trains_each_of_its_cifar10_networks(monkeypatch):
     assert {e.parameters["network"] for e in trainings if e.parameters["dataset"] == "cifar10"} == {"paper_cnn", "airbench"}
     with pytest.raises(ValueError, match="unknown CIFAR-10 networks"):
         dataclasses.replace(profile, cifar10_networks=("resnet",))
+
+
+def _lookahead(model: torch.nn.Module) -> training.Lookahead:
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.85, nesterov=True)
+    return training.Lookahead(sgd, model, total=20, steps_per_epoch=4)
+
+
+def _lookahead_run(steps: int, resume_at: int | None = None) -> dict:
+    """A tiny batch-norm model trained ``steps`` steps under ``Lookahead`` (20 steps in all, 4 per epoch), optionally
+    stopped at ``resume_at`` and resumed from the state dicts into fresh objects."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    optimizer = _lookahead(model)
+    data = torch.randn(20, 8, 3, generator=torch.Generator().manual_seed(1))
+    for step in range(steps):
+        if step == resume_at:
+            saved_model, saved_optimizer = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
+            model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+            model.load_state_dict(saved_model)
+            optimizer = _lookahead(model)
+            optimizer.load_state_dict(saved_optimizer)
+        optimizer.zero_grad()
+        model(data[step]).square().mean().backward()
+        optimizer.step()
+    return {"weights": model.state_dict(), "average": optimizer.average}
+
+
+def test_lookahead_averages_the_weights_after_its_start_and_resumes_exactly():
+    early = _lookahead_run(6)             # 6 of 20 steps: before 30% of training, no average yet
+    assert early["average"] is None
+    done = _lookahead_run(20)
+    assert done["average"] is not None   # the weights (and batch norm's statistics) are the average at the end
+    assert all(torch.equal(done["weights"][k], v) for k, v in done["average"].items())
+    assert "1.running_mean" in done["average"]
+    resumed = _lookahead_run(20, resume_at=11)   # stopped after the average began
+    assert all(torch.equal(resumed["weights"][k], v) for k, v in done["weights"].items())
+
+
+def test_lookahead_changes_the_training():
+    """With the averaging the weights end elsewhere than plain SGD's: it is part of the optimizer, not a no-op."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+    plain = copy.deepcopy(model)
+    data = torch.randn(20, 8, 3, generator=torch.Generator().manual_seed(1))
+    averaged = _lookahead(model)
+    sgd = torch.optim.SGD(plain.parameters(), lr=0.1, momentum=0.85, nesterov=True)
+    for batch in data:
+        for m, o in ((model, averaged), (plain, sgd)):
+            o.zero_grad()
+            m(batch).square().mean().backward()
+            o.step()
+    assert not torch.allclose(model[0].weight, plain[0].weight)

@@ -24,8 +24,13 @@ from ..attacks import masked_pgd, resolve_precision
 from ..checks import check_images
 from ..config import (
     AIRBENCH_BIAS_LR_SCALE,
+    AIRBENCH_LOOKAHEAD_DECAY,
+    AIRBENCH_LOOKAHEAD_EVERY,
+    AIRBENCH_LOOKAHEAD_POWER,
+    AIRBENCH_LOOKAHEAD_START,
     AIRBENCH_LR_TRIANGLE,
     AIRBENCH_MOMENTUM,
+    AIRBENCH_TRAINING_IMAGES,
     AIRBENCH_TRANSLATE,
     AIRBENCH_WEIGHT_DECAY,
     AIRBENCH_WHITEN_BIAS_FRACTION,
@@ -92,7 +97,8 @@ def optimizer_for(model: nn.Module, settings: Profile) -> torch.optim.Optimizer:
     airbench94's recipe ("airbench_sgd", ``config.NETWORKS``): SGD with Nesterov momentum, batch norm's shifts at
     ``AIRBENCH_BIAS_LR_SCALE`` times the learning rate, a weight decay that shrinks the weights by
     ``AIRBENCH_WEIGHT_DECAY`` per step at the peak learning rate whatever a group's rate, and the whitening layer's
-    bias trained for the first ``AIRBENCH_WHITEN_BIAS_FRACTION`` of the steps only. Each parameter group keeps its
+    bias trained for the first ``AIRBENCH_WHITEN_BIAS_FRACTION`` of the steps only, all inside its weight averaging
+    (``Lookahead``). Each parameter group keeps its
     factor of the scheduled rate in ``"lr_scale"`` (``set_learning_rate``)."""
     if settings.optimizer == "adam":
         optimizer = adam(model.parameters(), settings.learning_rate)
@@ -107,11 +113,61 @@ def optimizer_for(model: nn.Module, settings: Profile) -> torch.optim.Optimizer:
     weights = [p for p in model.parameters() if p.requires_grad and id(p) not in special]
     groups = [(weights, 1.0, 1.0), (shifts, AIRBENCH_BIAS_LR_SCALE, 1.0),
               (whiten_bias, 1.0, AIRBENCH_WHITEN_BIAS_FRACTION)]
-    return torch.optim.SGD(
+    sgd = torch.optim.SGD(
         [dict(params=params, lr=settings.learning_rate * scale, lr_scale=scale, until=until,
               weight_decay=AIRBENCH_WEIGHT_DECAY / (settings.learning_rate * scale))
          for params, scale, until in groups if params],
         momentum=AIRBENCH_MOMENTUM, nesterov=True)
+    return Lookahead(sgd, model, settings.train_steps, max(1, AIRBENCH_TRAINING_IMAGES // settings.batch_size))
+
+
+class Lookahead:
+    """airbench94's weight averaging around an optimizer (its ``step``, ``zero_grad``, ``param_groups`` and
+    ``state_dict`` pass through, the average included, so a checkpoint resumes it). After ``start`` of the
+    ``total`` steps, every ``every`` steps the model's weights and batch-norm statistics move into a running
+    average of themselves, whose memory grows from 0 to ``decay ** every`` as (step / total) ** ``power``, and are
+    replaced by it; at the end of each epoch, and of training, they are replaced by it again. The model scored
+    and attacked is the one these weights make: no copy is kept aside."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, model: nn.Module, total: int, steps_per_epoch: int) -> None:
+        self.optimizer, self.model, self.total, self.steps_per_epoch = optimizer, model, total, steps_per_epoch
+        self.steps, self.average = 0, None
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return self.optimizer.param_groups
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        self.optimizer.step()
+        self.steps += 1
+        if self.steps > AIRBENCH_LOOKAHEAD_START * self.total and self.steps % AIRBENCH_LOOKAHEAD_EVERY == 0:
+            if self.average is None:
+                self.average = {k: v.detach().clone() for k, v in self._floats().items()}
+            else:
+                progress = self.steps / self.total
+                self._pull(AIRBENCH_LOOKAHEAD_DECAY ** AIRBENCH_LOOKAHEAD_EVERY * progress ** AIRBENCH_LOOKAHEAD_POWER)
+        if self.average is not None and (self.steps % self.steps_per_epoch == 0 or self.steps == self.total):
+            self._pull(1.0)
+
+    def _floats(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in self.model.state_dict().items() if v.is_floating_point()}
+
+    @torch.no_grad()
+    def _pull(self, memory: float) -> None:
+        """average <- memory * average + (1 - memory) * weights, then weights <- average."""
+        for name, value in self._floats().items():
+            self.average[name].lerp_(value, 1 - memory)
+            value.copy_(self.average[name])
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "steps": self.steps, "average": self.average}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.steps, self.average = state["steps"], state["average"]
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, step: int, profile: Profile) -> None:
