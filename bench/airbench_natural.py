@@ -9,7 +9,8 @@ In a fresh output folder, trains the natural model of the airbench network with 
 ``--epochs`` epochs (default: the recipe's), the weight pass in ``--weights`` arithmetic ("auto": bf16 where this CPU
 has bf16 kernels). Printed: the training time and seconds per epoch, and the natural accuracy on the whole test set
 (or its first ``--test-images``) of our CIFAR-10 copy (a JPEG re-encoding, see shared/data/README.md) with its Wilson 95% interval, in eval mode and
-without test-time augmentation (the function the attacks attack). Nothing is asserted.
+without test-time augmentation (the function the attacks attack), and beside it the accuracy on as many training
+images (unaugmented: how well the model fits its training set). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def measure(weights: str, epochs: float | None, seed: int, test_images: int | No
     images, labels = images[:test_images], labels[:test_images]
     correct = natural_accuracy(trained.model, images, labels)
     low, high = wilson_interval(correct, len(labels))
+    train_images, train_labels, _ = load_dataset("cifar10", "train")
+    seen = min(len(labels), len(train_labels))   # as many training images, unaugmented: how well it fits them
+    train_correct = natural_accuracy(trained.model, train_images[:seen], train_labels[:seen])
     settings = config.settings
     return {
         "what": "airbench94's network trained naturally by the study's loop, natural test accuracy (no TTA)",
@@ -68,6 +72,7 @@ def measure(weights: str, epochs: float | None, seed: int, test_images: int | No
         "test_images": len(labels), "test_data": str(provenance),
         "natural_accuracy": round(100 * correct / len(labels), 2),
         "interval_95": [round(100 * low, 2), round(100 * high, 2)],
+        "train_accuracy": round(100 * train_correct / seen, 2), "train_images_scored": seen,
     }
 
 

@@ -102,3 +102,4 @@ def test_airbench_measurement_trains_and_scores_the_network(tmp_path):
     assert saved["train_steps"] == 1 and saved["batch_size"] == 1024 and saved["test_images"] == 100
     assert 0 <= saved["interval_95"][0] <= saved["natural_accuracy"] <= saved["interval_95"][1] <= 100
     assert saved["test_data"].startswith("cifar10/test from")
+    assert saved["train_images_scored"] == 100 and 0 <= saved["train_accuracy"] <= 100
