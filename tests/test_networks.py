@@ -189,12 +189,16 @@ def test_label_smoothing_reaches_the_training_loss():
     assert losses[1] == pytest.approx(float(expected), rel=1e-5) and losses[0] != pytest.approx(losses[1])
 
 
-def test_airbench_models_train_alone():
-    """Trained by the study's own loop (smoke: a few steps of batch 1,024), whitening set from the data, and never
-    stacked with others (batch norm's buffers)."""
-    group = [TrainConfig("cifar10", kind, profile="smoke", reading="raw", network="airbench")
+def test_airbench_models_train_alone(monkeypatch):
+    """Trained by the study's own loop (smoke: a step of batch 1,024), whitening set from the data, and never
+    stacked with others (batch norm's buffers): a group trained "together" (one 02_train notebook) trains each of
+    its models in turn."""
+    profile = dataclasses.replace(get_profile("smoke"), name="airbench-smoke", cifar10_networks=("airbench",))
+    monkeypatch.setitem(config.PROFILES, "airbench-smoke", profile)
+    group = [TrainConfig("cifar10", kind, profile="airbench-smoke", reading="raw", network="airbench")
              for kind in ("standard", "background")]
-    trained = training.train_together(group, progress=False)
+    trained = training.trained_models(group[0], together=True, progress=False)
+    assert [t.config for t in trained] == group
     assert [type(t.model) for t in trained] == [AirbenchNet, AirbenchNet]
     whitened = _net().whiten_from(load_dataset("cifar10", "train").images[:config.AIRBENCH_WHITEN_IMAGES]).whiten
     assert all(torch.allclose(t.model.whiten.weight, whitened.weight) for t in trained)   # frozen while training

@@ -395,7 +395,7 @@ def trained_models(config: TrainConfig, *, together: bool = False, progress: boo
     """``[train_model(config)]``, or with ``together`` every model of the ``together_groups`` group of
     ``config``, trained by ``train_together`` (what ``02_train`` runs)."""
     group = next(g for g in together_groups(config.dataset, config.profile) if config in g) if together else [config]
-    if len(group) == 1 or config.network != PAPER_CNN:  # natural models, groups of one, batch norm: alone
+    if len(group) == 1:  # natural models, and groups of one, train alone
         return [train_model(config, progress=progress)]
     return train_together(group, progress=progress)
 
