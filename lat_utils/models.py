@@ -61,10 +61,11 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 class AirbenchNet(nn.Module):
     """Keller Jordan's airbench94 network for CIFAR-10 (arXiv 2404.00498), written here: about 94% test accuracy
-    in ten epochs of its recipe (``config.NETWORKS["airbench"]``; here on our JPEG copy of CIFAR-10: measured in the reports), 2M parameters.
+    in ten epochs of its recipe (``config.NETWORKS["airbench"]``) on the original CIFAR-10 (on our JPEG copy:
+    bench/README.md), 2M parameters.
 
     Normalization -> a frozen 2x2 whitening convolution (24 channels, set from the training images'
-    patches by ``whiten``) -> GELU -> three groups of [conv 3x3 -> 2x2 max-pool -> batch norm -> GELU ->
+    patches by ``whiten_from``) -> GELU -> three groups of [conv 3x3 -> 2x2 max-pool -> batch norm -> GELU ->
     conv 3x3 -> batch norm -> GELU] of widths 64, 256, 256 -> 3x3 max-pool -> linear (no bias) -> x 1/9.
     Batch norm has frozen unit scales and trainable shifts; each convolution starts as an identity on its
     first input channels (Dirac). Takes images in [0, 1] (the normalization is the network's first layer,

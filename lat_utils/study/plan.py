@@ -98,7 +98,7 @@ class TrainConfig:
         """File-name stem of this model's evaluation at its reading (the key, plus the reading's name when it
         is not the stated eps)."""
         projection = "" if self.localization == "natural" else f"-{self.projection}"
-        return (f"{self.dataset}{_network_part(self.network)}-{self.localization}{projection}{_variant_part(self.variant)}"
+        return (f"{self.dataset}{network_part(self.network)}-{self.localization}{projection}{_variant_part(self.variant)}"
                 f"{_reading_part(self.reading)}-seed{self.seed}")
 
 
@@ -111,7 +111,8 @@ def variant_of(name: str) -> str:
 def network_of(name: str) -> str:
     """The network in a model's name as the tables give it (``TrainConfig.name``): ``natural on airbench`` ->
     ``airbench``; the paper's CNN (``paper_cnn``) for a name without one."""
-    base = name[:name.rindex(" [")] if name.endswith("]") and " [" in name else name
+    variant = variant_of(name)
+    base = name.removesuffix(f" [{variant}]") if variant else name
     return base[base.rindex(" on ") + 4:] if " on " in base else PAPER_CNN
 
 
@@ -186,11 +187,11 @@ def group_name(configs: list[TrainConfig]) -> str:
     if len(configs) == 1:
         return configs[0].key
     first = configs[0]
-    return (f"{first.dataset}{_network_part(first.network)}-together-{first.projection}{_variant_part(first.variant)}"
+    return (f"{first.dataset}{network_part(first.network)}-together-{first.projection}{_variant_part(first.variant)}"
             f"{_reading_part(first.reading)}-seed{first.seed}")
 
 
-def _network_part(network: str) -> str:
+def network_part(network: str) -> str:
     """The network's part of a file name: none for the paper's CNN."""
     return "" if network == PAPER_CNN else f"-{network}"
 

@@ -48,7 +48,7 @@ from ..paths import runs_dir, tables_dir
 from ..progress import tqdm
 from .checkpoints import load_trained
 from .evaluation import BATCH, checkpoint_stamp, first_test_images, load_cell_cache, natural_scores, save_cell_cache
-from .plan import TrainConfig
+from .plan import TrainConfig, network_part
 from .stats import wilson_interval
 
 SWEEP_TARGETS = 0            # no APGD-T (and no Square): the sweep's reduced AutoAttack
@@ -213,8 +213,7 @@ def _sweep_series(config: TrainConfig, settings: SweepSettings, attack: str, cen
               f"{attack} mask, center {center} skipped")
         return None
     images, labels, _ = first_test_images(dataset, settings.n, settings.image_cap)
-    stem = dataset if config.network == PAPER_CNN else f"{dataset}-{config.network}"
-    path = runs_dir(profile_name) / "sweep" / f"{stem}-{attack}-center{center}.pt"
+    path = runs_dir(profile_name) / "sweep" / f"{dataset}{network_part(config.network)}-{attack}-center{center}.pt"
     key = {"settings": {**_cache_settings(settings), "n": len(images), "dataset": dataset, "attack": attack,
                         "center": center, "square_queries": 0},
            "checkpoint": checkpoint_stamp(config)}

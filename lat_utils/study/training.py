@@ -99,12 +99,9 @@ def optimizer_for(model: nn.Module, settings: Profile) -> torch.optim.Optimizer:
     ``AIRBENCH_WEIGHT_DECAY`` per step at the peak learning rate whatever a group's rate, and the whitening layer's
     bias trained for the first ``AIRBENCH_WHITEN_BIAS_FRACTION`` of the steps only, all inside its weight averaging
     (``Lookahead``). Each parameter group keeps its
-    factor of the scheduled rate in ``"lr_scale"`` (``set_learning_rate``)."""
+    factor of the scheduled rate in ``"lr_scale"`` (``set_learning_rate``; Adam's: 1)."""
     if settings.optimizer == "adam":
-        optimizer = adam(model.parameters(), settings.learning_rate)
-        for group in optimizer.param_groups:
-            group["lr_scale"] = 1.0
-        return optimizer
+        return adam(model.parameters(), settings.learning_rate)
     if settings.optimizer != "airbench_sgd":
         raise ValueError(f"unknown optimizer {settings.optimizer!r}: choose one of {OPTIMIZERS}")
     shifts = [m.bias for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
