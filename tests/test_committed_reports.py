@@ -272,7 +272,7 @@ TRAINING_PHRASES = {
     "adds the others": lambda p: len(p.cifar10_readings) == 3,
     "the raw-pixels one": lambda p: tuple(p.cifar10_readings) == ("raw",),
 }
-PROFILE_NAMES = r"(?:smoke|quick|long|deviations|paper)"
+PROFILE_NAMES = r"(?:smoke|quick|long|deviations|airbench|paper)"
 NAMED_PROFILES = re.compile(rf"\b({PROFILE_NAMES}(?:(?:, | and | or )(?:the )?{PROFILE_NAMES})*) profiles?\b")
 
 

@@ -85,11 +85,13 @@ def test_claims_use_the_seeds_their_models_have():
     assert claims.loc["MNIST broad model: 6.5% less natural loss than the standard model"].seeds == 1
 
 
-def _claims_file(folder, values, verdicts, steps=None):
+def _claims_file(folder, values, verdicts, steps=None, network=None):
     rows = pd.DataFrame({"claim": ["a", "b", "c"], "reading": "", "source": "full paper",
                          "paper (%)": [10.0, 10.0, np.nan],
                          "ours (%)": values, "low (%)": np.array(values) - 1, "high (%)": np.array(values) + 1,
                          "seeds": 1, "interval covers": "", "verdict": verdicts, "reason": ""})
+    if network is not None:   # a table of claims_by_network (older tables have no network: the paper's CNN)
+        rows.insert(0, "network", network)
     if steps is None:
         rows.to_csv(folder / "claims.csv", index=False)
     else:
@@ -107,9 +109,13 @@ def test_claims_across_budgets_and_their_trends(tmp_path, monkeypatch):
     _claims_file(folders["long"], [9.0, 12.0, np.nan], ["supported", "supported", "supported"])
     _claims_file(folders["long"], [5.0, 11.0, np.nan], ["direction only", "supported", "inconclusive"],
                  steps=[long_steps // 2, long_steps])
+    _claims_file(folders["airbench"], [50.0, 12.0, np.nan], ["not supported", "supported", "supported"], network="airbench")
     table, left_out = budgets.claims_across_budgets()
     assert left_out == ["The paper profile has not run here (no paper/tables/claims.csv): left out."]
     assert list(table.columns) == budgets.BUDGET_COLUMNS
+    # the airbench profile's claims are on its own network: followed apart from the paper CNN's budgets
+    assert list(table.loc[table["network"] == "airbench", "budget"].unique()) == ["airbench, end"]
+    table = table[table["network"] == "paper_cnn"]
     a = table[table["claim"] == "a"]
     assert list(a["budget"]) == ["quick, end", "long, 1/2", "long, all of training", "long, end"]
     assert a["step"].is_monotonic_increasing
@@ -118,8 +124,9 @@ def test_claims_across_budgets_and_their_trends(tmp_path, monkeypatch):
     assert trend.loc["b", "trend"] == "stable"                  # supported throughout
     assert trend.loc["c", "trend"] == "changes"                 # no paper number
     _claims_file(folders["long"], [9.0, 60.0, np.nan], ["supported", "direction only", "supported"])
-    assert budgets.trends(budgets.claims_across_budgets()[0]).set_index("claim").loc["b", "trend"] == \
-        "away from the paper"
+    trend = budgets.trends(budgets.claims_across_budgets()[0]).set_index(["claim", "network"])
+    assert trend.loc[("b", "paper_cnn"), "trend"] == "away from the paper"
+    assert trend.loc[("a", "airbench"), "trend"] == "stable" and trend.loc[("a", "airbench"), "budgets"] == 1
 
 
 def test_a_claim_still_moving_between_the_last_two_milestones_is_said_to_be(tmp_path, monkeypatch):
@@ -146,7 +153,7 @@ def test_a_claim_still_moving_between_the_last_two_milestones_is_said_to_be(tmp_
 
 
 def test_a_claim_without_a_number_lists_every_change_of_its_verdict():
-    rows = pd.DataFrame({"claim": "combined", "reading": "", "paper (%)": np.nan, "ours (%)": np.nan,
+    rows = pd.DataFrame({"claim": "combined", "network": "paper_cnn", "reading": "", "paper (%)": np.nan, "ours (%)": np.nan,
                          "step": [1, 2, 3], "budget": ["a", "b", "c"], "measure": "end", "profile": "long",
                          "verdict": ["inconclusive", "supported", "inconclusive"]})
     trend = budgets.trends(rows).iloc[0]

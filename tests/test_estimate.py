@@ -19,7 +19,19 @@ def test_training_counts_follow_the_code():
     assert estimate.training_image_steps(smoke, "cifar10") == pytest.approx(per_step * (1 + 2 * (2 + 1)))
     paper = get_profile("paper")  # CIFAR-10: 1 natural model + 2 adversarial ones at each of 3 readings of the eps
     per_step = paper.batch_size * paper.train_steps * len(paper.seeds)
-    assert estimate.training_image_steps(paper, "cifar10") == pytest.approx(per_step * (1 + 2 * 3 * (100 + 1)))
+    assert estimate.training_image_steps(paper, "cifar10", "paper_cnn") == pytest.approx(per_step * (1 + 2 * 3 * (100 + 1)))
+
+
+def test_each_network_is_counted_apart():
+    paper = get_profile("paper")   # CIFAR-10 on the paper's CNN and on airbench
+    for count in (estimate.training_image_steps, estimate.evaluation_image_steps, estimate.sweep_image_steps):
+        parts = [count(paper, "cifar10", network) for network in paper.cifar10_networks]
+        assert all(parts) and count(paper, "cifar10") == pytest.approx(sum(parts)), count.__name__
+    # the airbench profile: its recipe's 480 steps of 1,024 images; the natural model and two adversarial ones
+    # trained against PGD-1 (one forward-backward pass for the attack, one for the update)
+    airbench = get_profile("airbench")
+    assert estimate.training_image_steps(airbench, "cifar10") == pytest.approx(480 * 1024 * (1 + 2 * (1 + 1)))
+    assert estimate.training_image_steps(airbench, "cifar10", "paper_cnn") == 0
 
 
 def test_evaluation_counts_follow_the_code():
@@ -72,7 +84,8 @@ def test_estimate_prints_every_stage_in_seconds_without_training(tmp_path):
     seconds = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
     for stage in ("01 ImageNet attack", "02 training mnist", "02 training cifar10", "03 evaluation mnist",
-                  "03 evaluation cifar10", "04 eps sweep mnist", "04 eps sweep cifar10", "total"):
+                  "03 evaluation cifar10", "04 eps sweep mnist", "04 eps sweep cifar10", "02 training cifar10 (airbench)",
+                  "03 evaluation cifar10 (airbench)", "total"):
         assert stage in result.stdout
     assert "calibration" in result.stdout and " h" in result.stdout  # the paper profile takes hours here
     assert not (tmp_path / "runs").exists(), "an estimate must not train"

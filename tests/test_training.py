@@ -106,7 +106,9 @@ def test_study_models_cover_the_paper():
     assert names == ["natural", "standard", "background", "background (final)", "exact", "broad"]
     assert [c.name for c in study_models("mnist", "quick")] == ["natural", "standard", "background", "broad"]
     cifar = [(c.name, c.reading) for c in study_models("cifar10", "paper") if c.seed == 0]
-    assert cifar == [("natural", "stated"), *((m, r) for m in ("standard", "background") for r in ("raw", "usual", "stated"))]
+    assert cifar == [(f"{m}{on}", r) for on in ("", " on airbench")   # on the paper's CNN, then on airbench's network
+                     for m, r in [("natural", "stated"), *((m, r) for m in ("standard", "background")
+                                                           for r in ("raw", "usual", "stated"))]]
     assert [(c.name, c.reading) for c in study_models("cifar10", "quick")] == [
         ("natural", "stated"), ("standard", "raw"), ("background", "raw")]
     evaluated = [(c.name, c.reading) for c in plan.evaluated_models("cifar10", "quick")]

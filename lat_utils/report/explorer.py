@@ -23,16 +23,21 @@ def finished_models(profile: str) -> dict[str, dict[str, TrainConfig]]:
     """Per dataset, the models of ``profile`` whose training has finished, as the evaluation attacks them (a
     natural CIFAR-10 model at each reading of its eps), by name: the model's name in tables, with its reading
     when it is not the stated eps and its seed when it is not the profile's first."""
-    first_seed = get_profile(profile).seeds[0]
     found: dict[str, dict[str, TrainConfig]] = {}
     for dataset in DATASETS:
         for config in evaluated_models(dataset, profile):
             state = load_checkpoint(checkpoint_path(config), config)
             if state is None or not state["done"]:
                 continue
-            name = config.name + ("" if config.reading == STATED else f" @ {READING_LABELS[config.reading]}")
-            found.setdefault(dataset, {})[name + ("" if config.seed == first_seed else f", seed {config.seed}")] = config
+            found.setdefault(dataset, {})[explorer_name(config)] = config
     return found
+
+
+def explorer_name(config: TrainConfig) -> str:
+    """The name the explorer gives the model of ``config``: its name in tables, with its reading when it is not the
+    stated eps and its seed when it is not its profile's first."""
+    name = config.name + ("" if config.reading == STATED else f" @ {READING_LABELS[config.reading]}")
+    return name + ("" if config.seed == get_profile(config.profile).seeds[0] else f", seed {config.seed}")
 
 
 def model_config(models: dict[str, dict[str, TrainConfig]], dataset: str, model: str) -> TrainConfig:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..attacks import masked_pgd, resolve_precision
-from ..config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, SWEEP_SERIES, TRAIN_PGD_ITERATE, Profile
+from ..config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, PAPER_CNN, SWEEP_SERIES, TRAIN_PGD_ITERATE, Profile
 from ..devices import device, device_name
 from ..models import fast_layout, model_for
 
@@ -52,16 +52,24 @@ def attack_image_steps(steps: int, iterate: str = "best") -> float:
     return steps + (FORWARD if iterate == "best" else 0.0)
 
 
-def _study_models(profile: Profile, dataset: str):
+CALIBRATION_BATCH = 128                              # images per calibration attack, at most (airbench trains 1,024)
+
+
+def networks_of(profile: Profile, dataset: str) -> tuple[str, ...]:
+    """The networks ``profile`` trains on ``dataset`` (``config.NETWORKS``): its CIFAR-10 networks, else the paper's CNN."""
+    return profile.cifar10_networks if dataset == "cifar10" else (PAPER_CNN,)
+
+
+def _study_models(profile: Profile, dataset: str, network: str | None = None):
     from ..study.plan import study_models  # the profile by name: every profile, dry runs included, resolves
 
-    return study_models(dataset, profile.name)
+    return [c for c in study_models(dataset, profile.name) if network in (None, c.network)]
 
 
-def _evaluated_models(profile: Profile, dataset: str):
+def _evaluated_models(profile: Profile, dataset: str, network: str | None = None):
     from ..study.plan import evaluated_models  # each natural CIFAR-10 model once per reading
 
-    return evaluated_models(dataset, profile.name)
+    return [c for c in evaluated_models(dataset, profile.name) if network in (None, c.network)]
 
 
 def _test_images(profile: Profile, n: int | None, dataset: str) -> int:
@@ -70,10 +78,11 @@ def _test_images(profile: Profile, n: int | None, dataset: str) -> int:
     return count if profile.image_cap is None else min(count, profile.image_cap)
 
 
-def training_image_steps(profile: Profile, dataset: str) -> float:
-    """Every training of ``dataset``: per step and image, the attack (adversarial models) and the update."""
+def training_image_steps(profile: Profile, dataset: str, network: str | None = None) -> float:
+    """Every training of ``dataset`` (of its models on ``network``; None: all): per step and image, the attack
+    (adversarial models) and the update."""
     total = 0.0
-    for config in _study_models(profile, dataset):  # each with its own settings (a variant's training attack)
+    for config in _study_models(profile, dataset, network):  # each with its own settings (a variant's training attack)
         settings = config.settings
         per_image = (1.0 if config.localization == "natural"
                      else attack_image_steps(settings.train_pgd_steps, TRAIN_PGD_ITERATE) + 1.0)
@@ -81,13 +90,14 @@ def training_image_steps(profile: Profile, dataset: str) -> float:
     return total
 
 
-def evaluation_image_steps(profile: Profile, dataset: str) -> float:
-    """The evaluation of ``dataset`` (in ``02_train``, gathered by ``03_evaluate``): every model on natural
+def evaluation_image_steps(profile: Profile, dataset: str, network: str | None = None) -> float:
+    """The evaluation of ``dataset`` (in ``02_train``, gathered by ``03_evaluate``; of the models on ``network``,
+    None: all): every model on natural
     inputs and under every attack with the localized AutoAttack (masked PGD and APGD-CE on every image,
     APGD-T and Square on the images still correct), then the torchattacks cross-check (APGD-CE and
     APGD-DLR on the first ``third_party_n`` images). An upper bound: it counts every image as surviving
     every attack, whereas a broken image leaves the later attacks."""
-    models = _evaluated_models(profile, dataset)
+    models = _evaluated_models(profile, dataset, network)
     n = _test_images(profile, profile.n_test, dataset)
     apgd = (profile.apgd_steps + 1 + FORWARD) if profile.apgd_steps else 0.0
     autoattack = (attack_image_steps(profile.eval_pgd_steps) + FORWARD + 2 * apgd + profile.apgd_targets * apgd
@@ -95,7 +105,7 @@ def evaluation_image_steps(profile: Profile, dataset: str) -> float:
     cross = len(models) * n * (FORWARD + len(ATTACK_KINDS[dataset]) * autoattack)
     n_check = min(profile.third_party_n, n)
     check = len(models) * len(ATTACK_KINDS[dataset]) * n_check * 2 * (max(profile.apgd_steps, 1) + 1)
-    return cross + check + milestone_image_steps(profile, dataset)
+    return cross + check + milestone_image_steps(profile, dataset, network)
 
 
 def _sweep_settings(profile: Profile):
@@ -104,27 +114,28 @@ def _sweep_settings(profile: Profile):
     return sweep_settings(profile.name)
 
 
-def sweep_image_steps(profile: Profile, dataset: str) -> float:
-    """The eps sweep (``study.sweep``) of ``dataset``: per series, the natural scores and, at every eps of its
+def sweep_image_steps(profile: Profile, dataset: str, network: str | None = None) -> float:
+    """The eps sweep (``study.sweep``) of ``dataset`` (of the natural model of ``network``, None: of every network's
+    natural model): per series, the natural scores and, at every eps of its
     settings, masked PGD, APGD-CE and APGD-DLR (and APGD-T per target, none in any profile) on its images. An
     upper bound: it counts every image as attacked at every eps, whereas an image broken at a smaller eps is not
     attacked again."""
     if "cifar10" not in profile.datasets:  # the sweep runs in 04_cifar10_eps, which needs CIFAR-10
         return 0.0
     settings = _sweep_settings(profile)
-    series = sum(1 for d, _, _ in SWEEP_SERIES if d == dataset)
+    series = sum(1 for d, _, _ in SWEEP_SERIES if d == dataset) * (1 if network else len(networks_of(profile, dataset)))
     n = _test_images(profile, settings.n, dataset)
     apgd = settings.apgd_steps + 1 + FORWARD
     per_eps = attack_image_steps(settings.pgd_steps) + FORWARD + (2 + settings.targets) * apgd
     return series * n * (FORWARD + len(settings.eps_values) * per_eps)
 
 
-def milestone_image_steps(profile: Profile, dataset: str) -> float:
+def milestone_image_steps(profile: Profile, dataset: str, network: str | None = None) -> float:
     """The learning curves (``curves``): every model at each milestone, on ``curve_n`` images, natural
     (and the collapse check) and under every attack with the profile's PGD alone."""
     n = _test_images(profile, profile.curve_n, dataset)
     per_milestone = n * (2 * FORWARD + len(ATTACK_KINDS[dataset]) * (attack_image_steps(profile.eval_pgd_steps) + FORWARD))
-    return len(_evaluated_models(profile, dataset)) * len(profile.milestones) * per_milestone
+    return len(_evaluated_models(profile, dataset, network)) * len(profile.milestones) * per_milestone
 
 
 def imagenet_image_steps(profile: Profile) -> float:
@@ -181,7 +192,8 @@ def calibrate(model: nn.Module, shape: tuple[int, ...], batch: int, precision: s
 
 
 def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost], dict[str, float]]:
-    """The cost of each stage of ``profile`` on this device, and the calibration (image-steps/s per network)."""
+    """The cost of each stage of ``profile`` on this device, and the calibration (image-steps/s per network: each
+    network of each dataset is counted in its own FLOPs and timed in its own calibration)."""
     precision = resolve_precision(profile.attack_precision, device())
     rates, flops, stages = {}, {}, []
     datasets = [d for d in DATASETS if d in profile.datasets]
@@ -195,16 +207,23 @@ def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost
         stages.append(StageCost("01 ImageNet attack", imagenet_image_steps(profile),
                                 imagenet_image_steps(profile) * flops["imagenet"],
                                 imagenet_image_steps(profile) / rates["imagenet"]))
-    for dataset in datasets:
+    parts = [(dataset, network) for dataset in datasets for network in networks_of(profile, dataset)]
+    for dataset, network in parts:
         torch.manual_seed(0)
-        flops[dataset] = image_step_flops(model_for(dataset), IMAGE_SHAPE[dataset])
-        rates[dataset] = calibrate(model_for(dataset), IMAGE_SHAPE[dataset], profile.batch_size, precision)
+        model, part = model_for(dataset, network), _part_name(dataset, network)
+        flops[part] = image_step_flops(model, IMAGE_SHAPE[dataset])
+        rates[part] = calibrate(model, IMAGE_SHAPE[dataset], min(profile.batch_size, CALIBRATION_BATCH), precision)
     for name, count in (("02 training", training_image_steps), ("03 evaluation", evaluation_image_steps),
                         ("04 eps sweep", sweep_image_steps)):
-        for dataset in datasets:
-            steps = count(profile, dataset)
-            stages.append(StageCost(f"{name} {dataset}", steps, steps * flops[dataset], steps / rates[dataset]))
+        for dataset, network in parts:
+            steps, part = count(profile, dataset, network), _part_name(dataset, network)
+            stages.append(StageCost(f"{name} {part}", steps, steps * flops[part], steps / rates[part]))
     return stages, rates
+
+
+def _part_name(dataset: str, network: str) -> str:
+    """A dataset's part of the estimate: the dataset, and the network where it is not the paper's CNN."""
+    return dataset if network == PAPER_CNN else f"{dataset} ({network})"
 
 
 def format_estimate(profile: Profile, stages: list[StageCost], rates: dict[str, float]) -> str:
@@ -216,11 +235,11 @@ def format_estimate(profile: Profile, stages: list[StageCost], rates: dict[str, 
              f"(attack arithmetic {resolve_precision(profile.attack_precision, device())}):",
              "  calibration (image-steps/s of masked_pgd, measured now): "
              + ", ".join(f"{k} {v:,.3g}" for k, v in rates.items()),
-             f"  {'stage':<24} {'image-steps':>14} {'FLOPs':>10} {'est. time':>12}"]
+             f"  {'stage':<34} {'image-steps':>14} {'FLOPs':>10} {'est. time':>12}"]
     for s in stages:
-        lines.append(f"  {s.stage:<24} {s.image_steps:>14.3g} {s.flops:>10.2g} {duration(s.seconds):>12}")
+        lines.append(f"  {s.stage:<34} {s.image_steps:>14.3g} {s.flops:>10.2g} {duration(s.seconds):>12}")
     total = StageCost("total", *(sum(getattr(s, f) for s in stages) for f in ("image_steps", "flops", "seconds")))
-    lines.append(f"  {'total (one process)':<24} {total.image_steps:>14.3g} {total.flops:>10.2g} "
+    lines.append(f"  {'total (one process)':<34} {total.image_steps:>14.3g} {total.flops:>10.2g} "
                  f"{duration(total.seconds):>12}")
     return "\n".join(lines)
 

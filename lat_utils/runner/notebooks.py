@@ -35,8 +35,9 @@ from ..config import DATASETS, get_profile
 from ..paths import PROJECT_ROOT, reports_dir
 from ..progress import ENV as PROGRESS_ENV
 from ..progress import TEXT as PROGRESS_TEXT
+from ..report.explorer import explorer_name
 from ..report.portable import make_file_portable
-from ..study.plan import group_name, study_models, together_groups
+from ..study.plan import evaluated_models, group_name, study_models, together_groups
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 
@@ -65,6 +66,8 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
                  for group in groups]
     imagenet = [Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})]
     only = {"profile": profile}
+    shown = next(c for c in evaluated_models(datasets[0], profile) if c.localization == "standard")  # the explorer's view
+    explorer = {"profile": profile, "dataset": shown.dataset, "model": explorer_name(shown)}
     return [
         # the ImageNet attack needs no model of ours: it runs beside the training
         [*(imagenet if settings.imagenet else []), *trainings],
@@ -75,7 +78,7 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
         # the deviations study compares configurations (08), not training budgets (06)
         [Execution("08_deviations.ipynb", "08_deviations.ipynb", only) if settings.variants
          else Execution("06_budgets.ipynb", "06_budgets.ipynb", only),
-         Execution("07_explorer.ipynb", "07_explorer.ipynb", only)],  # reads the models only
+         Execution("07_explorer.ipynb", "07_explorer.ipynb", explorer)],  # reads the models only
     ]
 
 

@@ -3,7 +3,9 @@
 Gathers, for every profile that has run, its claims table at the end (``tables/claims.csv``, written by
 ``05_figures_and_claims``: the finished models under the localized AutoAttack) and, where the profile
 keeps milestones, at each milestone (``tables/claims_milestones.csv``: the profile's PGD alone on its first
-``curve_n`` test images, see ``curves``). A profile that has not run is left out, and said to be.
+``curve_n`` test images, see ``curves``). A profile that has not run is left out, and said to be. A claim is
+followed on each network it was judged on (``network``: the airbench profile's CIFAR-10 claims are on its own
+network, whose training steps are not the paper CNN's): a trend compares the budgets of one network.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ..config import READING_LABELS, get_profile
+from ..config import PAPER_CNN, READING_LABELS, get_profile
 from ..paths import tables_dir
 
-BUDGET_COLUMNS = ["claim", "reading", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
+BUDGET_COLUMNS = ["claim", "network", "reading", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
                   "verdict"]
-TREND_COLUMNS = ["claim", "reading", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why",
+TREND_COLUMNS = ["claim", "network", "reading", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why",
                  "last milestones", "move"]
 MILESTONE_MEASURE = "PGD-"   # how the milestone rows' measure begins (the end rows use the localized AutoAttack)
-COMPARED = ("quick", "long", "paper")    # the profiles 06_budgets compares, cheapest first
+COMPARED = ("quick", "long", "airbench", "paper")    # the profiles 06_budgets compares
 
 
 def compared_with(profile: str) -> tuple[str, ...]:
@@ -54,19 +56,20 @@ def claims_across_budgets(profiles: tuple[str, ...] = COMPARED) -> tuple[pd.Data
     table = pd.concat(frames, ignore_index=True)[BUDGET_COLUMNS]
     order = {claim: i for i, claim in enumerate(dict.fromkeys(table["claim"]))}
     readings = {label: i for i, label in enumerate(READING_LABELS.values())}
-    table = table.sort_values(["claim", "reading", "step", "measure"], kind="stable",
-                              key=lambda c: c.map(order) if c.name == "claim" else c.map(readings).fillna(-1)
-                              if c.name == "reading" else c)
+    networks = {network: i for i, network in enumerate(dict.fromkeys(table["network"]))}
+    keys = {"claim": order, "network": networks, "reading": readings}
+    table = table.sort_values(["claim", "network", "reading", "step", "measure"], kind="stable",
+                              key=lambda c: c.map(keys[c.name]).fillna(-1) if c.name in keys else c)
     return table.reset_index(drop=True), left_out
 
 
 def trends(budgets: pd.DataFrame) -> pd.DataFrame:
-    """Per claim and reading of the eps (rows of ``TREND_COLUMNS``): *stable* where every budget gives the same verdict; else
+    """Per claim, network and reading of the eps (rows of ``TREND_COLUMNS``): *stable* where every budget gives the same verdict; else
     *toward the paper* or *away from the paper* by whether our value at the largest budget lies closer
     to the paper's number than at the smallest (*changes* for a claim without a number). And whether
     the value has settled (``last milestones``, see :func:`movement`)."""
     rows = []
-    for (claim, reading), part in budgets.groupby(["claim", "reading"], sort=False):
+    for (claim, network, reading), part in budgets.groupby(["claim", "network", "reading"], sort=False):
         part = part.sort_values("step", kind="stable")
         verdicts = list(part["verdict"])
         paper = part["paper (%)"].iloc[0]
@@ -81,7 +84,7 @@ def trends(budgets: pd.DataFrame) -> pd.DataFrame:
             why = (f"{values[0]:.3g}% at {part['budget'].iloc[0]} -> {values[-1]:.3g}% at {part['budget'].iloc[-1]}; "
                    f"paper {paper:g}%")
         settled, move = movement(part)
-        rows.append({"claim": claim, "reading": reading, "paper (%)": paper, "budgets": len(verdicts), "first verdict": verdicts[0],
+        rows.append({"claim": claim, "network": network, "reading": reading, "paper (%)": paper, "budgets": len(verdicts), "first verdict": verdicts[0],
                      "last verdict": verdicts[-1], "trend": trend, "why": why, "last milestones": settled, "move": move})
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
 
@@ -106,8 +109,11 @@ def movement(part: pd.DataFrame) -> tuple[str, str]:
 
 
 def _with_reading(claims: pd.DataFrame) -> pd.DataFrame:
-    """A claims table with an empty ``reading`` where a claim has none (its dataset was not run)."""
-    return claims.assign(reading=claims["reading"].astype(object).fillna("").astype(str))  # read all empty: float
+    """A claims table with an empty ``reading`` where a claim has none (its dataset was not run), and its ``network``
+    (the paper's CNN where the table has none: tables written before there was a second network)."""
+    network = claims["network"] if "network" in claims else PAPER_CNN
+    return claims.assign(reading=claims["reading"].astype(object).fillna("").astype(str),  # read all empty: float
+                         network=network)
 
 
 def _fraction(fraction: float) -> str:

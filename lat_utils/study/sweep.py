@@ -48,7 +48,7 @@ from ..paths import runs_dir, tables_dir
 from ..progress import tqdm
 from .checkpoints import load_trained
 from .evaluation import BATCH, checkpoint_stamp, first_test_images, load_cell_cache, natural_scores, save_cell_cache
-from .plan import TrainConfig, network_part
+from .plan import TrainConfig, network_of, network_part
 from .stats import wilson_interval
 
 SWEEP_TARGETS = 0            # no APGD-T (and no Square): the sweep's reduced AutoAttack
@@ -189,10 +189,12 @@ def eps_sweep(profile_name: str, *, progress: bool = True) -> pd.DataFrame:
     Cached per series in ``runs/<profile>/sweep/`` (saved after every eps, keyed by the settings and the
     checkpoint), so an interrupted sweep resumes at the eps it was in.
     """
-    settings = sweep_settings(profile_name)
+    settings, profile = sweep_settings(profile_name), get_profile(profile_name)
     tables = []
     for dataset, attack, center in SWEEP_SERIES:
-        networks = get_profile(profile_name).cifar10_networks if dataset == "cifar10" else (PAPER_CNN,)
+        if dataset not in profile.datasets:
+            continue
+        networks = profile.cifar10_networks if dataset == "cifar10" else (PAPER_CNN,)
         for network in networks:
             config = TrainConfig(dataset, "natural", profile=profile_name, seed=0, network=network)
             table = _sweep_series(config, settings, attack, center, progress=progress)
@@ -258,6 +260,27 @@ def kept_crossings(table: pd.DataFrame, target: float = PAPER_CIFAR10_KEPT) -> p
                      "eps_high": found["eps_high"], "eps_high_255": found["eps_high"] * 255,
                      "note": "; ".join(notes)})
     return pd.DataFrame(rows, columns=CROSSING_COLUMNS)
+
+
+def crossings_by_profile(profiles: tuple[str, ...]) -> pd.DataFrame:
+    """The CIFAR-10 crossings (``kept_crossings``) of every profile of ``profiles`` whose sweep has run here
+    (``tables/eps_sweep_crossings.csv``), side by side: rows of ``CROSSING_COLUMNS`` with the ``profile``, the
+    ``network`` and its natural model's ``natural_accuracy`` (%, on the sweep's images) in front."""
+    frames = []
+    for name in profiles:
+        folder = tables_dir(name)
+        if not (folder / "eps_sweep_crossings.csv").exists():
+            continue
+        crossings = pd.read_csv(folder / "eps_sweep_crossings.csv", keep_default_na=False, na_values=[""])
+        sweep = pd.read_csv(folder / "eps_sweep.csv")
+        natural = sweep.groupby(["dataset", "model", "attack", "center"])["natural_accuracy"].first()
+        crossings = crossings[crossings["dataset"] == "cifar10"]
+        frames.append(crossings.assign(
+            profile=name, network=crossings["model"].map(network_of),
+            natural_accuracy=[natural.get(tuple(k), math.nan)
+                              for k in crossings[["dataset", "model", "attack", "center"]].to_numpy()]))
+    columns = ["profile", "network", "natural_accuracy", *CROSSING_COLUMNS]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
 def _crossing(eps: np.ndarray, kept: np.ndarray, target: float) -> tuple[float, str]:
