@@ -447,3 +447,52 @@ def test_the_results_page_says_what_the_deviations_tables_say():
     missing = [quote for quote in results_quotes_of_the_deviations_run() if _flat(quote) not in results]
     assert not missing, f"docs/results.md does not say what the committed deviations tables say: {missing}"
 
+
+# --- CIFAR-10 on airbench94's network (reports/airbench): what the README and docs/results.md say of it ---
+
+def _crossing(row: pd.Series) -> str:
+    return f"{row['eps_255']:.1f}/255 [{row['eps_low_255']:.1f}, {row['eps_high_255']:.1f}]"
+
+
+def airbench_run_facts() -> dict:
+    """What the README and docs/results.md quote of the committed airbench run, from its tables."""
+    test_set = _table("airbench", "test_set_cifar10.csv").set_index("model")
+    crossings = _table("airbench", "eps_sweep_crossings_by_profile.csv").set_index(["profile", "attack", "center"])
+    claims_table = _table("airbench", "claims.csv")
+    evaluation = _table("airbench", "eval_cifar10.csv").set_index(["model", "attack"])
+    run = json.loads((PROJECT_ROOT / "reports" / "airbench" / "run.json").read_text())
+    return {"minutes": run["seconds"] / 60, "test_set": test_set, "crossings": crossings,
+            "claims": claims_table.set_index("claim"), "verdicts": claims_table["verdict"].value_counts(),
+            "evaluation": evaluation}
+
+
+def readme_quotes_of_the_airbench_run() -> list[str]:
+    """What the README says of the committed airbench run, computed from its tables."""
+    facts = airbench_run_facts()
+    natural, crossings = facts["test_set"].loc["natural on airbench"], facts["crossings"]
+    return [
+        f"**{facts['minutes']:.1f} minutes**",
+        f"**{natural['accuracy']:.1f}% [{natural['accuracy_low']:.1f}, {natural['accuracy_high']:.1f}]**",
+        f"**{_crossing(crossings.loc[('airbench', 'background', 6)])}**",
+        _crossing(crossings.loc[("airbench", "standard", 6)]),
+        _crossing(crossings.loc[("quick", "background", 6)]),
+        _crossing(crossings.loc[("long", "background", 6)]),
+    ]
+
+
+AIRBENCH_COMMITTED = pytest.mark.skipif(not (PROJECT_ROOT / "reports" / "airbench" / "run.json").exists(),
+                                        reason="the airbench profile's first run is not committed yet")
+
+
+@AIRBENCH_COMMITTED
+def test_the_readme_says_what_the_airbench_tables_say():
+    readme = _flat((PROJECT_ROOT / "README.md").read_text())
+    missing = [quote for quote in readme_quotes_of_the_airbench_run() if _flat(quote) not in readme]
+    assert not missing, f"the README does not say what the committed airbench tables say: {missing}"
+
+
+@AIRBENCH_COMMITTED
+def test_the_results_page_says_what_the_airbench_tables_say():
+    results = _flat((PROJECT_ROOT / "docs" / "results.md").read_text())
+    missing = [quote for quote in readme_quotes_of_the_airbench_run() if _flat(quote) not in results]
+    assert not missing, f"docs/results.md does not say what the committed airbench tables say: {missing}"

@@ -89,4 +89,6 @@ def test_estimate_prints_every_stage_in_seconds_without_training(tmp_path):
         assert stage in result.stdout
     assert "calibration" in result.stdout and " h" in result.stdout  # the paper profile takes hours here
     assert not (tmp_path / "runs").exists(), "an estimate must not train"
-    assert seconds < 120
+    # a few seconds of calibration per network (four here: ImageNet's, MNIST's, and CIFAR-10's two) and counting:
+    # minutes at most, even beside the rest of the suite on 2 cores
+    assert seconds < 180

@@ -338,8 +338,10 @@ def test_together_groups_cover_the_study_once():
     assert sorted(c.key for g in groups for c in g) == sorted(c.key for c in study_models("mnist", "paper"))
     # per seed: natural; standard, background, exact, broad; background (final)
     assert [len(g) for g in groups] == [1, 4, 1] * len(get_profile("paper").seeds)
-    cifar = plan.together_groups("cifar10", "paper")  # per seed: natural; the two adversarial models per reading
-    assert [len(g) for g in cifar] == [1, 2, 2, 2] * len(get_profile("paper").seeds)
+    cifar = plan.together_groups("cifar10", "paper")  # per network and seed: natural; the two adversarial models per reading
+    paper = get_profile("paper")
+    assert [len(g) for g in cifar] == [1, 2, 2, 2] * len(paper.seeds) * len(paper.cifar10_networks)
+    assert all(len({c.network for c in g}) == 1 for g in cifar)
     assert all(len({c.reading for c in g}) == 1 for g in cifar)
 
 

@@ -222,7 +222,8 @@ def learning_curves(curves: pd.DataFrame, dataset: str, paper_steps: int, paper_
     own = curves[(curves["attack"] == curves["localization"]) & (curves["attack"] != "natural")]
     data = pd.concat([curves.assign(column=curves["attack"]), own.assign(column="own")], ignore_index=True)
     fig, axes = plt.subplots(2, 3, figsize=(15, 7.5), sharex=True)
-    colours = dict(zip(data["model"].unique(), _seaborn().color_palette("tab10")))
+    palette = _seaborn().color_palette("tab10")
+    colours = {model: palette[i % len(palette)] for i, model in enumerate(data["model"].unique())}  # > 10 models: again
     for col, column in enumerate(columns):
         part = data[data["column"] == column]
         for row, metric in enumerate(("loss", "accuracy")):

@@ -52,7 +52,7 @@ def attack_image_steps(steps: int, iterate: str = "best") -> float:
     return steps + (FORWARD if iterate == "best" else 0.0)
 
 
-CALIBRATION_BATCH = 128                              # images per calibration attack, at most (airbench trains 1,024)
+CALIBRATION_BATCH = 32                               # images per calibration attack, at most (airbench trains 1,024)
 
 
 def networks_of(profile: Profile, dataset: str) -> tuple[str, ...]:
