@@ -24,7 +24,8 @@ def trainings(stages: list[list[runner.Execution]]) -> list[runner.Execution]:
 def training_config(execution: runner.Execution) -> plan.TrainConfig:
     """The model that an execution of ``02_train`` names, as the notebook builds it from its parameters."""
     p = execution.parameters
-    return plan.TrainConfig(p["dataset"], p["localization"], p["projection"], p["profile"], p["seed"], p["reading"])
+    return plan.TrainConfig(p["dataset"], p["localization"], p["projection"], p["profile"], p["seed"], p["reading"],
+                            p["variant"], p["network"])
 
 
 def synthetic_results(dataset, losses, seeds=(0,), n=200, noise=0.0, collapsed=()):

@@ -47,8 +47,8 @@ def _uninterrupted(profile: str, threads: int) -> None:
     tables = {d: pd.read_csv(tables_dir(profile) / f"eval_{d}.csv") for d in DATASETS}
     per_image = {d: pd.read_csv(tables_dir(profile) / f"per_image_{d}.csv.gz", keep_default_na=False)
                  for d in DATASETS}
-    claims.claims_table(tables, per_image, get_profile(profile)).to_csv(tables_dir(profile) / "claims.csv",
-                                                                         index=False)
+    claims.claims_by_network(tables, per_image, get_profile(profile)).to_csv(tables_dir(profile) / "claims.csv",
+                                                                              index=False)
     runner.cli.mark_dry_run_tables(profile)
 
 
