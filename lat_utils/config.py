@@ -302,6 +302,10 @@ class Profile:
             settings = {name: dry_run_value(name, value) for name, value in settings.items()}
         return replace(self, **settings)
 
+    def networks(self, dataset: str) -> tuple[str, ...]:
+        """The networks this profile trains on ``dataset`` (``NETWORKS``): its CIFAR-10 networks, else the paper's CNN."""
+        return self.cifar10_networks if dataset == "cifar10" else (PAPER_CNN,)
+
     def at_eps(self, eps: float) -> Profile:
         """These settings with another eps, the attacks' step sizes scaled with it (each step stays the same
         fraction of eps: the rule of every profile)."""

@@ -55,11 +55,6 @@ def attack_image_steps(steps: int, iterate: str = "best") -> float:
 CALIBRATION_BATCH = 32                               # images per calibration attack, at most (airbench trains 1,024)
 
 
-def networks_of(profile: Profile, dataset: str) -> tuple[str, ...]:
-    """The networks ``profile`` trains on ``dataset`` (``config.NETWORKS``): its CIFAR-10 networks, else the paper's CNN."""
-    return profile.cifar10_networks if dataset == "cifar10" else (PAPER_CNN,)
-
-
 def _study_models(profile: Profile, dataset: str, network: str | None = None):
     from ..study.plan import study_models  # the profile by name: every profile, dry runs included, resolves
 
@@ -123,7 +118,7 @@ def sweep_image_steps(profile: Profile, dataset: str, network: str | None = None
     if "cifar10" not in profile.datasets:  # the sweep runs in 04_cifar10_eps, which needs CIFAR-10
         return 0.0
     settings = _sweep_settings(profile)
-    series = sum(1 for d, _, _ in SWEEP_SERIES if d == dataset) * (1 if network else len(networks_of(profile, dataset)))
+    series = sum(1 for d, _, _ in SWEEP_SERIES if d == dataset) * (1 if network else len(profile.networks(dataset)))
     n = _test_images(profile, settings.n, dataset)
     apgd = settings.apgd_steps + 1 + FORWARD
     per_eps = attack_image_steps(settings.pgd_steps) + FORWARD + (2 + settings.targets) * apgd
@@ -207,7 +202,7 @@ def estimate(profile: Profile, *, imagenet: bool = True) -> tuple[list[StageCost
         stages.append(StageCost("01 ImageNet attack", imagenet_image_steps(profile),
                                 imagenet_image_steps(profile) * flops["imagenet"],
                                 imagenet_image_steps(profile) / rates["imagenet"]))
-    parts = [(dataset, network) for dataset in datasets for network in networks_of(profile, dataset)]
+    parts = [(dataset, network) for dataset in datasets for network in profile.networks(dataset)]
     for dataset, network in parts:
         torch.manual_seed(0)
         model, part = model_for(dataset, network), _part_name(dataset, network)

@@ -129,10 +129,9 @@ def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
     if dataset not in profile.datasets:
         return []
     readings = profile.cifar10_readings if dataset == "cifar10" else (STATED,)
-    networks = profile.cifar10_networks if dataset == "cifar10" else (PAPER_CNN,)
     seeds = tuple(dict.fromkeys((*profile.seeds, *profile.central_seeds)))
     configs = []
-    for network in networks:
+    for network in profile.networks(dataset):
         for seed in seeds:
             for localization in MODEL_KINDS[dataset]:
                 if dataset == "mnist" and profile.model_kinds and localization not in profile.model_kinds:

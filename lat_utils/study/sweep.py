@@ -31,7 +31,6 @@ import torch.nn as nn
 from ..attacks import localized_autoattack, resolve_precision
 from ..config import (
     PAPER_CIFAR10_KEPT,
-    PAPER_CNN,
     PAPER_MNIST_EXACT_ACCURACY,
     PAPER_MNIST_NATURAL_ACCURACY,
     READING_LABELS,
@@ -194,8 +193,7 @@ def eps_sweep(profile_name: str, *, progress: bool = True) -> pd.DataFrame:
     for dataset, attack, center in SWEEP_SERIES:
         if dataset not in profile.datasets:
             continue
-        networks = profile.cifar10_networks if dataset == "cifar10" else (PAPER_CNN,)
-        for network in networks:
+        for network in profile.networks(dataset):
             config = TrainConfig(dataset, "natural", profile=profile_name, seed=0, network=network)
             table = _sweep_series(config, settings, attack, center, progress=progress)
             if table is not None:
