@@ -14,9 +14,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import ATTACK_KINDS, DATASETS, READING_LABELS, STATED, get_profile
+from ..config import ATTACK_KINDS, DATASETS
 from ..study.checkpoints import checkpoint_path, load_checkpoint
-from ..study.plan import TrainConfig, evaluated_models
+from ..study.plan import TrainConfig, evaluated_models, explorer_name
 
 
 def finished_models(profile: str) -> dict[str, dict[str, TrainConfig]]:
@@ -31,13 +31,6 @@ def finished_models(profile: str) -> dict[str, dict[str, TrainConfig]]:
                 continue
             found.setdefault(dataset, {})[explorer_name(config)] = config
     return found
-
-
-def explorer_name(config: TrainConfig) -> str:
-    """The name the explorer gives the model of ``config``: its name in tables, with its reading when it is not the
-    stated eps and its seed when it is not its profile's first."""
-    name = config.name + ("" if config.reading == STATED else f" @ {READING_LABELS[config.reading]}")
-    return name + ("" if config.seed == get_profile(config.profile).seeds[0] else f", seed {config.seed}")
 
 
 def model_config(models: dict[str, dict[str, TrainConfig]], dataset: str, model: str) -> TrainConfig:

@@ -35,9 +35,8 @@ from ..config import DATASETS, get_profile
 from ..paths import PROJECT_ROOT, reports_dir
 from ..progress import ENV as PROGRESS_ENV
 from ..progress import TEXT as PROGRESS_TEXT
-from ..report.explorer import explorer_name
 from ..report.portable import make_file_portable
-from ..study.plan import evaluated_models, group_name, study_models, together_groups
+from ..study.plan import evaluated_models, explorer_name, group_name, study_models, together_groups
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 

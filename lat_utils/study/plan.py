@@ -17,6 +17,7 @@ from ..config import (
     NETWORKS,
     PAPER_CNN,
     PROJECTIONS,
+    READING_LABELS,
     STATED,
     VARIANTS,
     Profile,
@@ -179,6 +180,13 @@ def together_groups(dataset: str, profile_name: str) -> list[list[TrainConfig]]:
                else (config.projection, config.seed, config.reading, config.variant, config.network))
         groups.setdefault(key, []).append(config)
     return list(groups.values())
+
+
+def explorer_name(config: TrainConfig) -> str:
+    """The name the explorer gives the model of ``config``: its name in tables, with its reading when it is not the
+    stated eps and its seed when it is not its profile's first."""
+    name = config.name + ("" if config.reading == STATED else f" @ {READING_LABELS[config.reading]}")
+    return name + ("" if config.seed == get_profile(config.profile).seeds[0] else f", seed {config.seed}")
 
 
 def group_name(configs: list[TrainConfig]) -> str:
