@@ -108,6 +108,7 @@ TRAIN_PGD_ITERATE = "last"
 # natively, else fp32); the projection, the budgets and the images always stay float32.
 PRECISIONS = ("fp32", "bf16", "auto")
 OPTIMIZERS = ("adam", "airbench_sgd")
+OPTIMIZER_LABELS = {"adam": "Adam", "airbench_sgd": "SGD with Nesterov momentum"}  # in tables and reasons
 LR_SCHEDULES = ("constant", "cosine", "triangle")
 
 # Which localizations are trained and attacked on each dataset. On CIFAR-10 the paper uses only
@@ -503,7 +504,9 @@ DRY_RUN_BATCH = 64              # training images per step, at most (the paper C
 DRY_RUN_COUNT = 2               # what every other int setting (steps, queries, restarts, ...) becomes at most
 DRY_RUN_LIMITS = {"train_steps": 3, "batch_size": DRY_RUN_BATCH, "n_test": DRY_RUN_IMAGES, "curve_n": DRY_RUN_IMAGES, "sweep_n": DRY_RUN_IMAGES,
                   "imagenet_extra": 2}
-DRY_RUN_CUT = ("seeds", "central_seeds", "imagenet_eps_sweep", "cifar10_readings")  # tuples cut to their first DRY_RUN_COUNT values
+DRY_RUN_CUT = ("imagenet_eps_sweep", "cifar10_readings")  # tuples cut to their first DRY_RUN_COUNT values
+# seeds: every model in the first seed, the central models in one more (several seeds stay several where the claims
+# combine them, and the extra-seed path of the long profile runs too)
 
 
 def dry_run_value(name: str, value):
@@ -516,23 +519,31 @@ def dry_run_value(name: str, value):
 
 def dry_run(profile: Profile) -> Profile:
     """``profile`` with every int setting shrunk (to ``DRY_RUN_LIMITS[name]``, else ``DRY_RUN_COUNT``),
-    its seeds, ImageNet eps sweep and CIFAR-10 readings cut to their first ``DRY_RUN_COUNT`` values (several seeds and a sweep
-    stay several), the batch size to at most ``DRY_RUN_BATCH``, and everything else kept: schedules, precision and ``n_test`` (None stays
+    its ImageNet eps sweep and CIFAR-10 readings cut to their first ``DRY_RUN_COUNT`` values (a sweep stays several),
+    its seeds to those of ``dry_run_seeds``, the batch size to at most ``DRY_RUN_BATCH``, and everything else kept: schedules, precision and ``n_test`` (None stays
     None, so the full-test-set path runs; ``image_cap`` cuts it where it is sliced)."""
     if profile.dry_run:
         raise ValueError(f"{profile.name!r} is already a dry run")
     shrunk = {f.name: dry_run_value(f.name, value) for f in fields(profile)
               if isinstance(value := getattr(profile, f.name), int) and not isinstance(value, bool)}
     cut = {name: getattr(profile, name)[:DRY_RUN_COUNT] for name in DRY_RUN_CUT}
+    cut |= dry_run_seeds(profile)
     sweep = ", ".join(f"{eps * 255:g}/255" for eps in cut["imagenet_eps_sweep"]) or "none"
     return replace(
         profile, **shrunk, **cut, name=profile.name + DRY_RUN_SUFFIX, dry_run=True, image_cap=DRY_RUN_IMAGES,
         description=f"DRY RUN of the {profile.name} profile: its code path with every count shrunk; "
                     "its numbers mean nothing. " + profile.description,
         deviations=(f"DRY RUN: counts shrunk ({', '.join(f'{k}={v}' for k, v in shrunk.items())}; "
-                    f"seeds {cut['seeds']}; at most {DRY_RUN_IMAGES} test images; ImageNet eps {sweep}): "
+                    f"seeds {cut['seeds']}, the central models also {cut['central_seeds']}; at most {DRY_RUN_IMAGES} test images; ImageNet eps {sweep}): "
                     "not a result", *profile.deviations),
     )
+
+
+def dry_run_seeds(profile: Profile) -> dict[str, tuple[int, ...]]:
+    """A dry run's seeds: every model in the profile's first seed, the central models also in its next one (of
+    ``seeds`` or else ``central_seeds``), so that several seeds stay several where a claim combines them."""
+    extra = (*profile.seeds[1:], *profile.central_seeds)[:1]
+    return {"seeds": profile.seeds[:1], "central_seeds": extra}
 
 
 def get_profile(name: str) -> Profile:

@@ -51,6 +51,10 @@ def test_dry_run_shrinks_every_count_and_keeps_the_code_path(name):
     for field in config.DRY_RUN_CUT:  # several stay several
         assert getattr(dry, field) == getattr(base, field)[:config.DRY_RUN_COUNT], field
         assert min(len(getattr(base, field)), 2) == min(len(getattr(dry, field)), 2), field
+    # every model in the first seed; the central models in two where the profile has several
+    assert dry.seeds == base.seeds[:1]
+    base_seeds, dry_seeds = {*base.seeds, *base.central_seeds}, {*dry.seeds, *dry.central_seeds}
+    assert dry_seeds <= base_seeds and len(dry_seeds) == min(len(base_seeds), 2)
     for field in ("lr_schedule", "eps", "attack_precision",
                   "background_projections", "eps_warmup_fraction"):
         assert getattr(dry, field) == getattr(base, field), field
