@@ -39,9 +39,10 @@ def test_the_committed_reports_have_claims_tables():
 def test_every_committed_verdict_follows_the_documented_rule(profile):
     table = pd.read_csv(PROJECT_ROOT / "reports" / profile / "tables" / "claims.csv", keep_default_na=False,
                         na_values=[""])
-    as_paper = claims.trains_as_paper(get_profile(profile))
     checked = 0
     for row in table.to_dict("records"):
+        # a network is trained by its own recipe (older tables have no network column: the paper's CNN)
+        as_paper = claims.trains_as_paper(get_profile(profile).with_network(row.get("network", "paper_cnn")))
         if row["claim"] not in KIND:  # the combined claims: their rule needs every model's intervals (tested in test_claims)
             continue
         if str(row["reason"]).startswith("rests on collapsed") or str(row["reason"]).endswith("was not run"):
@@ -52,7 +53,7 @@ def test_every_committed_verdict_follows_the_documented_rule(profile):
         assert row["verdict"] == expected, (f"{profile}: {row['claim']} ({row['reading']}): {row['verdict']}, "
                                             f"the rule says {expected}")
         checked += 1
-    assert checked >= 10
+    assert checked >= (10 if "mnist" in get_profile(profile).datasets else 6)   # a CIFAR-10-only profile: its 6
 
 
 def test_the_documented_rule_is_the_codes_on_every_kind():

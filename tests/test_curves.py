@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lat_utils import config
+from lat_utils.report import plots
 from lat_utils.config import ATTACK_KINDS, CENTRAL_MODELS, get_profile
 from lat_utils.study import budgets, checkpoints, curves, evaluation
 from lat_utils.study.checkpoints import milestone_steps
@@ -127,6 +128,13 @@ def test_claims_across_budgets_and_their_trends(tmp_path, monkeypatch):
     trend = budgets.trends(budgets.claims_across_budgets()[0]).set_index(["claim", "network"])
     assert trend.loc[("b", "paper_cnn"), "trend"] == "away from the paper"
     assert trend.loc[("a", "airbench"), "trend"] == "stable" and trend.loc[("a", "airbench"), "budgets"] == 1
+    # the figure's panels name the network a claim was judged on, however long the claim
+    everything = budgets.claims_across_budgets()[0]
+    everything["claim"] = everything["claim"] + ": a claim as long as the paper's longest, which once lost its end"
+    figure = plots.claims_across_budgets(everything, tmp_path / "budgets.png")
+    titles = [ax.get_title().replace("\n", " ") for ax in figure.axes if ax.get_title()]
+    assert sum(title.endswith("which once lost its end (on airbench)") for title in titles) == 2   # a and b
+    assert all("which once lost its end" in title for title in titles)
 
 
 def test_a_claim_still_moving_between_the_last_two_milestones_is_said_to_be(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ Each function returns its matplotlib Figure and, given ``path``, saves it as PNG
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -298,7 +299,7 @@ def claims_across_budgets(budgets: pd.DataFrame, path: str | Path | None = None)
         ax.axhline(0, color="gray", linestyle=":", linewidth=1)
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=10)
-        ax.set_title(claim if len(claim) <= 70 else claim[:67] + "...", fontsize=7)
+        ax.set_title("\n".join(textwrap.wrap(claim, 75)), fontsize=7)   # whole: its reading and network end it
         ax.tick_params(labelsize=7)
     for ax in axes.flat[len(claims):]:
         ax.axis("off")

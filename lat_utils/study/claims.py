@@ -34,6 +34,7 @@ from ..config import (
     CIFAR10_READINGS,
     LEARNING_RATE,
     LOSS_SCALE,
+    OPTIMIZER_LABELS,
     PAPER_CIFAR10_KEPT,
     PAPER_CIFAR10_NATURAL_ACCURACY,
     PAPER_CNN,
@@ -187,8 +188,9 @@ class PerImage:
 
 def trains_as_paper(profile: Profile) -> bool:
     """Does ``profile`` train with the paper's steps, batch and optimizer (Adam at its constant learning
-    rate)? Then an absolute number about its natural models can be set beside the paper's."""
-    return (profile.train_steps >= TRAIN_STEPS and profile.batch_size == BATCH_SIZE
+    rate)? Then an absolute number about its natural models can be set beside the paper's. A network's own
+    recipe is judged by ``profile.with_network(network)``."""
+    return (profile.train_steps >= TRAIN_STEPS and profile.batch_size == BATCH_SIZE and profile.optimizer == "adam"
             and profile.learning_rate == LEARNING_RATE and profile.lr_schedule == "constant")
 
 
@@ -208,7 +210,8 @@ def _not_trained_as_paper(claim: Claim, profile: Profile) -> str:
     what = "an absolute number" if claim.kind == "absolute" else "a share of a natural model's accuracy"
     reason = (f"{what}: needs a model trained as the paper's ({TRAIN_STEPS:,} steps, batch {BATCH_SIZE}, "
               f"Adam {LEARNING_RATE:g} constant); the '{profile.name}' profile trains {profile.train_steps:,} steps, "
-              f"batch {profile.batch_size}, Adam {profile.learning_rate:g} {profile.lr_schedule}")
+              f"batch {profile.batch_size}, {OPTIMIZER_LABELS[profile.optimizer]} {profile.learning_rate:g} "
+              f"{profile.lr_schedule}")
     if claim.kind == "value":
         reason += "; the eps sweep (04_cifar10_eps) measures the share our natural model keeps at every eps"
     return reason
@@ -248,11 +251,14 @@ def _at_reading(frame: pd.DataFrame, reading: str) -> pd.DataFrame:
     return frame[frame["reading"] == reading]
 
 
-def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFrame], profile: Profile) -> pd.DataFrame:
+def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFrame], profile: Profile,
+                 network: str = PAPER_CNN) -> pd.DataFrame:
     """One row per claim and reading of the eps (``CLAIM_COLUMNS``): the paper's number, ours with its 95%
     interval, the verdict and why. A CIFAR-10 claim appears once per reading in ``tables["cifar10"]``. Only the
     models of the profile's own settings count: those of the deviations study's variants are judged by
-    ``deviations.claims_by_configuration``."""
+    ``deviations.claims_by_configuration``. ``network``: the network the tables' models are (their training
+    judged by ``profile.with_network(network)``)."""
+    profile = profile.with_network(network)
     tables = {d: _own_models(t) for d, t in tables.items()}
     per_image = {d: _own_models(t) for d, t in per_image.items()}
     rows = []
@@ -264,7 +270,7 @@ def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFr
             rows.append({"claim": claim.text, "reading": "", "source": claim.source, "paper (%)": claim.paper,
                          "seeds": 0, "verdict": "not comparable", "reason": f"{claim.dataset} was not run"})
         for reading in readings:
-            rows.append(_claim_row(claim, reading, *units[(claim.dataset, reading)], profile))
+            rows.append(_claim_row(claim, reading, *units[(claim.dataset, reading)], profile, network))
     rows += [_only_lat_beats_natural(dataset, reading, *unit) for (dataset, reading), unit in units.items()]
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
@@ -292,14 +298,15 @@ def claims_by_network(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.D
         images = {d: network_table(per_image[d], network) for d in datasets}
         if network != PAPER_CNN and not all(len(t) for t in chosen.values()):
             continue   # not trained (yet)
-        table = claims_table(chosen, images, profile)
+        table = claims_table(chosen, images, profile, network)
         if network != PAPER_CNN:
             table = table[table["claim"].str.contains(dataset_label("cifar10"), regex=False)]   # its claims only
         frames.append(table.assign(network=network))
     return pd.concat(frames, ignore_index=True)[["network", *CLAIM_COLUMNS]]
 
 
-def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImage, profile: Profile) -> dict:
+def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImage, profile: Profile,
+               network: str) -> dict:
     """The row of ``claim`` on the models of one dataset at one reading of the eps."""
     points, samples = results.estimate(claim.value, claim.metric, claim.models)
     ours, low, high = combine_seeds(points, samples, PERCENT_RANGE if claim.metric == "accuracy" else None)
@@ -311,8 +318,9 @@ def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImag
     else:
         label, reason = verdict(claim, low, high, ours, profile)
     if claim.dataset == "cifar10" and claim.kind == "absolute" and claim.metric == "accuracy":
-        reason += ("; 95.17% is the natural accuracy of a wide ResNet (Madry et al. report 95.2% for theirs), "
-                   "not of a two-convolution network like the paper's and ours")
+        reason += "; 95.17% is the natural accuracy of a wide ResNet (Madry et al. report 95.2% for theirs)"
+        if network == PAPER_CNN:
+            reason += ", not of a two-convolution network like the paper's and ours"
     if claim.dataset == "cifar10" and not table["exact_data"].all():
         reason += "; CIFAR-10 here is a JPEG copy, not the original pixels"
     return {"claim": claim.text, "reading": READING_LABELS[reading], "source": claim.source,
