@@ -103,3 +103,20 @@ def test_airbench_measurement_trains_and_scores_the_network(tmp_path):
     assert 0 <= saved["interval_95"][0] <= saved["natural_accuracy"] <= saved["interval_95"][1] <= 100
     assert saved["test_data"].startswith("cifar10/test from")
     assert saved["train_images_scored"] == 100 and 0 <= saved["train_accuracy"] <= 100
+
+
+def test_chained_evaluation_benchmark_runs_against_torchattacks(tmp_path, monkeypatch):
+    """bench/evaluation_chained.py on the smoke profile (its standard model trained first, in a fresh output folder)."""
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
+    out = tmp_path / "chained.json"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "evaluation_chained.py"), "--profile",
+                             "smoke", "--n", "20", "--repeats", "1", "--json", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "not trained yet: training it first" in result.stdout and "vs torchattacks" in result.stdout
+    saved = json.loads(out.read_text())
+    assert {"torchattacks, fp32", "ours, fp32"} <= set(saved["seconds"]) and saved["n"] == 20
+    assert all(0 <= value <= 100 for value in saved["robust_accuracy"].values())
+    # every image is counted once: broken by one attack (or wrong from the start), or robust
+    for name, broken in saved["broken_by"].items():
+        assert sum(broken.values()) == round(20 * (100 - saved["robust_accuracy"][name]) / 100), name

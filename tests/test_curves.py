@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from lat_utils import config
-from lat_utils.report import plots
 from lat_utils.config import ATTACK_KINDS, CENTRAL_MODELS, get_profile
+from lat_utils.report import plots
 from lat_utils.study import budgets, checkpoints, curves, evaluation
 from lat_utils.study.checkpoints import milestone_steps
 from lat_utils.study.plan import TrainConfig, study_models

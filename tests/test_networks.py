@@ -190,10 +190,10 @@ def test_label_smoothing_reaches_the_training_loss():
 
 
 def test_airbench_models_train_alone(monkeypatch):
-    """Trained by the study's own loop (smoke: a step of batch 1,024), whitening set from the data, and never
-    stacked with others (batch norm's buffers): a group trained "together" (one 02_train notebook) trains each of
-    its models in turn."""
-    profile = dataclasses.replace(get_profile("smoke"), name="airbench-smoke", cifar10_networks=("airbench",))
+    """Trained by the study's own loop (the smoke profile's dry run: a step of batch 64), whitening set from the
+    data, and never stacked with others (batch norm's buffers): a group trained "together" (one 02_train notebook)
+    trains each of its models in turn."""
+    profile = dataclasses.replace(get_profile("smoke-dry-run"), name="airbench-smoke", cifar10_networks=("airbench",))
     monkeypatch.setitem(config.PROFILES, "airbench-smoke", profile)
     group = [TrainConfig("cifar10", kind, profile="airbench-smoke", reading="raw", network="airbench")
              for kind in ("standard", "background")]
@@ -204,6 +204,7 @@ def test_airbench_models_train_alone(monkeypatch):
     assert all(torch.allclose(t.model.whiten.weight, whitened.weight) for t in trained)   # frozen while training
     state = load_checkpoint(checkpoint_path(group[0]), group[0])
     assert state["done"] and state["step"] == get_profile("smoke").network_train_steps
+    assert group[0].settings.batch_size == config.DRY_RUN_BATCH   # the network's 1,024, shrunk as a dry run shrinks it
 
 
 def test_a_profile_trains_each_of_its_cifar10_networks(monkeypatch):
