@@ -122,7 +122,8 @@ def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
     background model trained with each projection the profile lists (Algorithm 1's ambiguity) and, on
     CIFAR-10, the adversarial models once per reading of its eps the profile lists (the natural model once), and
     all of them once per CIFAR-10 network the profile lists;
-    in the deviations study, the models each variant retrains, under it, for every seed. None on a dataset
+    in the deviations study, the models each variant retrains, under it, for each of the profile's ``seeds`` (not
+    the central models' extra ``central_seeds``: a dry run so trains its variants once). None on a dataset
     the profile does not run."""
     profile = get_profile(profile_name)
     if dataset not in DATASETS:
@@ -142,9 +143,9 @@ def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:
                 for reading in (STATED,) if localization == "natural" else readings:
                     configs += [TrainConfig(dataset, localization, p, profile_name, seed, reading, network=network)
                                 for p in _projections(profile, dataset, localization, seed)]
-    if dataset == "mnist":
+    if dataset == "mnist":   # a variant against the base at the seeds of every model (not the base's extra seeds)
         configs += [TrainConfig(dataset, localization, "per_step", profile_name, seed, STATED, variant)
-                    for seed in seeds for variant in profile.variants
+                    for seed in profile.seeds for variant in profile.variants
                     for localization in VARIANTS[variant].localizations]
     return configs
 
