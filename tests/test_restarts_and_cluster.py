@@ -141,6 +141,44 @@ def test_slurm_jobs_ask_for_the_partition_gpus_and_time_given(tmp_path, monkeypa
         assert line in script
 
 
+def test_local_jobs_start_the_next_notebook_as_soon_as_one_ends(tmp_path, monkeypatch):
+    """``--executor local-submitit`` keeps ``jobs`` notebooks running: the third starts when the first ends, not
+    when the slowest of the first two does; a failed job ends the stage with the notebook's message."""
+    from lat_utils.runner import slurm
+
+    events, shares = [], []
+    polls = {"a.ipynb": 1, "b.ipynb": 4, "c.ipynb": 1, "bad.ipynb": 1}   # times a job is asked before it has ended
+
+    class Job:
+        def __init__(self, name):
+            self.job_id, self.left = name, polls[name]
+
+        def done(self):
+            self.left -= 1
+            return self.left <= 0
+
+        def result(self):
+            events.append(f"end {self.job_id}")
+            return (0.0, f"{self.job_id} failed in cell 3") if self.job_id == "bad.ipynb" else (1.0, None)
+
+    class Submitter:
+        def submit(self, function, execution, profile, threads):
+            events.append(f"start {execution.output}")
+            shares.append(threads)
+            return Job(execution.output)
+
+    monkeypatch.setattr(slurm, "POLL_SECONDS", 0)
+    executor = slurm.SubmititExecutor("smoke", cluster="local", jobs=2, folder=tmp_path)
+    executor.executor = Submitter()
+    stage = [runner.Execution("x.ipynb", name, {}) for name in ("a.ipynb", "b.ipynb", "c.ipynb")]
+    times = executor.run_stage(stage, "smoke")
+    assert events.index("start c.ipynb") < events.index("end b.ipynb"), events
+    assert list(times) == ["a.ipynb", "b.ipynb", "c.ipynb"]   # in the stage's order, whatever ended first
+    assert shares == [stage_threads(2, 0)] * 3   # each job its share of the cores, as the local executor gives
+    with pytest.raises(runner.NotebookFailed, match="bad.ipynb failed in cell 3"):
+        executor.run_stage([runner.Execution("x.ipynb", "bad.ipynb", {})], "smoke")
+
+
 def test_slurm_without_a_cluster_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(SystemExit):

@@ -1,8 +1,8 @@
 """Running the study's notebooks as cluster jobs, through submitit (the job library of SLURM clusters).
 
 ``./run_all.sh --profile paper --executor slurm --slurm-partition gpu --slurm-gpus-per-job 1``
-submits every notebook execution of a stage as one SLURM job, waits for all of them (``job.result()``),
-then submits the next stage. Each job runs ``pipeline.execute``, the same function the local run
+submits every notebook execution of a stage as one SLURM job, waits for all of them, then submits the next
+stage. Each job runs ``pipeline.execute``, the same function the local run
 calls, so a job reuses finished models and evaluations exactly as a local run does, and a failed
 notebook stops the run with the same error: the job returns the failure's message
 (:func:`execute_in_job`) and the executor raises it as :class:`~lat_utils.runner.notebooks.NotebookFailed`.
@@ -14,6 +14,7 @@ machine, through the same code path (how the tests check it without a cluster).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from ..paths import runs_dir
@@ -21,6 +22,7 @@ from .executors import stage_threads
 from .notebooks import Done, Execution, NotebookFailed, execute, notebook_finished
 
 CLUSTERS = ("slurm", "local")
+POLL_SECONDS = 1.0  # how often the jobs of a stage are asked whether they ended (submitit's own wait: every second)
 
 
 class SubmititExecutor:
@@ -54,26 +56,37 @@ class SubmititExecutor:
             self.executor.update_parameters(timeout_min=time_minutes, gpus_per_node=0)
 
     def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None) -> dict[str, float]:
-        """Submit the stage's executions (locally: ``jobs`` at a time), wait for them; their wall times."""
+        """Submit the stage's executions (on SLURM all at once; locally ``jobs`` at a time, the next as soon as one
+        ends), wait for them; their wall times, in the stage's order."""
         times: dict[str, float] = {}
-        wave = len(stage) if self.cluster == "slurm" else min(self.jobs, len(stage))
-        threads = stage_threads(wave, 0) if self.cluster == "local" else None  # the local run's share of cores
-        for first in range(0, len(stage), wave):
-            batch = stage[first:first + wave]
-            submitted = [(e, self.executor.submit(execute_in_job, e, profile, threads)) for e in batch]
-            for execution, job in submitted:
+        at_once = len(stage) if self.cluster == "slurm" else min(self.jobs, len(stage))
+        threads = stage_threads(at_once, 0) if self.cluster == "local" else None  # the local run's share of cores
+        waiting, running = list(stage), []
+        while waiting or running:
+            while waiting and len(running) < at_once:
+                execution = waiting.pop(0)
+                job = self.executor.submit(execute_in_job, execution, profile, threads)
                 print(f"[{profile}] {execution.output}: submitit job {job.job_id}", flush=True)
-            for execution, job in submitted:
-                try:
-                    seconds, failure = job.result()
-                except Exception as error:  # the job itself died (killed, out of memory, lost node)
-                    raise NotebookFailed(f"{execution.notebook} {execution.parameters}: job {job.job_id} "
-                                         f"failed; its log is in {self.folder}\n{error}") from None
-                if failure is not None:
-                    raise NotebookFailed(failure)
-                times[execution.output] = seconds
+                running.append((execution, job))
+            ended = [(execution, job) for execution, job in running if job.done()]
+            if not ended:
+                time.sleep(POLL_SECONDS)
+            for execution, job in ended:
+                running.remove((execution, job))
+                times[execution.output] = self._seconds(execution, job)
                 notebook_finished(profile, execution.output, times[execution.output], done)
-        return times
+        return {e.output: times[e.output] for e in stage}
+
+    def _seconds(self, execution: Execution, job) -> float:
+        """The wall time of a finished job's notebook; its failure raised as the local run raises it."""
+        try:
+            seconds, failure = job.result()
+        except Exception as error:  # the job itself died (killed, out of memory, lost node)
+            raise NotebookFailed(f"{execution.notebook} {execution.parameters}: job {job.job_id} "
+                                 f"failed; its log is in {self.folder}\n{error}") from None
+        if failure is not None:
+            raise NotebookFailed(failure)
+        return seconds
 
 
 def execute_in_job(execution: Execution, profile: str, threads: int | None = None) -> tuple[float, str | None]:
