@@ -36,8 +36,6 @@ from lat_utils.devices import device, device_name
 from lat_utils.study import TrainConfig, load_trained, train_model
 from lat_utils.study.evaluation import BATCH, attacked_scores, first_test_images
 
-NUM_CLASSES = 10
-
 
 def model_of(profile: str, dataset: str, localization: str) -> torch.nn.Module:
     """The profile's trained model (trained now, as ``02_train`` would, if it is not yet)."""
@@ -46,8 +44,7 @@ def model_of(profile: str, dataset: str, localization: str) -> torch.nn.Module:
         return load_trained(config)
     except FileNotFoundError:
         print(f"{config.name} of the {profile} profile is not trained yet: training it first", flush=True)
-        train_model(config, progress=False)
-        return load_trained(config)
+        return train_model(config, progress=False).model
 
 
 def torchattacks_chain(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, profile) -> tuple[torch.Tensor, Counter]:
