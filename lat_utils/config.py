@@ -532,12 +532,13 @@ def dry_run(profile: Profile) -> Profile:
     cut = {name: getattr(profile, name)[:DRY_RUN_COUNT] for name in DRY_RUN_CUT}
     cut |= dry_run_seeds(profile)
     sweep = ", ".join(f"{eps * 255:g}/255" for eps in cut["imagenet_eps_sweep"]) or "none"
+    also = f", the central models also {cut['central_seeds']}" if cut["central_seeds"] else ""
     return replace(
         profile, **shrunk, **cut, name=profile.name + DRY_RUN_SUFFIX, dry_run=True, image_cap=DRY_RUN_IMAGES,
         description=f"DRY RUN of the {profile.name} profile: its code path with every count shrunk; "
                     "its numbers mean nothing. " + profile.description,
         deviations=(f"DRY RUN: counts shrunk ({', '.join(f'{k}={v}' for k, v in shrunk.items())}; "
-                    f"seeds {cut['seeds']}, the central models also {cut['central_seeds']}; at most {DRY_RUN_IMAGES} test images; ImageNet eps {sweep}): "
+                    f"seeds {cut['seeds']}{also}; at most {DRY_RUN_IMAGES} test images; ImageNet eps {sweep}): "
                     "not a result", *profile.deviations),
     )
 
