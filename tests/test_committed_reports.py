@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lat_utils.config import READING_LABELS, get_profile
+from lat_utils.config import DRY_RUN_SUFFIX, READING_LABELS, get_profile
 from lat_utils.paths import PROJECT_ROOT
 from lat_utils.study import claims
 from lat_utils.study.budgets import MILESTONE_MEASURE
@@ -67,6 +67,26 @@ def test_the_documented_rule_is_the_codes_on_every_kind():
                 expected = documented_verdict(claim.kind, claim.paper, low, high, claims.trains_as_paper(profile))
                 assert code == expected, (claim.text, low, high, profile.name)
     assert np.isfinite([c.paper for c in claims.CLAIMS]).all()
+
+
+CROSSINGS_BY_PROFILE = sorted(p.parent.parent.name for p in
+                              (PROJECT_ROOT / "reports").glob("*/tables/eps_sweep_crossings_by_profile.csv")
+                              if not p.parent.parent.name.endswith(DRY_RUN_SUFFIX))   # dry runs: not committed
+
+
+@pytest.mark.parametrize("profile", CROSSINGS_BY_PROFILE)
+def test_every_committed_crossings_page_reads_the_committed_runs(profile):
+    """A report's crossings beside other profiles' (04_cifar10_eps) holds, for each of them, that profile's committed
+    crossings: no page reads another run's superseded sweep."""
+    table = pd.read_csv(PROJECT_ROOT / "reports" / profile / "tables" / "eps_sweep_crossings_by_profile.csv")
+    assert profile in set(table["profile"])
+    for other, rows in table.groupby("profile"):
+        committed = pd.read_csv(PROJECT_ROOT / "reports" / other / "tables" / "eps_sweep_crossings.csv")
+        both = rows.merge(committed, on=["model", "attack", "center"], suffixes=("", " committed"))
+        assert len(both) == len(rows) == len(committed), f"{profile}'s page lists other crossings of {other}"
+        for column in ("eps", "eps_low", "eps_high"):
+            assert np.allclose(both[column], both[f"{column} committed"], equal_nan=True), \
+                f"{profile}'s crossings of {other} are not its committed run's ({column})"
 
 
 @pytest.mark.parametrize("profile", COMMITTED)
