@@ -10,7 +10,9 @@ model and batch, timed in turn (A B C A B C ...) so that the machine's drift hit
   the extra forward that scores the last iterate when the attack returns its best iterate, the
   weight forward and backward pass, the optimizer (PyTorch's default Adam and its fused one);
 - **the whole step**, as the code trained before this benchmark (best iterate, default Adam), as it
-  trains now (last iterate, fused Adam: ``TRAIN_PGD_ITERATE``, ``training.adam``), each lever alone,
+  trains now (last iterate, fused Adam: ``TRAIN_PGD_ITERATE``, ``training.adam``) with float32 attack
+  arithmetic and, where the CPU has bf16 kernels, with the bf16 attack arithmetic the profiles use there
+  (``precision="auto"``), alone and with a bf16 weight pass (``Profile.weight_precision``), each lever alone,
   and the levers tried and not kept: 4 models trained together as one stacked network
   (``StackedModels``, the GPU path; time per model), ``torch.compile`` of the model (its compile time
   printed apart), bf16 autocast for the weight pass where the CPU has no bf16 kernels;
@@ -35,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from lat_utils.attacks import masked_pgd
+from lat_utils.attacks import masked_pgd, resolve_precision
 from lat_utils.config import EPS, TRAIN_PGD_ITERATE
 from lat_utils.devices import device_name
 from lat_utils.masks import epsilon_matrix
@@ -46,6 +48,8 @@ from bench_pgd import attack_step_flops, interleaved_median_seconds, matmul_flop
 
 TODAY = "before: best iterate, default Adam"
 NEW = f"now: {TRAIN_PGD_ITERATE} iterate, fused Adam"
+NEW_BF16 = "now, bf16 attack arithmetic (the profiles here)"
+NEW_BF16_WEIGHTS = "now, bf16 attacks and bf16 weight pass"
 REFERENCE = "reference: torchattacks PGD + default Adam"
 
 
@@ -53,7 +57,7 @@ class Step:
     """One adversarial training step on a fresh model, with the levers as switches."""
 
     def __init__(self, dataset: str, batch: int, pgd_steps: int, *, iterate: str, fused: bool, models: int = 1,
-                 compiled: bool = False, weight_bf16: bool = False) -> None:
+                 compiled: bool = False, weight_bf16: bool = False, precision: str = "fp32") -> None:
         torch.manual_seed(0)
         nets = [model_for(dataset) for _ in range(models)]
         self.model = fast_layout(nets[0]) if models == 1 else StackedModels(nets)
@@ -65,10 +69,11 @@ class Step:
         self.x, self.y = x.repeat(models, 1, 1, 1), y.repeat(models)
         self.eps_matrix = epsilon_matrix(self.x, "background", EPS)
         self.pgd_steps, self.iterate, self.models, self.weight_bf16 = pgd_steps, iterate, models, weight_bf16
+        self.precision = precision
 
     def attack(self) -> torch.Tensor:
         return masked_pgd(self.forward, self.x, self.y, self.eps_matrix, steps=self.pgd_steps,
-                          step_size=2.5 * EPS / self.pgd_steps, iterate=self.iterate)
+                          step_size=2.5 * EPS / self.pgd_steps, iterate=self.iterate, precision=self.precision)
 
     def weights(self, x_adv: torch.Tensor) -> None:
         self.model.train()
@@ -95,9 +100,9 @@ def reference_step(dataset: str, batch: int, pgd_steps: int) -> Callable[[], Non
     return run
 
 
-def phases(dataset: str, batch: int, pgd_steps: int) -> dict[str, Callable[[], object]]:
-    """Each part of the step alone, on the same model and batch."""
-    step = Step(dataset, batch, pgd_steps, iterate="last", fused=True)
+def phases(dataset: str, batch: int, pgd_steps: int, precision: str) -> dict[str, Callable[[], object]]:
+    """Each part of the step alone, on the same model and batch, the attack in ``precision``."""
+    step = Step(dataset, batch, pgd_steps, iterate="last", fused=True, precision=precision)
     plain = Step(dataset, batch, pgd_steps, iterate="last", fused=False)
     plain.weights(step.x)
 
@@ -105,7 +110,7 @@ def phases(dataset: str, batch: int, pgd_steps: int) -> dict[str, Callable[[], o
         x = step.x.clone().requires_grad_(True)
         F.cross_entropy(step.model(x), step.y, reduction="none")
 
-    return {f"attack: {pgd_steps} forward + input-gradient backward passes": step.attack,
+    return {f"attack: {pgd_steps} forward + input-gradient backward passes ({precision})": step.attack,
             "attack: the forward that scores the last iterate (best iterate only)": scoring_forward,
             "weights: forward + backward": lambda: step.weights(step.x),
             "optimizer: default Adam": plain.optimizer.step,
@@ -144,6 +149,11 @@ def main() -> None:
              f"not kept: {args.together} models together (per model)": Step(d, b, k, iterate="last", fused=True,
                                                                              models=args.together),
              "not kept: bf16 weight pass": Step(d, b, k, iterate="last", fused=True, weight_bf16=True)}
+    precision = resolve_precision("auto", "cpu")
+    if precision == "bf16":   # the step as the profiles train on this CPU, and with the bf16 weight pass too
+        steps[NEW_BF16] = Step(d, b, k, iterate=TRAIN_PGD_ITERATE, fused=True, precision="bf16")
+        steps[NEW_BF16_WEIGHTS] = Step(d, b, k, iterate=TRAIN_PGD_ITERATE, fused=True, precision="bf16",
+                                       weight_bf16=True)
     compile_seconds = None
     if not args.no_compile:
         compiled = Step(d, b, k, iterate="last", fused=True, compiled=True)
@@ -157,7 +167,7 @@ def main() -> None:
     per_model = {name: (args.together if "together" in name else 1) for name in steps}
     seconds = dict(zip(steps, interleaved_median_seconds(list(steps.values()), args.repeats)))
     seconds = {name: s / per_model[name] for name, s in seconds.items()}
-    parts = phases(d, b, k)
+    parts = phases(d, b, k, precision)
     part_seconds = dict(zip(parts, interleaved_median_seconds(list(parts.values()), args.repeats)))
 
     flops = step_flops(d, b, k)
@@ -167,20 +177,21 @@ def main() -> None:
           f"{d}, batch {b}, PGD-{k}, {datetime.now(timezone.utc):%Y-%m-%d}")
     print(f"{flops / 1e9:.2f} GFLOP per step; dense matmul {peak / 1e9:.0f} GFLOP/s float32 "
           f"(limit {peak / flops:.1f} steps/s)\n")
-    print(f"{'step':<48} {'ms':>8} {'image-steps/s':>14} {'vs before':>10} {'vs reference':>13} {'% of limit':>11}")
+    print(f"{'step':<50} {'ms':>8} {'image-steps/s':>14} {'vs before':>10} {'vs reference':>13} {'% fp32 limit':>13}")
     for name, s in seconds.items():
-        print(f"{name:<48} {s * 1e3:>8.1f} {image_steps / s:>14,.0f} {seconds[TODAY] / s:>9.2f}x "
-              f"{seconds[REFERENCE] / s:>12.2f}x {100 * flops / s / peak:>10.1f}%")
+        print(f"{name:<50} {s * 1e3:>8.1f} {image_steps / s:>14,.0f} {seconds[TODAY] / s:>9.2f}x "
+              f"{seconds[REFERENCE] / s:>12.2f}x {100 * flops / s / peak:>12.1f}%")
     if compile_seconds is not None:
         print(f"(torch.compile: {compile_seconds:.1f} s to compile, before the first step)")
+    now = NEW_BF16 if precision == "bf16" else NEW
     print(f"\n{'phase of the step':<72} {'ms':>8} {'share of now':>13}")
     for name, s in part_seconds.items():
-        print(f"{name:<72} {s * 1e3:>8.1f} {100 * s / seconds[NEW]:>12.1f}%")
+        print(f"{name:<72} {s * 1e3:>8.1f} {100 * s / seconds[now]:>12.1f}%")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": device_name(), "platform": platform.platform(), "torch": torch.__version__,
                        "date": datetime.now(timezone.utc).isoformat(), "dataset": d, "batch": b, "pgd_steps": k,
-                       "threads": args.threads, "gflop_per_step": flops / 1e9, "matmul_gflops": peak / 1e9,
+                       "threads": args.threads, "auto_precision": precision, "gflop_per_step": flops / 1e9, "matmul_gflops": peak / 1e9,
                        "step_ms": {n: s * 1e3 for n, s in seconds.items()},
                        "image_steps_per_second": {n: image_steps / s for n, s in seconds.items()},
                        "percent_of_limit": {n: 100 * flops / s / peak for n, s in seconds.items()},

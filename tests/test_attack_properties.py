@@ -22,7 +22,7 @@ ATTACKS = {
     "pgd-final": lambda m, x, y, e, p: masked_pgd(m, x, y, e, steps=2, step_size=0.1, projection="final", precision=p),
     "apgd-ce": lambda m, x, y, e, p: masked_apgd(m, x, y, e, steps=3, precision=p),
     "apgd-t": lambda m, x, y, e, p: masked_apgd(m, x, y, e, steps=3, loss="dlr-targeted", targets=2, precision=p),
-    "square": lambda m, x, y, e, p: masked_square(m, x, y, e, queries=6),
+    "square": lambda m, x, y, e, p: masked_square(m, x, y, e, queries=6, precision=p),
     "autoattack": lambda m, x, y, e, p: localized_autoattack(m, x, y, e, pgd_steps=1, apgd_steps=2, targets=1,
                                                              square_queries=3, precision=p).images,
 }

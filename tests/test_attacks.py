@@ -473,6 +473,42 @@ class _Quantized(nn.Module):
         return self.model(torch.round(x * 7) / 7)
 
 
+class _WrongOnlyInBf16(nn.Module):
+    """Calls every image class 1 under bf16 autocast and class 0 in float32; counts its calls of each kind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+        self.calls = {"bf16": 0, "fp32": 0}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bf16 = torch.is_autocast_enabled(x.device.type)
+        self.calls["bf16" if bf16 else "fp32"] += 1
+        logits = torch.zeros(len(x), 10) + self.weight
+        logits[:, 1 if bf16 else 0] = 1.0
+        return logits
+
+
+def test_bf16_square_stops_querying_only_what_float32_misclassifies(digits):
+    images, _ = digits
+    labels = torch.zeros(len(images), dtype=torch.long)
+    model = _WrongOnlyInBf16()
+    x_adv = masked_square(model, images, labels, epsilon_matrix(images, "background", 0.3), queries=8, precision="bf16")
+    # a bf16 pass calls every image wrong; float32 does not, so Square spends all its queries (one pass each)
+    assert model.calls == {"bf16": 8, "fp32": 8}
+    _check_invariants(images, x_adv, epsilon_matrix(images, "background", 0.3))
+
+
+def test_autoattack_runs_square_in_float32(trained_mnist_model, digits, monkeypatch):
+    from lat_utils.attacks import autoattack
+    asked = []
+    monkeypatch.setattr(autoattack, "masked_square", lambda *a, precision, **k: asked.append(precision) or a[1])
+    images, labels = digits
+    localized_autoattack(trained_mnist_model, images, labels, epsilon_matrix(images, "exact", 0.01), pgd_steps=1,
+                         apgd_steps=0, square_queries=5, precision="bf16")
+    assert asked == ["fp32"]
+
+
 def test_autoattack_breaks_a_model_that_masks_its_gradients(trained_mnist_model, mnist_test):
     images, labels = mnist_test[0][:100], mnist_test[1][:100]
     model = _Quantized(trained_mnist_model).eval()

@@ -120,3 +120,23 @@ def test_chained_evaluation_benchmark_runs_against_torchattacks(tmp_path, monkey
     # every image is counted once: broken by one attack (or wrong from the start), or robust
     for name, broken in saved["broken_by"].items():
         assert sum(broken.values()) == round(20 * (100 - saved["robust_accuracy"][name]) / 100), name
+
+
+def test_notebook_shares_split_each_training_notebook_of_a_committed_run(tmp_path):
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from notebook_shares import phase_of, run_phases
+
+    assert phase_of("trained = trained_models(config)") == "training"
+    assert phase_of("x = third_party_check(c)") == "evaluation" and phase_of("import torch") == "other"
+    table = run_phases(PROJECT_ROOT / "reports" / "quick")
+    notebooks = sorted(p.name for p in (PROJECT_ROOT / "reports" / "quick").glob("02_train_*.ipynb"))
+    assert sorted(table["notebook"]) == notebooks and len(notebooks) >= 7
+    assert (table["training"] > 0).all() and (table["evaluation"] > 0).all() and (table["other"] > 0).all()
+    parts = table[["training", "evaluation", "other"]].sum(axis=1)
+    assert (abs(parts - table["total"]) < 0.5).all()
+    out = tmp_path / "shares.json"
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "notebook_shares.py"),
+                             str(PROJECT_ROOT / "reports" / "quick"), "--json", str(out)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(out.read_text())["run"]["profile"] == "quick"

@@ -223,6 +223,25 @@ def test_third_party_check_runs_torchattacks_on_what_we_left_correct(run_folder)
     assert check["n"].eq(get_profile("smoke").third_party_n).all()
 
 
+def test_torchattacks_check_batches_its_images_and_falls_back_when_they_are_reindexed(trained_mnist_model, digits):
+    images, labels = digits[0][:12], digits[1][:12]
+    eps = 0.15
+    mask = (epsilon_matrix(images, "background", eps) > 0).float()
+    with pytest.raises(evaluation.ReindexedBatchError, match="passed 1 images to a wrapper of 12"):
+        evaluation.LocalizingWrapper(trained_mnist_model, images, mask)(images[:1])
+    together = evaluation.torchattacks_broken(trained_mnist_model, images, labels, mask, eps, 5)
+    one_by_one = torch.cat([evaluation.torchattacks_broken(trained_mnist_model, images[i:i + 1], labels[i:i + 1],
+                                                           mask[i:i + 1], eps, 5) for i in range(12)])
+    assert together.any() and not together.all(), f"eps {eps}, background mask: not a mid-strength setting"
+    assert (together == one_by_one).float().mean() >= 0.75   # other random starts, the same attack
+    # a label the model does not predict: torchattacks attacks only the images it finds correct (a re-indexed
+    # batch), so the check runs one image at a time, and an image wrong from the start counts as broken
+    wrong = labels.clone()
+    wrong[0] = (trained_mnist_model(images[:1]).argmax(1) + 1) % 10
+    broken = evaluation.torchattacks_broken(trained_mnist_model, images, wrong, mask, eps, 5)
+    assert broken[0] and (broken[1:] == one_by_one[1:]).float().mean() >= 0.75
+
+
 def test_third_party_check_leaves_out_the_extra_seeds_of_the_central_models(monkeypatch):
     profile = dataclasses.replace(get_profile("smoke"), seeds=(0,), central_seeds=(1, 2))
     monkeypatch.setitem(config.PROFILES, "smoke", profile)

@@ -67,7 +67,8 @@ def localized_autoattack(
     """Run the ensemble on ``images`` with budget ``eps_matrix``; see the module's docstring.
 
     ``pgd_step_size`` defaults to 2.5 x the largest budget / ``pgd_steps`` (Madry et al.'s rule);
-    an attack given 0 steps, targets or queries is left out.
+    an attack given 0 steps, targets or queries is left out. ``precision`` is the gradient attacks'
+    arithmetic (as in ``masked_pgd``); Square computes in float32.
     """
     _check_settings(pgd_steps, apgd_steps, targets, square_queries, pgd_step_size)
     check_attack_inputs(images, labels, eps_matrix)
@@ -121,8 +122,10 @@ def _ensemble(pgd_steps: int, pgd_step_size: float, apgd_steps: int, targets: in
         ("apgd-ce", apgd_steps > 0, True, apgd("ce")),
         ("apgd-dlr", apgd_steps > 0, False, apgd("dlr")),
         ("apgd-t", apgd_steps > 0 and targets > 0, False, apgd("dlr-targeted", targets=targets)),
+        # Square in float32 whatever ``precision``: in bf16 its logits are too coarse to see the small margin
+        # gains of its late queries, and it breaks fewer images (bench/precision_gate.py --square)
         ("square", square_queries > 0, False, lambda model, x, y, eps: masked_square(
-            model, x, y, eps, queries=square_queries)),
+            model, x, y, eps, queries=square_queries, precision="fp32")),
     ]
     gradient = {"pgd", "apgd-ce", "apgd-dlr", "apgd-t"}
     return [(name, on_every_image, name in gradient, attack) for name, runs, on_every_image, attack in attacks if runs]

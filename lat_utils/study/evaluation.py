@@ -236,8 +236,10 @@ def pgd_overestimate(table: pd.DataFrame) -> pd.DataFrame:
 # --- a cross-check with a third-party implementation ---
 
 class LocalizingWrapper(nn.Module):
-    """z -> x0 + m * (z - x0): a scalar-eps attack on z becomes a localized attack on the image x0
-    (only the pixels with m = 1 move). One image at a time: attack libraries re-index their batches."""
+    """z -> x0 + m * (z - x0): a scalar-eps attack on z becomes a localized attack on the images x0 (only the
+    pixels with m = 1 move). The attack must pass the whole batch each time: an attack library that re-indexes
+    its batch (torchattacks' APGD attacks only the images it finds correct at the start) would pair images with
+    other images' x0, and is refused with ``ReindexedBatchError``."""
 
     def __init__(self, model: nn.Module, x0: torch.Tensor, mask: torch.Tensor) -> None:
         super().__init__()
@@ -247,18 +249,52 @@ class LocalizingWrapper(nn.Module):
         return self.model(self.localized(z))
 
     def localized(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape[0] != self.x0.shape[0]:
+            raise ReindexedBatchError(f"the attack passed {z.shape[0]} images to a wrapper of {self.x0.shape[0]}")
         return self.x0 + self.mask * (z - self.x0)
+
+
+class ReindexedBatchError(RuntimeError):
+    """An attack passed ``LocalizingWrapper`` a part of its batch."""
+
+
+def torchattacks_broken(model: nn.Module, x0: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, eps: float,
+                        steps: int) -> torch.Tensor:
+    """Per image of ``x0`` (each classified correctly): does torchattacks' APGD-CE, or else its APGD-DLR, ``steps``
+    steps with scalar ``eps`` through ``LocalizingWrapper``, misclassify it? The images go in one batch; should
+    torchattacks re-index it (a borderline image it calls wrong at the start), one at a time instead."""
+    import torchattacks
+
+    broken = torch.zeros(len(x0), dtype=torch.bool, device=x0.device)
+    for loss in ("ce", "dlr"):
+        todo = (~broken).nonzero().squeeze(1)
+        if not len(todo):
+            break
+        try:
+            groups = [todo]
+            misled = _misled(model, x0[todo], labels[todo], mask[todo], eps, steps, loss, torchattacks)
+        except ReindexedBatchError:
+            groups = [todo[i:i + 1] for i in range(len(todo))]
+            misled = torch.cat([_misled(model, x0[g], labels[g], mask[g], eps, steps, loss, torchattacks) for g in groups])
+        broken[todo] = misled
+    return broken
+
+
+def _misled(model: nn.Module, x0: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, eps: float, steps: int,
+            loss: str, torchattacks) -> torch.Tensor:
+    wrapper = LocalizingWrapper(model, x0, mask).eval()
+    z = torchattacks.APGD(wrapper, eps=eps, steps=max(steps, 1), loss=loss)(x0, labels)
+    with torch.no_grad():
+        return model(wrapper.localized(z)).argmax(1) != labels
 
 
 def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataFrame:
     """Is our robust accuracy an overestimate? On the first ``third_party_n`` test images, torchattacks'
     APGD-CE and APGD-DLR (``apgd_steps`` each, through ``LocalizingWrapper``) attack every image our
-    localized AutoAttack left correct; rows of ``THIRD_PARTY_COLUMNS`` per attacked cell, ``flag``
-    where the worst case over both lies more than one image in 100 below ours. Cached per model. The
-    models of the profile's ``seeds`` are checked; the central models' extra ``central_seeds`` (same
+    localized AutoAttack left correct (``torchattacks_broken``); rows of ``THIRD_PARTY_COLUMNS`` per attacked
+    cell, ``flag`` where the worst case over both lies more than one image in 100 below ours. Cached per model.
+    The models of the profile's ``seeds`` are checked; the central models' extra ``central_seeds`` (same
     attacks, other training seeds) are not: their table is empty."""
-    import torchattacks
-
     profile = config.settings
     if config.seed not in profile.seeds:
         return pd.DataFrame(columns=THIRD_PARTY_COLUMNS)
@@ -269,24 +305,17 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
         return pd.DataFrame(columns=THIRD_PARTY_COLUMNS)
     checked = cache.setdefault("third_party", {})
     model, rows = None, []
-    for attack in ATTACK_KINDS[config.dataset]:
+    for attack in tqdm(ATTACK_KINDS[config.dataset], desc=f"torchattacks on {config.eval_key}", disable=not progress):
         ours = cache["cells"][attack]["correct"][:n]
         entry = f"{attack} on {n} images"
         if entry not in checked:
             model = model or load_trained(config)
             dev = next(model.parameters()).device
+            index = ours.nonzero().squeeze(1)
+            x0, y = fast_layout(images[index], dev), labels[index].to(dev)
+            mask = (epsilon_matrix(x0, attack, profile.eps) > 0).float()
             broken = torch.zeros(n, dtype=torch.bool)
-            for i in tqdm(ours.nonzero().squeeze(1).tolist(), desc=f"torchattacks on {config.eval_key}, {attack} mask",
-                          disable=not progress):
-                x0, y = images[i:i + 1].to(dev), labels[i:i + 1].to(dev)
-                mask = (epsilon_matrix(x0, attack, profile.eps) > 0).float()
-                wrapper = LocalizingWrapper(model, x0, mask).eval()
-                for loss in ("ce", "dlr"):
-                    z = torchattacks.APGD(wrapper, eps=profile.eps, steps=max(profile.apgd_steps, 1), loss=loss)(x0, y)
-                    with torch.no_grad():
-                        if model(wrapper.localized(z)).argmax(1).item() != y.item():
-                            broken[i] = True
-                            break
+            broken[index] = torchattacks_broken(model, x0, y, mask, profile.eps, profile.apgd_steps).cpu()
             checked[entry] = broken
             save_cell_cache(_cache_path(config), cache)
         worst = ours & ~checked[entry]
