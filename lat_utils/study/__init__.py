@@ -31,6 +31,7 @@ from .evaluation import (
                          pgd_overestimate,
                          test_set_accuracy,
                          third_party_check,
+                         third_party_checks,
 )
 from .plan import TrainConfig, evaluated_models, group_name, readings_of, study_models, together_groups
 from .stats import bootstrap_mean_interval, combine_seeds, wilson_interval
@@ -53,6 +54,6 @@ __all__ = [
     "collapsed_models", "configurations", "robustness",
     "combine_seeds", "compared_with", "cross_evaluate", "crossings_by_profile", "eps_sweep", "evaluate_milestones", "evaluated_models", "evaluate_model",
     "group_name", "kept_crossings", "learning_curves", "load_trained", "milestone_claims", "paper_figure2",
-    "pgd_overestimate", "reading_consistency", "readings_of", "study_models", "sweep_cells", "sweep_settings", "first_test_images", "test_set_accuracy", "third_party_check", "together_groups",
+    "pgd_overestimate", "reading_consistency", "readings_of", "study_models", "sweep_cells", "sweep_settings", "first_test_images", "test_set_accuracy", "third_party_check", "third_party_checks", "together_groups",
     "adam", "optimizer_for", "train_model", "train_together", "trained_models", "training_step", "TrainingStep", "trends", "verdict", "wilson_interval",
 ]

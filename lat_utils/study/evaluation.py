@@ -327,6 +327,15 @@ def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataF
     return pd.DataFrame(rows, columns=THIRD_PARTY_COLUMNS)
 
 
+def third_party_checks(dataset: str, profile_name: str, *, progress: bool = False) -> pd.DataFrame:
+    """``third_party_check`` of every evaluated model of ``dataset`` (cached: computed only where missing), written to
+    ``reports/<profile>/tables/third_party_<dataset>.csv``."""
+    table = pd.concat([third_party_check(c, progress=progress) for c in evaluated_models(dataset, profile_name)],
+                      ignore_index=True)
+    table.to_csv(tables_dir(profile_name) / f"third_party_{dataset}.csv", index=False)
+    return table
+
+
 # --- the evaluation cache: one file per model, one entry per cell ---
 
 def _settings(profile: Profile, precision: str, n: int) -> dict:
