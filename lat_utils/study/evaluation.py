@@ -271,17 +271,16 @@ def torchattacks_broken(model: nn.Module, x0: torch.Tensor, labels: torch.Tensor
         if not len(todo):
             break
         try:
-            groups = [todo]
-            misled = _misled(model, x0[todo], labels[todo], mask[todo], eps, steps, loss, torchattacks)
+            broken[todo] = _misled(model, x0[todo], labels[todo], mask[todo], eps, steps, loss, torchattacks)
         except ReindexedBatchError:
-            groups = [todo[i:i + 1] for i in range(len(todo))]
-            misled = torch.cat([_misled(model, x0[g], labels[g], mask[g], eps, steps, loss, torchattacks) for g in groups])
-        broken[todo] = misled
+            broken[todo] = torch.cat([_misled(model, x0[i:i + 1], labels[i:i + 1], mask[i:i + 1], eps, steps, loss,
+                                              torchattacks) for i in todo.tolist()])
     return broken
 
 
 def _misled(model: nn.Module, x0: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, eps: float, steps: int,
             loss: str, torchattacks) -> torch.Tensor:
+    """Per image: misclassified after one run of torchattacks' APGD with ``loss`` through ``LocalizingWrapper``."""
     wrapper = LocalizingWrapper(model, x0, mask).eval()
     z = torchattacks.APGD(wrapper, eps=eps, steps=max(steps, 1), loss=loss)(x0, labels)
     with torch.no_grad():
