@@ -81,11 +81,12 @@ def test_a_resumed_run_keeps_the_notebooks_an_earlier_invocation_finished(tmp_pa
     monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
     stages = runner.plan("smoke")
     first = stages[0][0]  # the ImageNet attack
-    submitted = []
+    submitted, plans = [], []
 
     class Recorder:
-        def run_stage(self, stage, profile, done=None):
+        def run_stage(self, stage, profile, done=None, planned=None):
             submitted.extend(e.output for e in stage)
+            plans.append(planned)
             return {e.output: 1.0 for e in stage}
 
     runner.run("smoke", executor=Recorder(), finished={first.output})  # its report is missing: executed again
@@ -97,6 +98,7 @@ def test_a_resumed_run_keeps_the_notebooks_an_earlier_invocation_finished(tmp_pa
     submitted.clear()
     runner.run("smoke", executor=Recorder(), finished={first.output})
     assert first.output not in submitted and len(submitted) == sum(map(len, stages)) - 1
+    assert plans[-len(stages):] == [len(stage) for stage in stages]   # the stage as planned, not what is left of it
     assert f"{first.output}: executed by an earlier invocation of this run (kept)" in capsys.readouterr().out
     invocations = runner.Invocations("smoke", heartbeat=60)
     invocations.notebook_done(first.output, 1.0)
@@ -171,12 +173,44 @@ def test_local_jobs_start_the_next_notebook_as_soon_as_one_ends(tmp_path, monkey
     executor = slurm.SubmititExecutor("smoke", cluster="local", jobs=2, folder=tmp_path)
     executor.executor = Submitter()
     stage = [runner.Execution("x.ipynb", name, {}) for name in ("a.ipynb", "b.ipynb", "c.ipynb")]
-    times = executor.run_stage(stage, "smoke")
+    times = executor.run_stage(stage, "smoke", planned=6)   # three of six left: the share of six two at a time
     assert events.index("start c.ipynb") < events.index("end b.ipynb"), events
     assert list(times) == ["a.ipynb", "b.ipynb", "c.ipynb"]   # in the stage's order, whatever ended first
     assert shares == [stage_threads(2, 0)] * 3   # each job its share of the cores, as the local executor gives
     with pytest.raises(runner.NotebookFailed, match="bad.ipynb failed in cell 3"):
         executor.run_stage([runner.Execution("x.ipynb", "bad.ipynb", {})], "smoke")
+
+
+def test_a_resumed_stage_gives_each_notebook_the_threads_of_the_whole_stage(monkeypatch):
+    """Four notebooks planned two at a time get one core each (on 2 cores); the last one, left alone by a resumed run,
+    gets the same share: a different thread count would change torch's float reductions, and so the numbers."""
+    from lat_utils.runner import executors
+
+    monkeypatch.setattr(executors.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(executors, "gpu_count", lambda: 0)
+    seen = []
+    monkeypatch.setattr(executors, "execute", lambda execution, profile, threads=None, gpu=None:
+                        seen.append((threads, os.environ.get("OMP_NUM_THREADS"))) or 1.0)
+    left = [runner.Execution("x.ipynb", "d.ipynb", {})]
+    executors.LocalExecutor(jobs=2).run_stage(left, "smoke", planned=4)
+    executors.LocalExecutor(jobs=2).run_stage(left, "smoke")        # a stage of one notebook: all the cores
+    assert seen == [(1, os.environ.get("OMP_NUM_THREADS")), (None, os.environ.get("OMP_NUM_THREADS"))]
+
+
+def test_a_notebook_kernel_gets_its_threads_and_the_next_one_not(monkeypatch):
+    from lat_utils.runner.notebooks import THREAD_VARIABLES, kernel_threads
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with kernel_threads(1):
+        assert all(os.environ[name] == "1" for name in THREAD_VARIABLES)
+    assert not any(name in os.environ for name in THREAD_VARIABLES)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    with kernel_threads(None):
+        assert os.environ["OMP_NUM_THREADS"] == "3"
+    with kernel_threads(2):
+        assert os.environ["OMP_NUM_THREADS"] == "2"
+    assert os.environ["OMP_NUM_THREADS"] == "3"
 
 
 def test_slurm_without_a_cluster_is_a_clear_error(monkeypatch, capsys):

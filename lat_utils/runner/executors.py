@@ -18,9 +18,12 @@ from .notebooks import Done, Execution, execute, notebook_finished, plan
 
 class StageExecutor(Protocol):
     """Runs the independent executions of one stage and returns when all are done (or one failed),
-    calling ``notebook_finished`` for each."""
+    calling ``notebook_finished`` for each. ``planned``: how many executions the stage has in the plan (None: all of
+    ``stage``); a resumed run's stage may have fewer left, and each notebook still gets the share of the cores the
+    whole stage gives it (``planned_threads``), so that it computes as in an uninterrupted run."""
 
-    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None) -> dict[str, float]: ...
+    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None,
+                  planned: int | None = None) -> dict[str, float]: ...
 
 
 class LocalExecutor:
@@ -29,19 +32,20 @@ class LocalExecutor:
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = jobs
 
-    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None) -> dict[str, float]:
+    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None,
+                  planned: int | None = None) -> dict[str, float]:
         times: dict[str, float] = {}
         gpus = gpu_count()
         workers = min(self.jobs, len(stage))
+        threads = planned_threads(self.jobs, planned or len(stage), gpus)
         if workers == 1:
             for execution in stage:
                 print(f"[{profile}] {execution.output} ...", flush=True)
-                times[execution.output] = execute(execution, profile)
+                times[execution.output] = execute(execution, profile, threads)
                 notebook_finished(profile, execution.output, times[execution.output], done)
             return times
         with ProcessPoolExecutor(workers) as pool:
-            futures = {e.output: pool.submit(execute, e, profile, stage_threads(workers, gpus),
-                                             i % gpus if gpus else None)
+            futures = {e.output: pool.submit(execute, e, profile, threads, i % gpus if gpus else None)
                        for i, e in enumerate(stage)}
             names = {future: name for name, future in futures.items()}
             for future in as_completed(names):  # each recorded as it finishes, so a kill loses none
@@ -66,13 +70,19 @@ def run(profile: str, jobs: int = 1, together: bool = False, executor: StageExec
             print(f"[{profile}] {execution.output}: executed by an earlier invocation of this run (kept)", flush=True)
         todo = [e for e in stage if e not in kept]
         if todo:
-            times.update(executor.run_stage(todo, profile, done))
+            times.update(executor.run_stage(todo, profile, done, planned=len(stage)))
     return times
 
 
 def _report_exists(profile: str, execution: Execution) -> bool:
     output = reports_dir(profile) / execution.output
     return output.exists() and output.with_suffix(".html").exists()
+
+
+def planned_threads(jobs: int, planned: int, gpus: int) -> int | None:
+    """CPU threads per notebook of a stage of ``planned`` executions run ``jobs`` at a time: the share of the cores
+    of the whole stage as planned, however many of it are left to run."""
+    return stage_threads(min(jobs, planned), gpus)
 
 
 def stage_threads(workers: int, gpus: int) -> int | None:

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..config import DATASETS, get_profile
@@ -97,8 +98,6 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
     import papermill
     from nbconvert import HTMLExporter
 
-    if threads:
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
     os.environ[PROGRESS_ENV] = PROGRESS_TEXT  # the kernel inherits it: plain-text progress bars on stdout
@@ -110,10 +109,11 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
     output = reports_dir(profile) / execution.output
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(NOTEBOOKS / execution.notebook, output, parameters=execution.parameters,
-                                   cwd=str(PROJECT_ROOT), kernel_name="python3", progress_bar=False,
-                                   coalesce_streams=True,  # one stream output per cell, a bar's final line
-                                   extra_arguments=KERNEL_ARGUMENTS)
+        with kernel_threads(threads):
+            papermill.execute_notebook(NOTEBOOKS / execution.notebook, output, parameters=execution.parameters,
+                                       cwd=str(PROJECT_ROOT), kernel_name="python3", progress_bar=False,
+                                       coalesce_streams=True,  # one stream output per cell, a bar's final line
+                                       extra_arguments=KERNEL_ARGUMENTS)
     except papermill.PapermillExecutionError as error:
         raise NotebookFailed(f"{execution.notebook} {execution.parameters} failed in cell {error.exec_count} "
                              f"({error.ename}: {error.evalue}); see the executed copy {output}") from None
@@ -121,6 +121,27 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
     body, _ = HTMLExporter().from_filename(str(output))
     output.with_suffix(".html").write_text(body, encoding="utf-8")
     return time.perf_counter() - start
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def kernel_threads(threads: int | None) -> Iterator[None]:
+    """The notebook kernel's CPU threads (``OMP_NUM_THREADS``, which torch reads, and MKL's), ``threads`` or left as
+    they are when None; the variables restored afterwards, so that a notebook run in this process does not set
+    the threads of the next."""
+    before = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    if threads:
+        os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def notebook_finished(profile: str, name: str, seconds: float, done: Done | None) -> None:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..paths import runs_dir
-from .executors import stage_threads
+from .executors import planned_threads
 from .notebooks import Done, Execution, NotebookFailed, execute, notebook_finished
 
 CLUSTERS = ("slurm", "local")
@@ -55,12 +55,14 @@ class SubmititExecutor:
             self.executor = submitit.LocalExecutor(folder=self.folder)
             self.executor.update_parameters(timeout_min=time_minutes, gpus_per_node=0)
 
-    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None) -> dict[str, float]:
+    def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None,
+                  planned: int | None = None) -> dict[str, float]:
         """Submit the stage's executions (on SLURM all at once; locally ``jobs`` at a time, the next as soon as one
-        ends), wait for them; their wall times, in the stage's order."""
+        ends), wait for them; their wall times, in the stage's order. Locally each job gets the share of the cores
+        of the stage as planned (``planned`` executions; see ``executors.StageExecutor``)."""
         times: dict[str, float] = {}
         at_once = len(stage) if self.cluster == "slurm" else min(self.jobs, len(stage))
-        threads = stage_threads(at_once, 0) if self.cluster == "local" else None  # the local run's share of cores
+        threads = planned_threads(self.jobs, planned or len(stage), 0) if self.cluster == "local" else None
         waiting, running = list(stage), []
         while waiting or running:
             while waiting and len(running) < at_once:
