@@ -20,7 +20,7 @@ class StageExecutor(Protocol):
     """Runs the independent executions of one stage and returns when all are done (or one failed),
     calling ``notebook_finished`` for each. ``planned``: how many executions the stage has in the plan (None: all of
     ``stage``); a resumed run's stage may have fewer left, and each notebook still gets the share of the cores the
-    whole stage gives it (``planned_threads``), so that it computes as in an uninterrupted run."""
+    whole stage gives it (``stage_threads`` of ``min(jobs, planned)``), so that it computes as in an uninterrupted run."""
 
     def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None,
                   planned: int | None = None) -> dict[str, float]: ...
@@ -37,7 +37,7 @@ class LocalExecutor:
         times: dict[str, float] = {}
         gpus = gpu_count()
         workers = min(self.jobs, len(stage))
-        threads = planned_threads(self.jobs, planned or len(stage), gpus)
+        threads = stage_threads(min(self.jobs, planned or len(stage)), gpus)  # the whole stage's share
         if workers == 1:
             for execution in stage:
                 print(f"[{profile}] {execution.output} ...", flush=True)
@@ -77,12 +77,6 @@ def run(profile: str, jobs: int = 1, together: bool = False, executor: StageExec
 def _report_exists(profile: str, execution: Execution) -> bool:
     output = reports_dir(profile) / execution.output
     return output.exists() and output.with_suffix(".html").exists()
-
-
-def planned_threads(jobs: int, planned: int, gpus: int) -> int | None:
-    """CPU threads per notebook of a stage of ``planned`` executions run ``jobs`` at a time: the share of the cores
-    of the whole stage as planned, however many of it are left to run."""
-    return stage_threads(min(jobs, planned), gpus)
 
 
 def stage_threads(workers: int, gpus: int) -> int | None:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..paths import runs_dir
-from .executors import planned_threads
+from .executors import stage_threads
 from .notebooks import Done, Execution, NotebookFailed, execute, notebook_finished
 
 CLUSTERS = ("slurm", "local")
@@ -62,7 +62,7 @@ class SubmititExecutor:
         of the stage as planned (``planned`` executions; see ``executors.StageExecutor``)."""
         times: dict[str, float] = {}
         at_once = len(stage) if self.cluster == "slurm" else min(self.jobs, len(stage))
-        threads = planned_threads(self.jobs, planned or len(stage), 0) if self.cluster == "local" else None
+        threads = stage_threads(min(self.jobs, planned or len(stage)), 0) if self.cluster == "local" else None
         waiting, running = list(stage), []
         while waiting or running:
             while waiting and len(running) < at_once:

@@ -263,24 +263,24 @@ def torchattacks_broken(model: nn.Module, x0: torch.Tensor, labels: torch.Tensor
     """Per image of ``x0`` (each classified correctly): does torchattacks' APGD-CE, or else its APGD-DLR, ``steps``
     steps with scalar ``eps`` through ``LocalizingWrapper``, misclassify it? The images go in one batch; should
     torchattacks re-index it (a borderline image it calls wrong at the start), one at a time instead."""
-    import torchattacks
-
     broken = torch.zeros(len(x0), dtype=torch.bool, device=x0.device)
     for loss in ("ce", "dlr"):
         todo = (~broken).nonzero().squeeze(1)
         if not len(todo):
             break
         try:
-            broken[todo] = _misled(model, x0[todo], labels[todo], mask[todo], eps, steps, loss, torchattacks)
+            broken[todo] = _misled(model, x0[todo], labels[todo], mask[todo], eps, steps, loss)
         except ReindexedBatchError:
-            broken[todo] = torch.cat([_misled(model, x0[i:i + 1], labels[i:i + 1], mask[i:i + 1], eps, steps, loss,
-                                              torchattacks) for i in todo.tolist()])
+            broken[todo] = torch.cat([_misled(model, x0[i:i + 1], labels[i:i + 1], mask[i:i + 1], eps, steps, loss)
+                                      for i in todo.tolist()])
     return broken
 
 
 def _misled(model: nn.Module, x0: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, eps: float, steps: int,
-            loss: str, torchattacks) -> torch.Tensor:
+            loss: str) -> torch.Tensor:
     """Per image: misclassified after one run of torchattacks' APGD with ``loss`` through ``LocalizingWrapper``."""
+    import torchattacks
+
     wrapper = LocalizingWrapper(model, x0, mask).eval()
     z = torchattacks.APGD(wrapper, eps=eps, steps=max(steps, 1), loss=loss)(x0, labels)
     with torch.no_grad():
