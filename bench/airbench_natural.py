@@ -5,7 +5,7 @@ does its training cost on this machine? The first measurement of issue 33.
                                      [--json bench/results/NAME.json]
 
 In a fresh output folder, trains the natural model of the airbench network with the study's own loop
-(``study.train_model``, the recipe of ``config.NETWORKS["airbench"]``; the long profile's settings otherwise) for
+(``study.train_model``, the recipe of ``recipes.NETWORKS["airbench"]``; the long profile's settings otherwise) for
 ``--epochs`` epochs (default: the recipe's), the weight pass in ``--weights`` arithmetic ("auto": bf16 where this CPU
 has bf16 kernels). Printed: the training time and seconds per epoch, and the natural accuracy on the whole test set
 (or its first ``--test-images``) of our CIFAR-10 copy (a JPEG re-encoding, see shared/data/README.md) with its Wilson 95% interval, in eval mode and
@@ -28,6 +28,7 @@ from lat_utils import config as lat_config
 from lat_utils.attacks import AUTO_PRECISION_VARIABLE, resolve_precision
 from lat_utils.data import load_dataset
 from lat_utils.devices import device, device_name
+from lat_utils.spec import recipes as lat_recipes
 from lat_utils.study import TrainConfig, train_model
 from lat_utils.study.stats import wilson_interval
 
@@ -46,7 +47,7 @@ def natural_accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch
 def measure(weights: str, epochs: float | None, seed: int, test_images: int | None = None) -> dict:
     if weights != "auto":
         os.environ[AUTO_PRECISION_VARIABLE] = weights   # the recipe's weight pass is "auto"
-    steps_per_epoch = 50_000 // lat_config.AIRBENCH_BATCH_SIZE
+    steps_per_epoch = 50_000 // lat_recipes.AIRBENCH_BATCH_SIZE
     steps = round(epochs * steps_per_epoch) if epochs else None
     name = "airbench-bench"
     lat_config.PROFILES[name] = dataclasses.replace(lat_config.get_profile("long"), name=name, milestones=(),

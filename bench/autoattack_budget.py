@@ -24,22 +24,15 @@ from pathlib import Path
 import torch
 
 from lat_utils.attacks import localized_autoattack, resolve_precision
-from lat_utils.config import (
-    APGD_STEPS_QUICK,
-    APGD_TARGETS_QUICK,
-    AUTOATTACK_APGD_STEPS,
-    AUTOATTACK_SQUARE_QUERIES,
-    AUTOATTACK_TARGETS,
-    SQUARE_QUERIES_QUICK,
-    get_profile,
-)
+from lat_utils.config import get_profile
 from lat_utils.devices import device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import fast_layout
+from lat_utils.spec.budgets import CPU, STANDARD
 from lat_utils.study import load_trained, study_models
 from lat_utils.study.evaluation import first_test_images
 
-REFERENCE = (AUTOATTACK_APGD_STEPS, AUTOATTACK_TARGETS, AUTOATTACK_SQUARE_QUERIES)
+REFERENCE = (STANDARD.apgd_steps, STANDARD.apgd_targets, STANDARD.square_queries)
 
 
 def budget_list(text: str) -> list[tuple[int, int, int]]:
@@ -54,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--n", type=int, default=200, help="test images per cell")
-    parser.add_argument("--budgets", default=f"{APGD_STEPS_QUICK}/{APGD_TARGETS_QUICK}/{SQUARE_QUERIES_QUICK}",
+    parser.add_argument("--budgets", default=f"{CPU.apgd_steps}/{CPU.apgd_targets}/{CPU.square_queries}",
                         help="budgets besides the reference, as APGD-steps/targets/Square-queries, comma separated")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()

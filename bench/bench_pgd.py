@@ -43,11 +43,12 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from lat_utils.attacks import masked_apgd, masked_pgd, masked_square
-from lat_utils.config import TRAIN_PGD_ITERATE
 from lat_utils.data import load_dataset
 from lat_utils.devices import device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN, fast_layout, model_for
+from lat_utils.spec.budgets import pgd_step
+from lat_utils.spec.paper import TRAIN_PGD_ITERATE
 from lat_utils.study.training import adam
 
 EPS = 0.3
@@ -118,7 +119,7 @@ def attack_rows(batch: int, steps: int, repeats: int) -> tuple[dict[str, float],
     images, labels, _ = load_dataset("mnist", "test")
     model = fast_layout(model_for("mnist").eval())  # the layout training and evaluation use
     x, y = fast_layout(images[:batch]), labels[:batch]
-    step_size = 2.5 * EPS / steps
+    step_size = pgd_step(EPS, steps)
     image_steps = batch * steps
     masks = {kind: epsilon_matrix(x, kind, EPS) for kind in ("standard", "background", "exact")}
     literal_n = min(10, batch)  # one image at a time is slow: time 10 images, report per image-step

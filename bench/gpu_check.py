@@ -49,11 +49,12 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from lat_utils.attacks import ATTACK_NAMES, localized_autoattack, masked_pgd, resolve_precision
-from lat_utils.config import EPS, TRAIN_PGD_ITERATE, get_profile
+from lat_utils.config import get_profile
 from lat_utils.data import load_dataset
 from lat_utils.devices import cpu_model, device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
+from lat_utils.spec.paper import EPS, TRAIN_PGD_ITERATE
 from lat_utils.study.plan import TrainConfig
 from lat_utils.study.training import adam, eps_at, learning_rate_at, train_model, training_step
 

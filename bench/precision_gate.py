@@ -32,10 +32,11 @@ import pandas as pd
 import torch
 
 from lat_utils.attacks import masked_square, resolve_precision
-from lat_utils.config import ATTACK_KINDS, DATASETS, get_profile
+from lat_utils.config import get_profile
 from lat_utils.devices import device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import fast_layout
+from lat_utils.spec.paper import ATTACK_KINDS, DATASETS
 from lat_utils.study import load_trained, study_models
 from lat_utils.study.evaluation import attacked_scores, first_test_images, natural_scores
 

@@ -38,10 +38,11 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from lat_utils.attacks import masked_pgd, resolve_precision
-from lat_utils.config import EPS, TRAIN_PGD_ITERATE
 from lat_utils.devices import device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
+from lat_utils.spec.budgets import pgd_step
+from lat_utils.spec.paper import EPS, TRAIN_PGD_ITERATE
 from lat_utils.study.training import adam
 
 from bench_pgd import attack_step_flops, interleaved_median_seconds, matmul_flops_per_second
@@ -73,7 +74,7 @@ class Step:
 
     def attack(self) -> torch.Tensor:
         return masked_pgd(self.forward, self.x, self.y, self.eps_matrix, steps=self.pgd_steps,
-                          step_size=2.5 * EPS / self.pgd_steps, iterate=self.iterate, precision=self.precision)
+                          step_size=pgd_step(EPS, self.pgd_steps), iterate=self.iterate, precision=self.precision)
 
     def weights(self, x_adv: torch.Tensor) -> None:
         self.model.train()
@@ -92,7 +93,7 @@ def reference_step(dataset: str, batch: int, pgd_steps: int) -> Callable[[], Non
     import torchattacks
 
     step = Step(dataset, batch, pgd_steps, iterate="last", fused=False)
-    attack = torchattacks.PGD(step.model, eps=EPS, alpha=2.5 * EPS / pgd_steps, steps=pgd_steps, random_start=True)
+    attack = torchattacks.PGD(step.model, eps=EPS, alpha=pgd_step(EPS, pgd_steps), steps=pgd_steps, random_start=True)
 
     def run() -> None:
         step.weights(attack(step.x, step.y))

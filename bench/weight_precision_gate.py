@@ -30,8 +30,8 @@ from precision_gate import relative_change
 
 from lat_utils import config as lat_config
 from lat_utils.attacks import resolve_precision
-from lat_utils.config import ATTACK_KINDS
 from lat_utils.devices import device, device_name
+from lat_utils.spec.paper import ATTACK_KINDS
 from lat_utils.study import TrainConfig, train_model
 from lat_utils.study.evaluation import attacked_scores, first_test_images
 

@@ -13,7 +13,8 @@ classifier is ``PaperCNN``, the data ``load_dataset``, and ``device`` says where
 The package is layered; a module imports only from its own layer or the layers before it (checked
 by ``tests/test_layout.py``), so a change belongs in the lowest layer that needs it:
 
-0. foundations: ``config`` (the paper's constants, the profiles and their deviations), ``checks``
+0. foundations: ``spec/`` (what the paper states, the attacks' named budgets, the networks' recipes, a run's
+   settings and the named changes that make a profile), ``config`` (the paper's setting and the profiles), ``checks``
    (input checks), ``paths`` (where outputs go, atomic writes), ``sealed`` (the checksummed file format of
    every tensor file a run keeps), ``progress`` (bars, wall time), ``devices``, ``quiet`` (native libraries'
    log lines kept out of the reports);
@@ -33,7 +34,7 @@ from .models import PaperCNN
 __version__ = "0.1.0"
 
 LAYERS = (
-    ("config", "checks", "paths", "sealed", "progress", "devices", "quiet"),
+    ("spec", "config", "checks", "paths", "sealed", "progress", "devices", "quiet"),
     ("masks", "models", "data", "attacks"),
     ("imagenet",),
     ("study",),

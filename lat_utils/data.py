@@ -27,9 +27,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .config import DATASETS, SPLITS
 from .paths import PROJECT_ROOT, shown
 from .sealed import DamagedFileError, load_sealed, save_sealed
+from .spec.paper import DATASETS, SPLITS
 
 MIRROR_ENV = "LAT_DATA_DIR"
 OFFLINE_ENV = "LAT_OFFLINE"

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import check_eps, check_images
-from .config import BACKGROUND_CENTER, BROAD_DILATION, EXACT_THRESHOLD
+from .spec.paper import BACKGROUND_CENTER, BROAD_DILATION, EXACT_THRESHOLD
 
 MASK_KINDS = ("standard", "background", "exact", "broad", "bbox")
 

@@ -8,7 +8,7 @@ import copy
 import torch
 import torch.nn as nn
 
-from .config import NETWORKS, PAPER_CNN
+from .spec.recipes import NETWORKS, PAPER_CNN
 
 
 class PaperCNN(nn.Module):
@@ -61,7 +61,7 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 class AirbenchNet(nn.Module):
     """Keller Jordan's airbench94 network for CIFAR-10 (arXiv 2404.00498), written here: about 94% test accuracy
-    in ten epochs of its recipe (``config.NETWORKS["airbench"]``) on the original CIFAR-10 (on our JPEG copy:
+    in ten epochs of its recipe (``recipes.NETWORKS["airbench"]``) on the original CIFAR-10 (on our JPEG copy:
     bench/README.md), 2M parameters.
 
     Normalization -> a frozen 2x2 whitening convolution (24 channels, set from the training images'
@@ -125,7 +125,7 @@ def _batch_norm(channels: int) -> nn.BatchNorm2d:
 
 
 def model_for(dataset: str, network: str = PAPER_CNN) -> nn.Module:
-    """A fresh network of ``config.NETWORKS`` for ``dataset`` ("mnist" or "cifar10"): ``PaperCNN`` shaped for it,
+    """A fresh network of ``recipes.NETWORKS`` for ``dataset`` ("mnist" or "cifar10"): ``PaperCNN`` shaped for it,
     or ``AirbenchNet`` ("airbench", CIFAR-10 only; its whitening layer still to be set from the training images)."""
     shapes = {"mnist": (1, 28), "cifar10": (3, 32)}
     if dataset not in shapes:

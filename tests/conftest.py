@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from filelock import FileLock
 
-from lat_utils.config import DRY_RUN_SUFFIX
 from lat_utils.data import load_dataset
 from lat_utils.models import PaperCNN
 from lat_utils.paths import PROJECT_ROOT
+from lat_utils.spec.settings import DRY_RUN_SUFFIX
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ import pandas as pd
 import torch
 
 from lat_utils import runner
-from lat_utils.config import ATTACK_KINDS, MODEL_KINDS, get_profile
+from lat_utils.config import get_profile
+from lat_utils.spec.paper import ATTACK_KINDS, MODEL_KINDS
 from lat_utils.study import plan
 from lat_utils.study.claims import claims_table
 

@@ -15,6 +15,7 @@ from lat_utils.attacks import (
 )
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN
+from lat_utils.spec.budgets import pgd_step
 from lat_utils.study.evaluation import LocalizingWrapper
 
 from .helpers import accuracy
@@ -408,7 +409,7 @@ def test_apgd_ce_at_least_as_strong_as_masked_pgd_with_the_same_steps(trained_mn
     images, labels = mnist_test[0][:200], mnist_test[1][:200]
     eps_matrix = epsilon_matrix(images, "exact", 0.2)  # mid strength: about half of the images survive PGD
     torch.manual_seed(0)
-    pgd = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=20, step_size=2.5 * 0.2 / 20)
+    pgd = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=20, step_size=pgd_step(0.2, 20))
     torch.manual_seed(0)
     apgd = masked_apgd(trained_mnist_model, images, labels, eps_matrix, steps=20)
     acc_pgd, acc_apgd = accuracy(trained_mnist_model, pgd, labels), accuracy(trained_mnist_model, apgd, labels)

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lat_utils.config import ATTACK_KINDS, MODEL_KINDS, get_profile
+from lat_utils.config import get_profile
+from lat_utils.spec.paper import ATTACK_KINDS, MODEL_KINDS
 from lat_utils.study.claims import (
     CLAIMS,
     VERDICTS,

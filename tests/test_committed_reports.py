@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lat_utils.config import DRY_RUN_SUFFIX, READING_LABELS, get_profile
+from lat_utils.config import get_profile
 from lat_utils.paths import PROJECT_ROOT
+from lat_utils.spec.paper import READING_LABELS
+from lat_utils.spec.settings import DRY_RUN_SUFFIX
 from lat_utils.study import claims
 from lat_utils.study.budgets import MILESTONE_MEASURE
 

@@ -4,6 +4,7 @@ import pytest
 
 from lat_utils import config
 from lat_utils.config import PROFILES, get_profile
+from lat_utils.spec import paper, settings
 
 
 def test_paper_profile_uses_the_paper_settings():
@@ -13,14 +14,48 @@ def test_paper_profile_uses_the_paper_settings():
     assert paper.n_test is None and paper.eps_warmup_fraction == 0 and len(paper.seeds) >= 2
 
 
+# Settings that say which run a profile is, not how it computes
+IDENTITY = ("name", "description", "deviations", "dry_run", "image_cap")
+
+
 @pytest.mark.parametrize("name", sorted(PROFILES))
-def test_every_profile_states_its_deviations(name):
+def test_every_profile_prints_exactly_its_difference_from_the_paper(name):
+    """Each setting in which a profile differs from the paper's is named in one of its printed departures, with its
+    value and the paper's; no departure names a setting it keeps."""
     profile = get_profile(name)
-    assert profile.deviations, "every profile must say how it departs from the paper (even if only step size)"
-    if profile.train_steps != config.TRAIN_STEPS:
-        assert any("training steps" in d for d in profile.deviations)
-    if profile.eps_warmup_fraction:
-        assert any("ramps" in d for d in profile.deviations)
+    differing = {f.name for f in dataclasses.fields(profile)
+                 if f.name not in IDENTITY and getattr(profile, f.name) != getattr(config.PAPER, f.name)}
+    printed = {}
+    for line in profile.deviations:
+        for key, label in settings.LABELS.items():
+            shown = f"{label} {settings.shown(key, getattr(profile, key))} instead of " \
+                    f"{settings.shown(key, getattr(config.PAPER, key))}"
+            if shown in line:
+                printed[key] = line
+    assert set(printed) == differing, (sorted(set(printed) ^ differing))
+    assert profile.deviations[-1] == config.NO_FAB   # what holds for every profile closes the list
+
+
+def test_a_change_must_change_something_and_name_known_settings():
+    with pytest.raises(ValueError, match="the paper's own value"):
+        config.PAPER.changed("x", "x", settings.change("no-op", train_steps=paper.TRAIN_STEPS))
+    with pytest.raises(ValueError, match="unknown settings \\['train_stepz'\\]"):
+        settings.change("typo", train_stepz=5)
+
+
+def test_a_departure_line_reads_the_setting_the_values_and_the_reason():
+    line = settings.departure(settings.change("because", train_steps=500, seeds=(0,)), config.PAPER)
+    assert line == "training steps 500 instead of 100,000; seeds 0 instead of 0, 1, 2: because"
+
+
+def test_the_step_size_rule_is_written_once():
+    """Madry et al.'s 2.5 eps / steps lives in ``spec.budgets.pgd_step`` alone."""
+    from lat_utils.paths import PROJECT_ROOT
+
+    sources = [*PROJECT_ROOT.glob("lat_utils/**/*.py"), *PROJECT_ROOT.glob("notebooks/*.ipynb"),
+               *PROJECT_ROOT.glob("bench/*.py")]
+    holding = sorted(str(p.relative_to(PROJECT_ROOT)) for p in sources if "2.5 *" in p.read_text())
+    assert holding == ["lat_utils/spec/budgets.py"]
 
 
 def test_attack_precision_is_checked():
@@ -43,13 +78,13 @@ def test_dry_run_shrinks_every_count_and_keeps_the_code_path(name):
     counts = [f.name for f in dataclasses.fields(base) if type(getattr(base, f.name)) is int]
     assert "train_steps" in counts and "eval_pgd_steps" in counts
     for field in counts:
-        assert getattr(dry, field) <= config.DRY_RUN_LIMITS.get(field, config.DRY_RUN_COUNT), field
-    assert dry.batch_size == min(base.batch_size, config.DRY_RUN_BATCH)   # the paper CNN's 50 stay 50
+        assert getattr(dry, field) <= settings.DRY_RUN_LIMITS.get(field, settings.DRY_RUN_COUNT), field
+    assert dry.batch_size == min(base.batch_size, settings.DRY_RUN_BATCH)   # the paper CNN's 50 stay 50
     # what decides the code path is kept: several seeds (training together), full-test-set indexing, schedules,
     # an ImageNet sweep (its first values: it still reuses the paper's eps), the arithmetic
     assert (dry.n_test is None) == (base.n_test is None)
     for field in config.DRY_RUN_CUT:  # several stay several
-        assert getattr(dry, field) == getattr(base, field)[:config.DRY_RUN_COUNT], field
+        assert getattr(dry, field) == getattr(base, field)[:settings.DRY_RUN_COUNT], field
         assert min(len(getattr(base, field)), 2) == min(len(getattr(dry, field)), 2), field
     # every model in the first seed; the central models in two where the profile has several
     assert dry.seeds == base.seeds[:1]
@@ -58,16 +93,16 @@ def test_dry_run_shrinks_every_count_and_keeps_the_code_path(name):
     for field in ("lr_schedule", "eps", "attack_precision",
                   "background_projections", "eps_warmup_fraction"):
         assert getattr(dry, field) == getattr(base, field), field
-    assert dry.image_cap == config.DRY_RUN_IMAGES
+    assert dry.image_cap == settings.DRY_RUN_IMAGES
 
 
 def test_a_new_count_field_is_shrunk_without_being_listed(monkeypatch):
     @dataclasses.dataclass(frozen=True)
-    class Extended(config.Profile):
+    class Extended(settings.Profile):
         future_queries: int = 5000
 
     extended = Extended(**{**dataclasses.asdict(get_profile("paper"))})
-    assert config.dry_run(extended).future_queries == config.DRY_RUN_COUNT
+    assert config.dry_run(extended).future_queries == settings.DRY_RUN_COUNT
 
 
 def test_a_dry_run_of_a_dry_run_or_of_an_unknown_profile_is_refused():
@@ -95,7 +130,7 @@ def test_long_profile_has_what_its_verdicts_need():
     seeds = {}
     for c in study_models("mnist", "long"):
         seeds.setdefault(c.name, set()).add(c.seed)
-    assert all(len(seeds[m]) >= 3 for m in config.CENTRAL_MODELS["mnist"]), seeds
+    assert all(len(seeds[m]) >= 3 for m in paper.CENTRAL_MODELS["mnist"]), seeds
     assert len(milestone_steps(long)) >= 6 and milestone_steps(long)[-1] == long.train_steps and long.curve_n
     assert long.lr_schedule == "constant", "milestones are models trained that long, not points of a decay"
 
@@ -110,3 +145,8 @@ def test_the_header_says_when_the_weight_pass_computes_in_bf16(monkeypatch, chos
     auto = dataclasses.replace(get_profile("quick"), weight_precision="auto")
     assert any("weight pass" in d for d in profile_deviations(auto, chosen)) == said
     assert not any("weight pass" in d for d in profile_deviations(get_profile("quick"), chosen))
+
+
+def test_every_setting_has_words_in_a_departure_line():
+    named = {f.name for f in dataclasses.fields(settings.Profile)} - set(IDENTITY)
+    assert named == set(settings.LABELS)

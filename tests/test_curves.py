@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from lat_utils import config
-from lat_utils.config import ATTACK_KINDS, CENTRAL_MODELS, get_profile
+from lat_utils.config import get_profile
 from lat_utils.report import plots
+from lat_utils.spec import paper
+from lat_utils.spec.paper import ATTACK_KINDS, CENTRAL_MODELS
 from lat_utils.study import budgets, checkpoints, curves, evaluation
 from lat_utils.study.checkpoints import milestone_steps
 from lat_utils.study.plan import TrainConfig, study_models
@@ -21,8 +23,8 @@ from .helpers import claims_of, synthetic_results
 
 def test_milestones_are_fractions_of_training():
     assert milestone_steps(get_profile("smoke")) == [5, 10]
-    assert milestone_steps(get_profile("paper"))[0] == round(config.TRAIN_STEPS / 64)
-    assert milestone_steps(get_profile("paper"))[-1] == config.TRAIN_STEPS
+    assert milestone_steps(get_profile("paper"))[0] == round(paper.TRAIN_STEPS / 64)
+    assert milestone_steps(get_profile("paper"))[-1] == paper.TRAIN_STEPS
     assert milestone_steps(get_profile("quick")) == []
     with pytest.raises(ValueError, match="increasing fractions"):
         dataclasses.replace(get_profile("smoke"), milestones=(0.5, 0.25))
@@ -76,7 +78,7 @@ def test_central_seeds_train_the_central_models_only(monkeypatch):
 
 
 def test_claims_use_the_seeds_their_models_have():
-    losses = {m: 1.0 for m in config.MODEL_KINDS["mnist"]}
+    losses = {m: 1.0 for m in paper.MODEL_KINDS["mnist"]}
     losses["standard"] = 2.0
     table, per_image = synthetic_results("mnist", losses, seeds=(0, 1, 2))
     keep = per_image["model"].isin(CENTRAL_MODELS["mnist"]) | (per_image["seed"] == 0)

@@ -5,9 +5,11 @@ import pandas as pd
 import pytest
 import torch
 
-from lat_utils.config import LEARNING_RATE, MADRY_TRAIN_PGD_STEPS, PGD_STEP_SIZE, VARIANTS, get_profile
+from lat_utils.config import get_profile
 from lat_utils.runner.estimate import training_image_steps
 from lat_utils.runner.notebooks import plan
+from lat_utils.spec.paper import LEARNING_RATE, MADRY_TRAIN_PGD_STEPS, PGD_STEP_SIZE
+from lat_utils.spec.settings import VARIANTS
 from lat_utils.study import TrainConfig, claims_table, study_models
 from lat_utils.study.checkpoints import checkpoint_path, fingerprint, load_checkpoint, save_checkpoint
 from lat_utils.study.deviations import (

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from lat_utils import imagenet
-from lat_utils.config import IMAGENET_EPS, get_profile
+from lat_utils.config import get_profile
 from lat_utils.data import DataNotFoundError, offline_mirror
+from lat_utils.spec.paper import IMAGENET_EPS
 
 MIRROR = offline_mirror()
 needs_photos = pytest.mark.skipif(not (MIRROR / imagenet.PAPER_SUBDIR).is_dir(),

@@ -17,7 +17,7 @@ from lat_utils import runner
 from lat_utils.paths import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "lat_utils"
-SUBPACKAGES = ("attacks", "imagenet", "study", "report", "runner")
+SUBPACKAGES = ("spec", "attacks", "imagenet", "study", "report", "runner")
 
 
 def _module_name(path: Path) -> str:

@@ -15,6 +15,7 @@ from lat_utils.data import load_dataset
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import AirbenchNet, PaperCNN, model_for
 from lat_utils.runner.notebooks import plan
+from lat_utils.spec import recipes, settings
 from lat_utils.study import training
 from lat_utils.study.checkpoints import checkpoint_path, fingerprint, load_checkpoint, save_checkpoint
 from lat_utils.study.plan import TrainConfig, study_models, together_groups
@@ -100,9 +101,9 @@ def test_the_recipe_reaches_the_settings_of_an_airbench_model_only():
     assert paper.settings == get_profile("long")
     recipe = net.settings
     assert (recipe.optimizer, recipe.batch_size, recipe.lr_schedule, recipe.augment) == (
-        "airbench_sgd", config.AIRBENCH_BATCH_SIZE, "triangle", True)
-    assert recipe.label_smoothing == config.AIRBENCH_LABEL_SMOOTHING
-    assert recipe.train_steps == config.AIRBENCH_EPOCHS * (50_000 // config.AIRBENCH_BATCH_SIZE)
+        "airbench_sgd", recipes.AIRBENCH_BATCH_SIZE, "triangle", True)
+    assert recipe.label_smoothing == recipes.AIRBENCH_LABEL_SMOOTHING
+    assert recipe.train_steps == recipes.AIRBENCH_EPOCHS * (50_000 // recipes.AIRBENCH_BATCH_SIZE)
     assert recipe.eps == paper.settings.eps and recipe.n_test == paper.settings.n_test   # the evaluation: the profile's
     assert TrainConfig("cifar10", "natural", profile="smoke", network="airbench").settings.train_steps == \
         get_profile("smoke").network_train_steps
@@ -139,12 +140,12 @@ def test_optimizer_groups_follow_airbench94():
     weights, shifts, whiten_bias = optimizer.param_groups
     assert isinstance(optimizer, training.Lookahead) and isinstance(optimizer.optimizer, torch.optim.SGD)
     assert weights["nesterov"] and weights["momentum"] == 0.85
-    assert len(shifts["params"]) == 6 and shifts["lr_scale"] == config.AIRBENCH_BIAS_LR_SCALE
-    assert whiten_bias["params"] == [model.whiten.bias] and whiten_bias["until"] == config.AIRBENCH_WHITEN_BIAS_FRACTION
+    assert len(shifts["params"]) == 6 and shifts["lr_scale"] == recipes.AIRBENCH_BIAS_LR_SCALE
+    assert whiten_bias["params"] == [model.whiten.bias] and whiten_bias["until"] == recipes.AIRBENCH_WHITEN_BIAS_FRACTION
     counted = sum(p.numel() for g in optimizer.param_groups for p in g["params"])
     assert counted == sum(p.numel() for p in model.parameters() if p.requires_grad)
     for group in optimizer.param_groups:   # the same shrink per step at the peak, whatever the group's rate
-        assert group["lr"] * group["weight_decay"] == pytest.approx(config.AIRBENCH_WEIGHT_DECAY)
+        assert group["lr"] * group["weight_decay"] == pytest.approx(recipes.AIRBENCH_WEIGHT_DECAY)
     late = int(0.5 * settings.train_steps)
     training.set_learning_rate(optimizer, late, settings)
     assert whiten_bias["lr"] == 0 and shifts["lr"] == pytest.approx(64 * weights["lr"]) and weights["lr"] > 0
@@ -153,7 +154,7 @@ def test_optimizer_groups_follow_airbench94():
 def test_triangle_schedule_rises_to_the_peak_then_falls():
     settings = TrainConfig("cifar10", "natural", profile="long", network="airbench").settings
     rates = [training.learning_rate_at(step, settings) / settings.learning_rate for step in range(settings.train_steps)]
-    start, peak, end = config.AIRBENCH_LR_TRIANGLE
+    start, peak, end = recipes.AIRBENCH_LR_TRIANGLE
     top = int(peak * settings.train_steps)
     assert rates[0] == pytest.approx(start) and rates[top] == pytest.approx(1.0) and max(rates) == rates[top]
     assert rates[-1] == pytest.approx(end, abs=0.01)
@@ -200,11 +201,11 @@ def test_airbench_models_train_alone(monkeypatch):
     trained = training.trained_models(group[0], together=True, progress=False)
     assert [t.config for t in trained] == group
     assert [type(t.model) for t in trained] == [AirbenchNet, AirbenchNet]
-    whitened = _net().whiten_from(load_dataset("cifar10", "train").images[:config.AIRBENCH_WHITEN_IMAGES]).whiten
+    whitened = _net().whiten_from(load_dataset("cifar10", "train").images[:recipes.AIRBENCH_WHITEN_IMAGES]).whiten
     assert all(torch.allclose(t.model.whiten.weight, whitened.weight) for t in trained)   # frozen while training
     state = load_checkpoint(checkpoint_path(group[0]), group[0])
     assert state["done"] and state["step"] == get_profile("smoke").network_train_steps
-    assert group[0].settings.batch_size == config.DRY_RUN_BATCH   # the network's 1,024, shrunk as a dry run shrinks it
+    assert group[0].settings.batch_size == settings.DRY_RUN_BATCH   # the network's 1,024, shrunk as a dry run shrinks it
 
 
 def test_a_profile_trains_each_of_its_cifar10_networks(monkeypatch):
@@ -303,5 +304,5 @@ def test_the_airbench_profile_runs_cifar10_alone_on_its_network_in_the_dry_run(r
     assert set(crossings["network"]) == {"airbench"} and set(crossings["profile"]) == {profile}
     assert "does not run MNIST" in (reports_dir(profile) / "05_figures_and_claims.ipynb").read_text()
     test_set = pd.read_csv(tables_dir(profile) / "test_set_cifar10.csv")   # natural accuracy on the (capped) test set
-    assert set(test_set["model"]) == set(evaluation["model"]) and test_set["n"].eq(config.DRY_RUN_IMAGES).all()
+    assert set(test_set["model"]) == set(evaluation["model"]) and test_set["n"].eq(settings.DRY_RUN_IMAGES).all()
     assert (test_set["accuracy_low"] <= test_set["accuracy"]).all() and (test_set["accuracy"] <= test_set["accuracy_high"]).all()

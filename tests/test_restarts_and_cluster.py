@@ -15,9 +15,10 @@ import pytest
 import torch
 
 from lat_utils import runner
-from lat_utils.config import DATASETS, get_profile
+from lat_utils.config import get_profile
 from lat_utils.paths import tables_dir
 from lat_utils.runner.executors import stage_threads
+from lat_utils.spec.paper import DATASETS
 from lat_utils.study import claims, cross_evaluate, trained_models
 
 from .helpers import training_config, trainings

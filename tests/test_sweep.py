@@ -14,15 +14,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lat_utils import config
-from lat_utils.config import PAPER_CIFAR10_KEPT as PAPER_KEPT
-from lat_utils.config import SWEEP_EPS
 from lat_utils.masks import epsilon_matrix
 from lat_utils.paths import runs_dir, tables_dir
 from lat_utils.report.plots import eps_sweep_figure
 from lat_utils.sealed import load_sealed, save_sealed
+from lat_utils.spec.paper import PAPER_CIFAR10_KEPT as PAPER_KEPT
 from lat_utils.study import sweep
 from lat_utils.study.sweep import (
     SWEEP_COLUMNS,
+    SWEEP_EPS,
     SweepSettings,
     eps_name,
     eps_sweep,

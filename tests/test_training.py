@@ -8,11 +8,13 @@ import torch.nn.functional as F
 
 from lat_utils import config
 from lat_utils.attacks import masked_pgd
-from lat_utils.config import ATTACK_KINDS, TRAIN_PGD_ITERATE, get_profile
+from lat_utils.config import get_profile
 from lat_utils.data import load_dataset
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
 from lat_utils.sealed import load_sealed
+from lat_utils.spec import paper
+from lat_utils.spec.paper import ATTACK_KINDS, TRAIN_PGD_ITERATE
 from lat_utils.study import checkpoints, evaluation, plan, training
 from lat_utils.study.checkpoints import fingerprint, load_trained
 from lat_utils.study.plan import TrainConfig, study_models
@@ -98,7 +100,7 @@ def test_eps_warmup_reaches_eps_halfway():
     assert eps_at(0, profile) < 0.01
     assert eps_at(profile.train_steps // 2, profile) == pytest.approx(profile.eps)
     assert eps_at(profile.train_steps - 1, profile) == pytest.approx(profile.eps)
-    assert eps_at(0, config.get_profile("paper")) == config.EPS
+    assert eps_at(0, config.get_profile("paper")) == paper.EPS
 
 
 def test_study_models_cover_the_paper():
@@ -117,7 +119,7 @@ def test_study_models_cover_the_paper():
 
 def test_a_reading_reaches_the_training_and_the_evaluation(run_folder, monkeypatch):
     """A raw-pixels CIFAR-10 model is trained and attacked at 0.3/255: no perturbation exceeds it."""
-    raw = config.CIFAR10_READINGS["raw"]
+    raw = paper.CIFAR10_READINGS["raw"]
     changes = {"training": [], "evaluation": []}
     real_pgd, real_autoattack = training.masked_pgd, evaluation.localized_autoattack
 
@@ -141,7 +143,7 @@ def test_a_reading_reaches_the_training_and_the_evaluation(run_folder, monkeypat
     assert max(changed) <= raw + 1e-6 and max(budgets) == pytest.approx(raw)
     assert max(change for change, _ in changes["evaluation"]) > raw / 2  # the attack did use its budget
     assert (table["reading"] == "raw").all() and table["eps"].eq(raw).all()
-    assert cfg.settings.eval_step_size == pytest.approx(get_profile("smoke").eval_step_size * raw / config.EPS)
+    assert cfg.settings.eval_step_size == pytest.approx(get_profile("smoke").eval_step_size * raw / paper.EPS)
 
 
 def test_a_checkpoint_of_one_reading_is_never_loaded_as_another(run_folder):

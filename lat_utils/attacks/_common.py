@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 
 from ..checks import check_count, check_finite, check_images, in_unit_interval
-from ..config import PRECISIONS
 from ..devices import cpu_has_bf16_kernels
+from ..spec.settings import PRECISIONS
 
 ATTACK_DTYPES = (torch.float32, torch.bfloat16)   # what the attacks compute in; convert others with .float()
 LABEL_DTYPES = (torch.int64, torch.int32)

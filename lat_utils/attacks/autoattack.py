@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..checks import check_count, check_number
+from ..spec.budgets import pgd_step
 from ._common import check_attack_inputs, check_labels, eval_mode, misclassified, prepared, resolve_precision, rows
 from .apgd import masked_apgd
 from .pgd import masked_pgd
@@ -78,7 +79,7 @@ def localized_autoattack(
         return AutoAttackResult(images.detach().clone(), [], empty, empty.clone())
     x, eps_matrix, labels = prepared(images, labels, eps_matrix)
     if pgd_step_size is None:
-        pgd_step_size = 2.5 * float(eps_matrix.max()) / max(pgd_steps, 1)
+        pgd_step_size = pgd_step(float(eps_matrix.max()), pgd_steps)
     with eval_mode(model):
         natural_loss, natural_wrong = _scores(model, x, labels)
     worst = _WorstCase(x, labels, natural_loss, natural_wrong)

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..checks import check_count, check_number
-from ..config import PGD_ITERATES, PGD_RANDOM_START, PROJECTIONS
+from ..spec.paper import PGD_ITERATES, PGD_RANDOM_START, PROJECTIONS
 from ._common import (
     autocast,
     budget_box,

@@ -23,7 +23,7 @@ Here:
   the paper's Table 2 implies. Without a candidate the central box (the middle half of the height and
   of the width) is used instead, and the run says so.
 - **Attack**: ``lat_utils.attacks.masked_pgd`` with a ``bbox`` epsilon matrix, eps = 2/255, projection
-  at every step. The paper gives no step size: we use Madry et al.'s rule, 2.5 * eps / steps.
+  at every step. The paper gives no step size: we use Madry et al.'s rule (``spec.budgets.pgd_step``).
 - **"Percent of pixels altered"**: the percentage of pixel positions (H x W) where any channel changed.
 
 The package, by what each module holds:
@@ -43,7 +43,6 @@ Every public name is importable from ``lat_utils.imagenet`` itself.
 
 from .attack import (
                      PROJECTION,
-                     STEP_SIZE_FACTOR,
                      PaperRun,
                      attack_cache,
                      attack_per_rule,
@@ -55,7 +54,6 @@ from .attack import (
                      run_extension,
                      run_paper_attack,
                      run_paper_attacks,
-                     step_size_for,
 )
 from .boxes import (
                      BEST_DETECTION,
@@ -124,7 +122,7 @@ from .tables import (
 __all__ = [
     "BEST_DETECTION", "BOX_RULES", "BOX_RULE_DEVIATIONS", "CLASSES_FILE", "EXTENSION_RULES", "EXTRA_SUBDIR",
     "HEADLINE_RULE", "MIN_DETECTION_SCORE", "OBJECTS_BOX", "PAPERS_BOX_SIZE", "PAPER_CLASSES", "PAPER_CLASSIFIER",
-    "PAPER_ROW", "PAPER_SUBDIR", "PAPER_TABLE1", "PAPER_TABLE2", "PROJECTION", "RULES", "STEP_SIZE_FACTOR",
+    "PAPER_ROW", "PAPER_SUBDIR", "PAPER_TABLE1", "PAPER_TABLE2", "PROJECTION", "RULES",
     "TABLE_COLUMNS", "TFLITE_DETECTOR", "TFLITE_LABELS", "TOP_K", "Candidates", "Classifier", "Detection", "Detector",
     "Normalized", "PaperRun", "Photo", "RawDetection", "attack_cache", "attack_per_rule", "attack_summary",
     "best_detection", "best_or_central", "black_outside", "box_only_confidence", "box_rules_findings",
@@ -134,5 +132,5 @@ __all__ = [
     "imagenet_deviations", "kept_boxes", "labels_of", "load_classifier", "load_detector", "load_images",
     "localized_attack", "objects_box", "paper_box_percent", "paper_photos", "paper_size_box", "paper_table",
     "papers_box_size", "percent_altered", "plot_extension", "predict", "results_table", "rule_applies",
-    "rules_markdown", "run_extension", "run_paper_attack", "run_paper_attacks", "step_size_for", "to_pixel_box",
+    "rules_markdown", "run_extension", "run_paper_attack", "run_paper_attacks", "to_pixel_box",
 ]

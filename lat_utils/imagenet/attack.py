@@ -14,11 +14,13 @@ import pandas as pd
 import torch
 
 from ..attacks import masked_pgd
-from ..config import IMAGENET_EPS, Profile
 from ..masks import Box, epsilon_matrix
 from ..paths import runs_dir
 from ..progress import WallClock
 from ..sealed import DamagedFileError, load_sealed, save_sealed
+from ..spec.budgets import pgd_step
+from ..spec.paper import IMAGENET_EPS
+from ..spec.settings import Profile
 from .boxes import (
     BOX_RULES,
     EXTENSION_RULES,
@@ -33,12 +35,7 @@ from .detector import Detection, Detector
 from .photos import Photo, extra_photos, paper_photos
 from .tables import PAPER_CLASSIFIER, results_table
 
-STEP_SIZE_FACTOR = 2.5      # step size = 2.5 * eps / steps (Madry et al.); the paper gives none
 PROJECTION = "per_step"     # Section 3 sets eps to 0 inside the box during the attack
-
-
-def step_size_for(eps: float, steps: int) -> float:
-    return STEP_SIZE_FACTOR * eps / max(steps, 1)
 
 
 def localized_attack(
@@ -56,7 +53,7 @@ def localized_attack(
     """Masked PGD that leaves every pixel inside each image's box unchanged; adversarial images on the CPU."""
     dev = next(classifier.model.parameters()).device
     eps_matrix = epsilon_matrix(images, "bbox", eps, box=list(boxes))
-    step = step_size_for(eps, steps) if step_size is None else step_size
+    step = pgd_step(eps, steps) if step_size is None else step_size
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         chunks = [
@@ -139,7 +136,7 @@ def _attack_key(classifier: Classifier, images: torch.Tensor, labels: torch.Tens
     """A digest of everything the attack's result depends on."""
     digest = hashlib.sha256()
     digest.update(json.dumps({"classifier": classifier.name, "boxes": [list(b) for b in boxes], "eps": eps,
-                              "steps": steps, "step_size": step_size_for(eps, steps), "seed": seed,
+                              "steps": steps, "step_size": pgd_step(eps, steps), "seed": seed,
                               "projection": PROJECTION}).encode())
     for tensor in (*classifier.model.state_dict().values(), images, labels):
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -277,7 +274,7 @@ def run_paper_attacks(
     notes = [n for n in (classifier.note, detector.note) if n]
     return {rule: PaperRun(
         classifier=classifier.name, detector=detector.name, eps=eps, steps=profile.imagenet_steps,
-        step_size=step_size_for(eps, profile.imagenet_steps), photos=photos, images=images, labels=labels,
+        step_size=pgd_step(eps, profile.imagenet_steps), photos=photos, images=images, labels=labels,
         rule=rule, candidates=candidates, detections=kept[rule], adversarial=attacked[rule], natural_probs=natural,
         blackout_probs=predict(classifier, black_outside(images, [d.box for d in kept[rule]])),
         adversarial_probs=predict(classifier, attacked[rule]), attack_seconds=seconds, seed=seed, notes=notes,

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..config import ATTACK_KINDS, DATASETS
+from ..spec.paper import ATTACK_KINDS, DATASETS
 from ..study.checkpoints import checkpoint_path, load_checkpoint
 from ..study.plan import TrainConfig, evaluated_models, explorer_name
 

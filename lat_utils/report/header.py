@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 import torch
 
 from ..attacks import AUTO_PRECISION_VARIABLE, resolve_precision
-from ..config import Profile
 from ..devices import device, device_name
+from ..spec.settings import Profile
 
 
 def profile_deviations(profile: Profile, precision: str) -> list[str]:

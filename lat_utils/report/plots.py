@@ -17,17 +17,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..config import (
+from ..spec.paper import (
     ATTACK_KINDS,
     CIFAR10_READINGS,
     EPS,
     LOSS_SCALE,
     PAPER_CIFAR10_KEPT,
-    PAPER_CNN,
     PAPER_MNIST_EXACT_ACCURACY,
     PAPER_MNIST_NATURAL_ACCURACY,
     READING_LABELS,
 )
+from ..spec.recipes import PAPER_CNN
 
 # the readings of the CIFAR-10 eps, as eps x 255 and a short label, for the eps sweep's figure
 _SWEEP_READINGS = sorted((eps * 255, READING_LABELS[name].split(" (")[0]) for name, eps in CIFAR10_READINGS.items())

@@ -22,9 +22,10 @@ import pandas as pd
 import torch
 
 from ..attacks import resolve_precision
-from ..config import Profile, get_profile
+from ..config import get_profile
 from ..devices import device, device_name
 from ..paths import figures_dir, reports_dir, shown, tables_dir, write_atomically
+from ..spec.settings import Profile
 from .header import profile_deviations
 
 INDEX = "index.html"

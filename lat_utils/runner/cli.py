@@ -17,9 +17,10 @@ import argparse
 import os
 import sys
 
-from ..config import DRY_RUN_SUFFIX, PROFILES, get_profile
+from ..config import PROFILES, get_profile
 from ..paths import figures_dir, reports_dir, tables_dir
 from ..report import site
+from ..spec.settings import DRY_RUN_SUFFIX
 from .executors import LocalExecutor, StageExecutor, gpu_count, run
 from .invocations import Invocations, notebook_times
 from .notebooks import NotebookFailed

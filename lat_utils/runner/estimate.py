@@ -28,9 +28,12 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..attacks import masked_pgd, resolve_precision
-from ..config import ATTACK_KINDS, DATASETS, IMAGENET_EPS, PAPER_CNN, SWEEP_SERIES, TRAIN_PGD_ITERATE, Profile
 from ..devices import device, device_name
 from ..models import fast_layout, model_for
+from ..spec.paper import ATTACK_KINDS, DATASETS, IMAGENET_EPS, TRAIN_PGD_ITERATE
+from ..spec.recipes import PAPER_CNN
+from ..spec.settings import Profile
+from ..study.sweep import SWEEP_SERIES
 
 FORWARD = 1 / 3                                      # a forward-only pass, in image-steps
 TEST_SET_SIZE = {"mnist": 10_000, "cifar10": 10_000}

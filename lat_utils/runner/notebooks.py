@@ -32,11 +32,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..config import DATASETS, get_profile
+from ..config import get_profile
 from ..paths import PROJECT_ROOT, reports_dir
 from ..progress import ENV as PROGRESS_ENV
 from ..progress import TEXT as PROGRESS_TEXT
 from ..report.portable import make_file_portable
+from ..spec.paper import DATASETS
 from ..study.plan import evaluated_models, explorer_name, group_name, study_models, together_groups
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"

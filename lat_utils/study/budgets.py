@@ -15,8 +15,10 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ..config import PAPER_CNN, READING_LABELS, get_profile
+from ..config import get_profile
 from ..paths import tables_dir
+from ..spec.paper import READING_LABELS
+from ..spec.recipes import PAPER_CNN
 
 BUDGET_COLUMNS = ["claim", "network", "reading", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
                   "verdict"]

@@ -16,11 +16,13 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from ..config import PAPER_CNN, TRAIN_PGD_ITERATE, Profile
 from ..devices import device
 from ..models import fast_layout, model_for
 from ..paths import runs_dir, shown
 from ..sealed import DamagedFileError, load_sealed, save_sealed
+from ..spec.paper import TRAIN_PGD_ITERATE
+from ..spec.recipes import PAPER_CNN
+from ..spec.settings import Profile
 from .plan import TrainConfig
 
 LOG_FIELDS = ("step", "eps", "loss", "accuracy", "seconds")
@@ -42,7 +44,7 @@ def fingerprint(config: TrainConfig) -> dict:
     any: a model trained without them cannot give its learning curve, so it is not taken for one)."""
     config = config.trained
     profile = config.settings
-    training = {k: v for k, v in profile.as_dict().items()
+    training = {k: v for k, v in asdict(profile).items()
                 if k in ("train_steps", "batch_size", "learning_rate", "lr_schedule", "train_pgd_steps",
                          "train_step_size", "eps_warmup_fraction", "eps", "attack_precision")}
     training["train_pgd_iterate"] = TRAIN_PGD_ITERATE

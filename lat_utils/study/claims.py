@@ -28,22 +28,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..config import (
+from ..spec.paper import (
     ATTACK_KINDS,
     BATCH_SIZE,
     CIFAR10_READINGS,
     LEARNING_RATE,
     LOSS_SCALE,
-    OPTIMIZER_LABELS,
     PAPER_CIFAR10_KEPT,
     PAPER_CIFAR10_NATURAL_ACCURACY,
-    PAPER_CNN,
     PAPER_MNIST_EXACT_ACCURACY,
     PAPER_MNIST_NATURAL_ACCURACY,
     READING_LABELS,
     TRAIN_STEPS,
-    Profile,
 )
+from ..spec.recipes import PAPER_CNN
+from ..spec.settings import OPTIMIZER_LABELS, Profile
 from .plan import network_of, variant_of
 from .stats import bootstrap_indices, combine_seeds
 

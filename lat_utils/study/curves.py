@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import DATASETS, Profile, get_profile
+from ..config import get_profile
 from ..paths import runs_dir, tables_dir
+from ..spec.paper import DATASETS
+from ..spec.settings import Profile
 from .checkpoints import load_milestone, milestone_path, milestone_steps
 from .claims import claims_table
 from .evaluation import EVAL_COLUMNS, evaluated_cells, table_of, tables_of

@@ -2,7 +2,7 @@
 
 The CPU profiles depart from the paper in several ways at once (short training, Adam 1e-3, an eps warm-up,
 PGD-5 in training, the per-step projection). The deviations profile trains its central MNIST models once with
-its own settings (the *base*) and again under each ``config.VARIANTS`` entry, one cut undone at a time; where it
+its own settings (the *base*) and again under each ``settings.VARIANTS`` entry, one cut undone at a time; where it
 trains the background model with both projections, Algorithm 1 read literally is one more configuration.
 
 A configuration is the base grid of models with some of them replaced: ``configuration_table`` puts the
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..config import VARIANTS, Profile
+from ..spec.settings import VARIANTS, Profile
 from .checkpoints import checkpoint_path, load_checkpoint
 from .claims import CLAIMS, claims_table
 from .plan import TrainConfig, study_models, variant_of

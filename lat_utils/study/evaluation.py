@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..attacks import ATTACK_NAMES, localized_autoattack, resolve_precision
-from ..config import ATTACK_KINDS, Profile, get_profile
+from ..config import get_profile
 from ..data import load_dataset
 from ..devices import device
 from ..masks import epsilon_matrix
@@ -36,6 +36,8 @@ from ..models import fast_layout
 from ..paths import runs_dir, tables_dir
 from ..progress import tqdm
 from ..sealed import DamagedFileError, load_sealed, save_sealed
+from ..spec.paper import ATTACK_KINDS
+from ..spec.settings import Profile
 from .checkpoints import checkpoint_path, load_trained
 from .plan import TrainConfig, evaluated_models
 from .stats import bootstrap_mean_interval, wilson_interval

@@ -10,20 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ..config import (
-    CENTRAL_MODELS,
-    DATASETS,
-    MODEL_KINDS,
-    NETWORKS,
-    PAPER_CNN,
-    PROJECTIONS,
-    READING_LABELS,
-    STATED,
-    VARIANTS,
-    Profile,
-    get_profile,
-    reading_eps,
-)
+from ..config import get_profile
+from ..spec.paper import CENTRAL_MODELS, DATASETS, MODEL_KINDS, PROJECTIONS, READING_LABELS, STATED, reading_eps
+from ..spec.recipes import NETWORKS, PAPER_CNN
+from ..spec.settings import VARIANTS, Profile
 
 
 @dataclass(frozen=True)
@@ -35,9 +25,9 @@ class TrainConfig:
     projection: str = "per_step"  # how the training attack localizes (see masked_pgd)
     profile: str = "quick"
     seed: int = 0
-    reading: str = STATED         # which eps (``config.CIFAR10_READINGS``): trained with, or evaluated at
-    variant: str = ""             # "" or one of ``config.VARIANTS``: one of the profile's cuts undone
-    network: str = PAPER_CNN      # the classifier (``config.NETWORKS``), trained with its recipe
+    reading: str = STATED         # which eps (``paper.CIFAR10_READINGS``): trained with, or evaluated at
+    variant: str = ""             # "" or one of ``settings.VARIANTS``: one of the profile's cuts undone
+    network: str = PAPER_CNN      # the classifier (``recipes.NETWORKS``), trained with its recipe
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:

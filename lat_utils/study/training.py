@@ -22,7 +22,13 @@ import torch.nn.functional as F
 
 from ..attacks import masked_pgd, resolve_precision
 from ..checks import check_images
-from ..config import (
+from ..data import load_dataset
+from ..devices import device
+from ..masks import epsilon_matrix
+from ..models import StackedModels, fast_layout, model_for
+from ..progress import tqdm
+from ..spec.paper import TRAIN_PGD_ITERATE
+from ..spec.recipes import (
     AIRBENCH_BIAS_LR_SCALE,
     AIRBENCH_LOOKAHEAD_DECAY,
     AIRBENCH_LOOKAHEAD_EVERY,
@@ -35,17 +41,9 @@ from ..config import (
     AIRBENCH_WEIGHT_DECAY,
     AIRBENCH_WHITEN_BIAS_FRACTION,
     AIRBENCH_WHITEN_IMAGES,
-    LR_SCHEDULES,
-    OPTIMIZERS,
     PAPER_CNN,
-    TRAIN_PGD_ITERATE,
-    Profile,
 )
-from ..data import load_dataset
-from ..devices import device
-from ..masks import epsilon_matrix
-from ..models import StackedModels, fast_layout, model_for
-from ..progress import tqdm
+from ..spec.settings import LR_SCHEDULES, OPTIMIZERS, Profile
 from .checkpoints import (
     append_log,
     checkpoint_path,
@@ -94,7 +92,7 @@ def adam(parameters: Iterable[torch.Tensor], learning_rate: float) -> torch.opti
 
 def optimizer_for(model: nn.Module, settings: Profile) -> torch.optim.Optimizer:
     """The optimizer of ``settings.optimizer`` over ``model``'s trainable parameters: the paper's ``adam``, or
-    airbench94's recipe ("airbench_sgd", ``config.NETWORKS``): SGD with Nesterov momentum, batch norm's shifts at
+    airbench94's recipe ("airbench_sgd", ``recipes.NETWORKS``): SGD with Nesterov momentum, batch norm's shifts at
     ``AIRBENCH_BIAS_LR_SCALE`` times the learning rate, a weight decay that shrinks the weights by
     ``AIRBENCH_WEIGHT_DECAY`` per step at the peak learning rate whatever a group's rate, and the whitening layer's
     bias trained for the first ``AIRBENCH_WHITEN_BIAS_FRACTION`` of the steps only, all inside its weight averaging
