@@ -564,7 +564,7 @@ def test_a_bf16_weight_pass_computes_in_bf16_and_keeps_weights_and_loss_float32(
 
 def test_the_weight_passs_arithmetic_is_in_the_fingerprint_and_refused_when_unknown():
     smoke = get_profile("smoke")
-    assert "weight_precision" not in fingerprint(TrainConfig("mnist", "standard", profile="smoke"))["training"]
+    assert fingerprint(TrainConfig("mnist", "standard", profile="smoke"))["training"]["weight_precision"] == "fp32"
     config.PROFILES["smoke-weights-bf16"] = dataclasses.replace(smoke, name="smoke-weights-bf16", weight_precision="auto")
     try:
         printed = fingerprint(TrainConfig("mnist", "standard", profile="smoke-weights-bf16"))["training"]

@@ -258,12 +258,11 @@ def learning_curves(curves: pd.DataFrame, dataset: str, paper_steps: int, paper_
 def _claim_labels(claims: pd.DataFrame) -> list[str]:
     """Each claim's text, with its reading of the eps where the table holds several (CIFAR-10's readings), and the
     network it was judged on where that is not the paper's CNN (a ``network`` column, ``claims_by_network``)."""
-    readings = claims["reading"].fillna("") if "reading" in claims else pd.Series("", index=claims.index)
-    networks = claims["network"].fillna(PAPER_CNN) if "network" in claims else pd.Series(PAPER_CNN, index=claims.index)
+    readings = claims["reading"].fillna("")
     several = readings[readings != ""].nunique() > 1
     return [(f"{claim} @ eps {reading}" if several and reading else claim)
             + ("" if network == PAPER_CNN else f" (on {network})")
-            for claim, reading, network in zip(claims["claim"], readings, networks)]
+            for claim, reading, network in zip(claims["claim"], readings, claims["network"])]
 
 
 def claims_across_budgets(budgets: pd.DataFrame, path: str | Path | None = None) -> plt.Figure:

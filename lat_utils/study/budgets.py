@@ -18,7 +18,6 @@ import pandas as pd
 from ..config import get_profile
 from ..paths import tables_dir
 from ..spec.paper import READING_LABELS
-from ..spec.recipes import PAPER_CNN
 
 BUDGET_COLUMNS = ["claim", "network", "reading", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
                   "verdict"]
@@ -111,11 +110,8 @@ def movement(part: pd.DataFrame) -> tuple[str, str]:
 
 
 def _with_reading(claims: pd.DataFrame) -> pd.DataFrame:
-    """A claims table with an empty ``reading`` where a claim has none (its dataset was not run), and its ``network``
-    (the paper's CNN where the table has none: tables written before there was a second network)."""
-    network = claims["network"] if "network" in claims else PAPER_CNN
-    return claims.assign(reading=claims["reading"].astype(object).fillna("").astype(str),  # read all empty: float
-                         network=network)
+    """A claims table with an empty ``reading`` where a claim has none (its dataset was not run)."""
+    return claims.assign(reading=claims["reading"].astype(object).fillna("").astype(str))  # read all empty: float
 
 
 def _fraction(fraction: float) -> str:

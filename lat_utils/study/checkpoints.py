@@ -21,11 +21,14 @@ from ..models import fast_layout, model_for
 from ..paths import runs_dir, shown
 from ..sealed import DamagedFileError, load_sealed, save_sealed
 from ..spec.paper import TRAIN_PGD_ITERATE
-from ..spec.recipes import PAPER_CNN
 from ..spec.settings import Profile
 from .plan import TrainConfig
 
 LOG_FIELDS = ("step", "eps", "loss", "accuracy", "seconds")
+# The profile settings that decide a model's weights (a network's recipe sets some of them)
+TRAINING_SETTINGS = ("train_steps", "batch_size", "learning_rate", "lr_schedule", "train_pgd_steps", "train_step_size",
+                     "eps_warmup_fraction", "eps", "attack_precision", "weight_precision", "optimizer",
+                     "label_smoothing", "augment")
 
 
 def checkpoint_path(config: TrainConfig) -> Path:
@@ -44,23 +47,11 @@ def fingerprint(config: TrainConfig) -> dict:
     any: a model trained without them cannot give its learning curve, so it is not taken for one)."""
     config = config.trained
     profile = config.settings
-    training = {k: v for k, v in asdict(profile).items()
-                if k in ("train_steps", "batch_size", "learning_rate", "lr_schedule", "train_pgd_steps",
-                         "train_step_size", "eps_warmup_fraction", "eps", "attack_precision")}
+    training = {k: getattr(profile, k) for k in TRAINING_SETTINGS}
     training["train_pgd_iterate"] = TRAIN_PGD_ITERATE
-    if profile.weight_precision != "fp32":  # a float32 weight pass is described as before the setting existed
-        training["weight_precision"] = profile.weight_precision
-    for name, paper_cnn in (("optimizer", "adam"), ("label_smoothing", 0.0), ("augment", False)):
-        if getattr(profile, name) != paper_cnn:   # so are the paper CNN's recipe settings
-            training[name] = getattr(profile, name)
     if profile.milestones:
         training["milestones"] = milestone_steps(profile)
-    described = asdict(config)
-    if not config.variant:   # a model of the profile's own settings is described as before variants existed
-        del described["variant"]
-    if config.network == PAPER_CNN:   # ... and one of the paper's CNN as before networks existed
-        del described["network"]
-    return {"config": described, "training": training}
+    return {"config": asdict(config), "training": training}
 
 
 def load_checkpoint(path: Path, config: TrainConfig) -> dict | None:

@@ -18,6 +18,7 @@ import pandas as pd
 from ..config import get_profile
 from ..paths import runs_dir, tables_dir
 from ..spec.paper import DATASETS
+from ..spec.recipes import PAPER_CNN
 from ..spec.settings import Profile
 from .checkpoints import load_milestone, milestone_path, milestone_steps
 from .claims import claims_table
@@ -59,7 +60,7 @@ def learning_curves(dataset: str, profile_name: str) -> pd.DataFrame:
 
 def milestone_claims(profile_name: str) -> pd.DataFrame:
     """The claims table (``claims.claims_table``) at every milestone of ``profile_name``, one block per
-    milestone with its ``step`` and ``fraction``, written to ``tables/claims_milestones.csv``."""
+    milestone with its ``step``, ``fraction`` and ``network``, written to ``tables/claims_milestones.csv``."""
     profile = get_profile(profile_name)
     frames = []
     for step in milestone_steps(profile):
@@ -68,6 +69,7 @@ def milestone_claims(profile_name: str) -> pd.DataFrame:
             tables[dataset], per_image[dataset] = tables_of(
                 {c: milestone_cache(c, step) for c in evaluated_models(dataset, profile_name)})
         frame = claims_table(tables, per_image, profile)
+        frame.insert(0, "network", PAPER_CNN)   # the milestones are the paper CNN's models
         frame.insert(0, "fraction", step / profile.train_steps)
         frame.insert(0, "step", step)
         frames.append(frame)
