@@ -49,7 +49,7 @@ from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN, fast_layout, model_for
 from lat_utils.spec.budgets import pgd_step
 from lat_utils.spec.paper import TRAIN_PGD_ITERATE
-from lat_utils.study.training import adam
+from lat_utils.study.optimizers import adam
 
 EPS = 0.3
 REFERENCE = "torchattacks PGD (reference, unmasked, fp32)"

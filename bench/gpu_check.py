@@ -55,8 +55,9 @@ from lat_utils.devices import cpu_model, device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
 from lat_utils.spec.paper import EPS, TRAIN_PGD_ITERATE
+from lat_utils.study.optimizers import adam, learning_rate_at
 from lat_utils.study.plan import TrainConfig
-from lat_utils.study.training import adam, eps_at, learning_rate_at, train_model, training_step
+from lat_utils.study.training import eps_at, train_model, training_step
 
 from bench_pgd import attack_step_flops
 

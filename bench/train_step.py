@@ -10,7 +10,7 @@ model and batch, timed in turn (A B C A B C ...) so that the machine's drift hit
   the extra forward that scores the last iterate when the attack returns its best iterate, the
   weight forward and backward pass, the optimizer (PyTorch's default Adam and its fused one);
 - **the whole step**, as the code trained before this benchmark (best iterate, default Adam), as it
-  trains now (last iterate, fused Adam: ``TRAIN_PGD_ITERATE``, ``training.adam``) with float32 attack
+  trains now (last iterate, fused Adam: ``TRAIN_PGD_ITERATE``, ``optimizers.adam``) with float32 attack
   arithmetic and, where the CPU has bf16 kernels, with the bf16 attack arithmetic the profiles use there
   (``precision="auto"``), alone and with a bf16 weight pass (``Profile.weight_precision``), each lever alone,
   and the levers tried and not kept: 4 models trained together as one stacked network
@@ -43,7 +43,7 @@ from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
 from lat_utils.spec.budgets import pgd_step
 from lat_utils.spec.paper import EPS, TRAIN_PGD_ITERATE
-from lat_utils.study.training import adam
+from lat_utils.study.optimizers import adam
 
 from bench_pgd import attack_step_flops, interleaved_median_seconds, matmul_flops_per_second
 

@@ -16,7 +16,7 @@ from lat_utils.masks import epsilon_matrix
 from lat_utils.models import AirbenchNet, PaperCNN, model_for
 from lat_utils.runner.notebooks import plan
 from lat_utils.spec import recipes, settings
-from lat_utils.study import training
+from lat_utils.study import optimizers, training
 from lat_utils.study.checkpoints import checkpoint_path, fingerprint, load_checkpoint, save_checkpoint
 from lat_utils.study.plan import TrainConfig, study_models, together_groups
 
@@ -136,9 +136,9 @@ def test_a_checkpoint_of_one_network_is_never_loaded_as_another():
 def test_optimizer_groups_follow_airbench94():
     model = _net()
     settings = TrainConfig("cifar10", "natural", profile="long", network="airbench").settings
-    optimizer = training.optimizer_for(model, settings)
+    optimizer = optimizers.optimizer_for(model, settings)
     weights, shifts, whiten_bias = optimizer.param_groups
-    assert isinstance(optimizer, training.Lookahead) and isinstance(optimizer.optimizer, torch.optim.SGD)
+    assert isinstance(optimizer, optimizers.Lookahead) and isinstance(optimizer.optimizer, torch.optim.SGD)
     assert weights["nesterov"] and weights["momentum"] == 0.85
     assert len(shifts["params"]) == 6 and shifts["lr_scale"] == recipes.AIRBENCH_BIAS_LR_SCALE
     assert whiten_bias["params"] == [model.whiten.bias] and whiten_bias["until"] == recipes.AIRBENCH_WHITEN_BIAS_FRACTION
@@ -147,13 +147,13 @@ def test_optimizer_groups_follow_airbench94():
     for group in optimizer.param_groups:   # the same shrink per step at the peak, whatever the group's rate
         assert group["lr"] * group["weight_decay"] == pytest.approx(recipes.AIRBENCH_WEIGHT_DECAY)
     late = int(0.5 * settings.train_steps)
-    training.set_learning_rate(optimizer, late, settings)
+    optimizers.set_learning_rate(optimizer, late, settings)
     assert whiten_bias["lr"] == 0 and shifts["lr"] == pytest.approx(64 * weights["lr"]) and weights["lr"] > 0
 
 
 def test_triangle_schedule_rises_to_the_peak_then_falls():
     settings = TrainConfig("cifar10", "natural", profile="long", network="airbench").settings
-    rates = [training.learning_rate_at(step, settings) / settings.learning_rate for step in range(settings.train_steps)]
+    rates = [optimizers.learning_rate_at(step, settings) / settings.learning_rate for step in range(settings.train_steps)]
     start, peak, end = recipes.AIRBENCH_LR_TRIANGLE
     top = int(peak * settings.train_steps)
     assert rates[0] == pytest.approx(start) and rates[top] == pytest.approx(1.0) and max(rates) == rates[top]
@@ -164,9 +164,9 @@ def test_triangle_schedule_rises_to_the_peak_then_falls():
 
 def test_augmentation_flips_and_shifts_each_image_reproducibly():
     images = torch.rand(64, 3, 32, 32)
-    out = training.augmented(images, step=7, seed=1)
-    assert out.shape == images.shape and torch.equal(out, training.augmented(images, step=7, seed=1))
-    assert not torch.equal(out, training.augmented(images, step=8, seed=1))
+    out = optimizers.augmented(images, step=7, seed=1)
+    assert out.shape == images.shape and torch.equal(out, optimizers.augmented(images, step=7, seed=1))
+    assert not torch.equal(out, optimizers.augmented(images, step=8, seed=1))
     assert out.min() >= images.min() and out.max() <= images.max()
     # the centre of each image is a shifted (and perhaps flipped) copy of the original's
     for image, shifted in zip(images, out):
@@ -183,7 +183,7 @@ def test_label_smoothing_reaches_the_training_loss():
     for smoothing in (0.0, 0.2):
         trained = copy.deepcopy(model)
         settings = dataclasses.replace(plain, label_smoothing=smoothing)
-        step = training.training_step(trained, training.optimizer_for(trained, settings), images, labels, "natural",
+        step = training.training_step(trained, optimizers.optimizer_for(trained, settings), images, labels, "natural",
                                       eps=0.0, settings=settings)
         losses.append(float(step.losses))
     expected = torch.nn.functional.cross_entropy(step.logits, labels, label_smoothing=0.2)
@@ -224,9 +224,9 @@ def test_a_profile_trains_each_of_its_cifar10_networks(monkeypatch):
         dataclasses.replace(profile, cifar10_networks=("resnet",))
 
 
-def _lookahead(model: torch.nn.Module) -> training.Lookahead:
+def _lookahead(model: torch.nn.Module) -> optimizers.Lookahead:
     sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.85, nesterov=True)
-    return training.Lookahead(sgd, model, total=20, steps_per_epoch=4)
+    return optimizers.Lookahead(sgd, model, total=20, steps_per_epoch=4)
 
 
 def _lookahead_run(steps: int, resume_at: int | None = None) -> dict:

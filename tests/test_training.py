@@ -17,8 +17,9 @@ from lat_utils.spec import paper
 from lat_utils.spec.paper import ATTACK_KINDS, TRAIN_PGD_ITERATE
 from lat_utils.study import checkpoints, evaluation, plan, training
 from lat_utils.study.checkpoints import fingerprint, load_trained
+from lat_utils.study.optimizers import adam, learning_rate_at
 from lat_utils.study.plan import TrainConfig, study_models
-from lat_utils.study.training import adam, eps_at, learning_rate_at, train_model, training_step
+from lat_utils.study.training import eps_at, train_model, training_step
 
 
 class Interrupt(Exception):

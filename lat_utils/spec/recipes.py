@@ -42,12 +42,13 @@ AIRBENCH_LOOKAHEAD_POWER = 3.0
 class Network:
     """A classifier and the training recipe it comes with: the training settings it sets (``Profile`` fields, as a
     ``Variant`` does; none for the paper's CNN, which trains with the profile's own). A model carries its network's
-    name (``TrainConfig.network``); the paper CNN's is left out of its files' names and fingerprints."""
+    name (``TrainConfig.network``); the paper CNN's is left out of its files' names."""
 
     name: str                                # in file and model names: "airbench"
     label: str                               # in tables
     datasets: tuple[str, ...]
     settings: tuple[tuple[str, object], ...]  # (Profile field, value)
+    stacks: bool = True                      # whether several copies train as one stacked network (batch norm: no)
 
 
 PAPER_CNN = "paper_cnn"
@@ -56,5 +57,6 @@ NETWORKS = {n.name: n for n in (
     Network("airbench", "airbench94's network (Jordan 2024), trained with its recipe", ("cifar10",),
             (("train_steps", AIRBENCH_STEPS), ("batch_size", AIRBENCH_BATCH_SIZE),
              ("learning_rate", AIRBENCH_LEARNING_RATE), ("lr_schedule", "triangle"), ("optimizer", "airbench_sgd"),
-             ("label_smoothing", AIRBENCH_LABEL_SMOOTHING), ("augment", True), ("weight_precision", "auto"))),
+             ("label_smoothing", AIRBENCH_LABEL_SMOOTHING), ("augment", True), ("weight_precision", "auto")),
+            stacks=False),
 )}

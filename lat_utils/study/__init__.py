@@ -5,6 +5,7 @@ By what each module holds:
 - ``plan``: which models a profile trains (``TrainConfig``, ``study_models``), their names and groups;
 - ``training``: one adversarial training step (Algorithm 1), and the loop that trains a model with it,
   resumable, never repeated;
+- ``optimizers``: what a network's recipe does beyond the step: optimizer, schedule, weight averaging, augmentation;
 - ``checkpoints``: checkpoints, milestones, training logs and the fingerprints that tie them to their settings;
 - ``evaluation``: every model under every attack (the localized AutoAttack), cached per cell; PGD's
   overestimate; the torchattacks cross-check;
@@ -33,19 +34,11 @@ from .evaluation import (
                          third_party_check,
                          third_party_checks,
 )
+from .optimizers import adam, optimizer_for
 from .plan import TrainConfig, evaluated_models, group_name, readings_of, study_models, together_groups
 from .stats import bootstrap_mean_interval, combine_seeds, wilson_interval
 from .sweep import crossings_by_profile, eps_sweep, kept_crossings, reading_consistency, sweep_cells, sweep_settings
-from .training import (
-    TrainedModel,
-    TrainingStep,
-    adam,
-    optimizer_for,
-    train_model,
-    train_together,
-    trained_models,
-    training_step,
-)
+from .training import TrainedModel, TrainingStep, train_model, train_together, trained_models, training_step
 
 __all__ = [
     "CLAIMS", "LocalizingWrapper", "TrainConfig", "TrainedModel", "VERDICTS",
