@@ -42,7 +42,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from lat_utils.attacks import masked_apgd, masked_pgd, masked_square
+from lat_utils.attacks import PGD, masked_apgd, masked_pgd, masked_square
 from lat_utils.data import load_dataset
 from lat_utils.devices import device_name
 from lat_utils.masks import epsilon_matrix
@@ -97,14 +97,14 @@ def plain_port(model: PaperCNN) -> nn.Module:
 
 def literal_algorithm_1(model, images, labels, eps_matrix, steps, step_size) -> torch.Tensor:
     """Algorithm 1 as printed: for each image, an unmasked PGD, then one clip into the epsilon matrix."""
-    out = [masked_pgd(model, images[i:i + 1], labels[i:i + 1], eps_matrix[i:i + 1], steps=steps,
-                      step_size=step_size, projection="final") for i in range(len(images))]
+    out = [masked_pgd(model, images[i:i + 1], labels[i:i + 1], eps_matrix[i:i + 1],
+                      PGD(steps=steps, step_size=step_size, projection="final")) for i in range(len(images))]
     return torch.cat(out)
 
 
 def training_step(model, optimizer, images, labels, steps, step_size, precision) -> None:
-    x_adv = masked_pgd(model, images, labels, epsilon_matrix(images, "background", EPS), steps=steps,
-                       step_size=step_size, precision=precision, iterate=TRAIN_PGD_ITERATE)
+    x_adv = masked_pgd(model, images, labels, epsilon_matrix(images, "background", EPS),
+                       PGD(steps=steps, step_size=step_size, iterate=TRAIN_PGD_ITERATE), precision=precision)
     model.train()
     loss = F.cross_entropy(model(x_adv), labels)
     optimizer.zero_grad(set_to_none=True)
@@ -128,7 +128,7 @@ def attack_rows(batch: int, steps: int, repeats: int) -> tuple[dict[str, float],
     for precision in ("fp32", "bf16"):
         for kind, e in masks.items():
             candidates[f"masked_pgd, {kind} mask, {precision}"] = (
-                lambda e=e, p=precision: masked_pgd(model, x, y, e, steps=steps, step_size=step_size, precision=p),
+                lambda e=e, p=precision: masked_pgd(model, x, y, e, PGD(steps=steps, step_size=step_size), precision=p),
                 image_steps)
     reference = torchattacks.PGD(model, eps=EPS, alpha=step_size, steps=steps, random_start=True)
     plain = torchattacks.PGD(plain_port(model), eps=EPS, alpha=step_size, steps=steps, random_start=True)

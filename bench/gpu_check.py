@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from lat_utils.attacks import ATTACK_NAMES, localized_autoattack, masked_pgd, resolve_precision
+from lat_utils.attacks import ATTACK_NAMES, PGD, localized_autoattack, masked_pgd, resolve_precision
 from lat_utils.config import get_profile
 from lat_utils.data import load_dataset
 from lat_utils.devices import cpu_model, device, device_name
@@ -156,8 +156,10 @@ def graphed_attack_row(settings, images, labels, dev, *, batch: int, seconds: fl
     eps = epsilon_matrix(x, "background", EPS)
 
     def attack() -> torch.Tensor:
-        return masked_pgd(model, x, y, eps, steps=settings.train_pgd_steps, step_size=settings.train_step_size,
-                          precision=settings.attack_precision, iterate=TRAIN_PGD_ITERATE, check_inputs=False)
+        return masked_pgd(model, x, y, eps,
+                          PGD(steps=settings.train_pgd_steps, step_size=settings.train_step_size,
+                              iterate=TRAIN_PGD_ITERATE),
+                          precision=settings.attack_precision, check_inputs=False)
 
     eager = seconds_per_call(attack, dev, warmup=2, seconds=seconds)
     try:

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from lat_utils.attacks import masked_pgd, resolve_precision
+from lat_utils.attacks import PGD, masked_pgd, resolve_precision
 from lat_utils.devices import device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
@@ -73,8 +73,9 @@ class Step:
         self.precision = precision
 
     def attack(self) -> torch.Tensor:
-        return masked_pgd(self.forward, self.x, self.y, self.eps_matrix, steps=self.pgd_steps,
-                          step_size=pgd_step(EPS, self.pgd_steps), iterate=self.iterate, precision=self.precision)
+        return masked_pgd(self.forward, self.x, self.y, self.eps_matrix,
+                          PGD(steps=self.pgd_steps, step_size=pgd_step(EPS, self.pgd_steps), iterate=self.iterate),
+                          precision=self.precision)
 
     def weights(self, x_adv: torch.Tensor) -> None:
         self.model.train()

@@ -5,10 +5,10 @@ budget (``epsilon_matrix``: 0 on the object, eps on the background), a localized
 it (``masked_pgd``, the paper's attack; ``localized_autoattack``, the strongest we have), the paper's
 classifier is ``PaperCNN``, the data ``load_dataset``, and ``device`` says where tensors go::
 
-    from lat_utils import PaperCNN, epsilon_matrix, load_dataset, masked_pgd
+    from lat_utils import PGD, PaperCNN, epsilon_matrix, load_dataset, masked_pgd
     images, labels, _ = load_dataset("mnist", "test")
     eps = epsilon_matrix(images[:8], "background", 0.3)
-    adversarial = masked_pgd(PaperCNN().eval(), images[:8], labels[:8], eps, steps=100, step_size=0.01)
+    adversarial = masked_pgd(PaperCNN().eval(), images[:8], labels[:8], eps, PGD(steps=100, step_size=0.01))
 
 The package is layered; a module imports only from its own layer or the layers before it (checked
 by ``tests/test_layout.py``), so a change belongs in the lowest layer that needs it:
@@ -25,7 +25,7 @@ by ``tests/test_layout.py``), so a change belongs in the lowest layer that needs
 5. ``runner/``: the plan of notebooks, the executors (local, SLURM), estimates, the command line.
 """
 
-from .attacks import localized_autoattack, masked_apgd, masked_pgd, masked_square
+from .attacks import PGD, localized_autoattack, masked_apgd, masked_pgd, masked_square
 from .data import load_dataset
 from .devices import device
 from .masks import epsilon_matrix
@@ -43,5 +43,5 @@ LAYERS = (
 )
 """The layers above, lowest first, by their top-level module or subpackage."""
 
-__all__ = ["LAYERS", "PaperCNN", "device", "epsilon_matrix", "load_dataset", "localized_autoattack", "masked_apgd",
+__all__ = ["LAYERS", "PGD", "PaperCNN", "device", "epsilon_matrix", "load_dataset", "localized_autoattack", "masked_apgd",
            "masked_pgd", "masked_square"]

@@ -13,13 +13,14 @@ import torch.nn as nn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lat_utils.attacks import localized_autoattack, masked_apgd, masked_pgd, masked_square
+from lat_utils.attacks import PGD, localized_autoattack, masked_apgd, masked_pgd, masked_square
 from lat_utils.masks import epsilon_matrix
 
 CLASSES = 10
 ATTACKS = {
-    "pgd": lambda m, x, y, e, p: masked_pgd(m, x, y, e, steps=2, step_size=0.1, precision=p),
-    "pgd-final": lambda m, x, y, e, p: masked_pgd(m, x, y, e, steps=2, step_size=0.1, projection="final", precision=p),
+    "pgd": lambda m, x, y, e, p: masked_pgd(m, x, y, e, PGD(steps=2, step_size=0.1), precision=p),
+    "pgd-final": lambda m, x, y, e, p: masked_pgd(m, x, y, e,
+                                                  PGD(steps=2, step_size=0.1, projection="final"), precision=p),
     "apgd-ce": lambda m, x, y, e, p: masked_apgd(m, x, y, e, steps=3, precision=p),
     "apgd-t": lambda m, x, y, e, p: masked_apgd(m, x, y, e, steps=3, loss="dlr-targeted", targets=2, precision=p),
     "square": lambda m, x, y, e, p: masked_square(m, x, y, e, queries=6, precision=p),

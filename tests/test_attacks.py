@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from lat_utils.attacks import (
     ATTACK_NAMES,
+    PGD,
     localized_autoattack,
     masked_apgd,
     masked_pgd,
@@ -54,8 +55,8 @@ def _losses(model, x, y):
 def test_invariants_on_real_digits(trained_mnist_model, digits, kind, projection):
     images, labels = digits
     eps_matrix = _eps_matrix(images, kind)
-    x_adv = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=10, step_size=0.05,
-                       projection=projection)
+    x_adv = masked_pgd(trained_mnist_model, images, labels, eps_matrix,
+                       PGD(steps=10, step_size=0.05, projection=projection))
     _check_invariants(images, x_adv, eps_matrix)
     assert _losses(trained_mnist_model, x_adv, labels).mean() > _losses(trained_mnist_model, images, labels).mean()
     assert (x_adv != images).any()
@@ -71,7 +72,7 @@ def test_invariants_on_random_models_and_inputs(kind, projection):
     images[0, :, 0, 0] = 1.0  # saturated pixels exercise the [0, 1] clip
     labels = torch.randint(0, 10, (6,))
     eps_matrix = _eps_matrix(images, kind, eps=0.5)
-    x_adv = masked_pgd(model, images, labels, eps_matrix, steps=5, step_size=0.2, projection=projection)
+    x_adv = masked_pgd(model, images, labels, eps_matrix, PGD(steps=5, step_size=0.2, projection=projection))
     _check_invariants(images, x_adv, eps_matrix)
 
 
@@ -79,7 +80,7 @@ def test_invariants_on_random_models_and_inputs(kind, projection):
 def test_bf16_arithmetic_keeps_every_invariant(trained_mnist_model, digits, kind):
     images, labels = digits
     eps_matrix = _eps_matrix(images, kind)
-    x_adv = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=5, step_size=0.05, precision="bf16")
+    x_adv = masked_pgd(trained_mnist_model, images, labels, eps_matrix, PGD(steps=5, step_size=0.05), precision="bf16")
     _check_invariants(images, x_adv, eps_matrix)
     assert x_adv.dtype == torch.float32
 
@@ -93,7 +94,7 @@ def test_bf16_attack_is_as_strong_as_torchattacks(trained_mnist_model, mnist_tes
     eps, steps, alpha = 0.15, 10, 0.03
     torch.manual_seed(0)
     ours = masked_pgd(trained_mnist_model, images, labels, epsilon_matrix(images, "standard", eps),
-                      steps=steps, step_size=alpha, precision="bf16")
+                      PGD(steps=steps, step_size=alpha), precision="bf16")
     torch.manual_seed(0)
     theirs = torchattacks.PGD(trained_mnist_model, eps=eps, alpha=alpha, steps=steps, random_start=True)(images, labels)
     acc_ours, acc_theirs = accuracy(trained_mnist_model, ours, labels), accuracy(trained_mnist_model, theirs, labels)
@@ -123,8 +124,8 @@ def test_per_step_loss_never_below_natural_loss(trained_mnist_model, digits):
     images, labels = digits
     for kind in KINDS:
         eps_matrix = _eps_matrix(images, kind)
-        x_adv = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=5, step_size=0.05,
-                           random_start=False)
+        x_adv = masked_pgd(trained_mnist_model, images, labels, eps_matrix,
+                           PGD(steps=5, step_size=0.05, random_start=False))
         assert (_losses(trained_mnist_model, x_adv, labels) >= _losses(trained_mnist_model, images, labels) - 1e-5).all()
 
 
@@ -132,7 +133,7 @@ def test_standard_attack_collapses_a_trained_model(trained_mnist_model, mnist_te
     images, labels = mnist_test[0][:200], mnist_test[1][:200]
     assert accuracy(trained_mnist_model, images, labels) > 0.9
     x_adv = masked_pgd(trained_mnist_model, images, labels, epsilon_matrix(images, "standard", 0.3),
-                       steps=20, step_size=0.025)
+                       PGD(steps=20, step_size=0.025))
     assert accuracy(trained_mnist_model, x_adv, labels) < 0.05
 
 
@@ -140,7 +141,7 @@ def test_exact_mask_attack_hurts_a_natural_model(trained_mnist_model, mnist_test
     # the paper's observation: changing only the background fools a naturally trained model
     images, labels = mnist_test[0][:200], mnist_test[1][:200]
     x_adv = masked_pgd(trained_mnist_model, images, labels, epsilon_matrix(images, "exact", 0.3),
-                       steps=20, step_size=0.025)
+                       PGD(steps=20, step_size=0.025))
     assert accuracy(trained_mnist_model, x_adv, labels) < 0.5
 
 
@@ -150,7 +151,7 @@ def test_at_least_as_strong_as_torchattacks(trained_mnist_model, mnist_test):
     eps, steps, alpha = 0.15, 10, 0.03  # a mid-strength setting, where differences would show
     torch.manual_seed(0)
     ours = masked_pgd(trained_mnist_model, images, labels, epsilon_matrix(images, "standard", eps),
-                      steps=steps, step_size=alpha)
+                      PGD(steps=steps, step_size=alpha))
     torch.manual_seed(0)
     theirs = torchattacks.PGD(trained_mnist_model, eps=eps, alpha=alpha, steps=steps, random_start=True)(images, labels)
     acc_ours, acc_theirs = accuracy(trained_mnist_model, ours, labels), accuracy(trained_mnist_model, theirs, labels)
@@ -162,9 +163,9 @@ def test_final_projection_equals_per_step_when_the_budget_is_uniform(trained_mni
     images, labels = digits
     eps_matrix = epsilon_matrix(images, "standard", 0.3)
     torch.manual_seed(3)
-    a = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=5, step_size=0.05, projection="final")
+    a = masked_pgd(trained_mnist_model, images, labels, eps_matrix, PGD(steps=5, step_size=0.05, projection="final"))
     torch.manual_seed(3)
-    b = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=5, step_size=0.05, projection="per_step")
+    b = masked_pgd(trained_mnist_model, images, labels, eps_matrix, PGD(steps=5, step_size=0.05, projection="per_step"))
     assert torch.equal(a, b)
 
 
@@ -175,8 +176,8 @@ def test_per_step_is_stronger_than_final_clipping(trained_mnist_model, mnist_tes
     losses = {}
     for projection in PROJECTIONS:
         torch.manual_seed(0)
-        x_adv = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=20, step_size=0.025,
-                           projection=projection)
+        x_adv = masked_pgd(trained_mnist_model, images, labels, eps_matrix,
+                           PGD(steps=20, step_size=0.025, projection=projection))
         losses[projection] = _losses(trained_mnist_model, x_adv, labels).mean()
     assert losses["per_step"] > losses["final"]
 
@@ -191,17 +192,17 @@ def test_last_iterate_is_plain_pgd_and_the_best_iterate_never_loses_to_it(traine
         x.requires_grad_(True)
         (grad,) = torch.autograd.grad(F.cross_entropy(trained_mnist_model(x), labels, reduction="none").sum(), x)
         x = torch.minimum(torch.maximum(x.detach() + 0.05 * grad.sign(), lower), upper)
-    last = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=4, step_size=0.05, random_start=False,
-                      iterate="last")
+    last = masked_pgd(trained_mnist_model, images, labels, eps_matrix,
+                      PGD(steps=4, step_size=0.05, random_start=False, iterate="last"))
     assert torch.equal(last, x)
-    best = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=4, step_size=0.05, random_start=False)
+    best = masked_pgd(trained_mnist_model, images, labels, eps_matrix, PGD(steps=4, step_size=0.05, random_start=False))
     assert (_losses(trained_mnist_model, best, labels) >= _losses(trained_mnist_model, last, labels) - 1e-6).all()
 
 
 def test_zero_steps_without_random_start_is_the_identity(trained_mnist_model, digits):
     images, labels = digits
     x_adv = masked_pgd(trained_mnist_model, images, labels, epsilon_matrix(images, "standard", 0.3),
-                       steps=0, step_size=0.1, random_start=False)
+                       PGD(steps=0, step_size=0.1, random_start=False))
     assert torch.equal(x_adv, images)
 
 
@@ -213,7 +214,7 @@ def test_model_mode_and_parameters_untouched(digits, training):
     model.train(training)
     model[0].classifier[1].weight.grad = torch.ones_like(model[0].classifier[1].weight)
     before = copy.deepcopy(model.state_dict())
-    masked_pgd(model, images, labels, epsilon_matrix(images, "background", 0.3), steps=3, step_size=0.05)
+    masked_pgd(model, images, labels, epsilon_matrix(images, "background", 0.3), PGD(steps=3, step_size=0.05))
     assert model.training == training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert torch.equal(model[0].classifier[1].weight.grad, torch.ones_like(model[0].classifier[1].weight))
@@ -224,10 +225,10 @@ def test_attack_is_batched_not_per_image(trained_mnist_model, digits):
     # one image alone and inside a batch follow the same path (no hidden coupling between images)
     images, labels = digits
     eps_matrix = epsilon_matrix(images, "broad", 0.3)
-    alone = masked_pgd(trained_mnist_model, images[:1], labels[:1], eps_matrix[:1], steps=5, step_size=0.05,
-                       random_start=False)
-    batched = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=5, step_size=0.05,
-                         random_start=False)
+    alone = masked_pgd(trained_mnist_model, images[:1], labels[:1], eps_matrix[:1],
+                       PGD(steps=5, step_size=0.05, random_start=False))
+    batched = masked_pgd(trained_mnist_model, images, labels, eps_matrix,
+                         PGD(steps=5, step_size=0.05, random_start=False))
     assert torch.allclose(alone, batched[:1], atol=1e-6)
 
 
@@ -235,7 +236,7 @@ def test_attack_is_batched_not_per_image(trained_mnist_model, digits):
 def test_runs_on_the_device_of_its_inputs(trained_mnist_model, digits):
     images, labels = (t.cuda() for t in digits)
     model = copy.deepcopy(trained_mnist_model).cuda()
-    x_adv = masked_pgd(model, images, labels, epsilon_matrix(images, "exact", 0.3), steps=3, step_size=0.05)
+    x_adv = masked_pgd(model, images, labels, epsilon_matrix(images, "exact", 0.3), PGD(steps=3, step_size=0.05))
     assert x_adv.device == images.device
 
 
@@ -264,14 +265,16 @@ def test_bad_input_is_named(trained_mnist_model, digits, change, error, message)
                 step_size=0.1, projection="per_step")
     args.update(change)
     with pytest.raises(error, match=message):
-        masked_pgd(trained_mnist_model, args.pop("images"), args.pop("labels"), args.pop("eps_matrix"), **args)
+        tensors = [args.pop(name) for name in ("images", "labels", "eps_matrix")]
+        precision = args.pop("precision", "fp32")
+        masked_pgd(trained_mnist_model, *tensors, PGD(**args), precision=precision)
 
 
 # --- the whole family: every attack keeps the same contract (in bf16 too: tests/test_attack_properties.py) ---
 
 FAMILY = {
-    "pgd": lambda model, x, y, e: masked_pgd(model, x, y, e, steps=5, step_size=0.05),
-    "pgd-last": lambda model, x, y, e: masked_pgd(model, x, y, e, steps=5, step_size=0.05, iterate="last"),
+    "pgd": lambda model, x, y, e: masked_pgd(model, x, y, e, PGD(steps=5, step_size=0.05)),
+    "pgd-last": lambda model, x, y, e: masked_pgd(model, x, y, e, PGD(steps=5, step_size=0.05, iterate="last")),
     "apgd-ce": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8),
     "apgd-dlr": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr"),
     "apgd-t": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr-targeted", targets=3),
@@ -376,7 +379,7 @@ def test_autoattack_on_an_empty_batch_reports_nothing(trained_mnist_model, digit
          "pgd_step_size must be a finite number"),
         (lambda m, x, y, e: localized_autoattack(m, x, y, e, precision="half"), ValueError, "unknown precision"),
         (lambda m, x, y, e: masked_square(m, x, y, e, p_init=float("nan")), ValueError, "p_init must be a number"),
-        (lambda m, x, y, e: masked_pgd(m, x, y, e, steps=2, step_size=0.1, iterate="first"), ValueError,
+        (lambda m, x, y, e: masked_pgd(m, x, y, e, PGD(steps=2, step_size=0.1, iterate="first")), ValueError,
          "unknown iterate 'first'"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, loss="dlr-untargeted"), ValueError, "unknown loss 'dlr-untargeted'"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, steps=-1), ValueError, "steps must be >= 0"),
@@ -409,7 +412,7 @@ def test_apgd_ce_at_least_as_strong_as_masked_pgd_with_the_same_steps(trained_mn
     images, labels = mnist_test[0][:200], mnist_test[1][:200]
     eps_matrix = epsilon_matrix(images, "exact", 0.2)  # mid strength: about half of the images survive PGD
     torch.manual_seed(0)
-    pgd = masked_pgd(trained_mnist_model, images, labels, eps_matrix, steps=20, step_size=pgd_step(0.2, 20))
+    pgd = masked_pgd(trained_mnist_model, images, labels, eps_matrix, PGD(steps=20, step_size=pgd_step(0.2, 20)))
     torch.manual_seed(0)
     apgd = masked_apgd(trained_mnist_model, images, labels, eps_matrix, steps=20)
     acc_pgd, acc_apgd = accuracy(trained_mnist_model, pgd, labels), accuracy(trained_mnist_model, apgd, labels)
@@ -515,7 +518,7 @@ def test_autoattack_breaks_a_model_that_masks_its_gradients(trained_mnist_model,
     model = _Quantized(trained_mnist_model).eval()
     eps_matrix = epsilon_matrix(images, "standard", 0.3)
     torch.manual_seed(0)
-    pgd = masked_pgd(model, images, labels, eps_matrix, steps=20, step_size=0.0375, random_start=False)
+    pgd = masked_pgd(model, images, labels, eps_matrix, PGD(steps=20, step_size=0.0375, random_start=False))
     result = localized_autoattack(model, images, labels, eps_matrix, pgd_steps=20, apgd_steps=20, targets=2,
                                   square_queries=200)
     natural = accuracy(model, images, labels)
@@ -557,7 +560,7 @@ def test_every_attack_takes_colour_images_in_the_channels_last_layout():
     with torch.no_grad():
         labels = model(images).argmax(1)  # every image "correct", so that every attack works on all of them
     eps_matrix = epsilon_matrix(images, "background", 0.01)
-    for adversarial in (masked_pgd(model, images, labels, eps_matrix, steps=2, step_size=0.05),
+    for adversarial in (masked_pgd(model, images, labels, eps_matrix, PGD(steps=2, step_size=0.05)),
                         masked_apgd(model, images, labels, eps_matrix, steps=3),
                         masked_apgd(model, images, labels, eps_matrix, steps=3, loss="dlr"),
                         masked_apgd(model, images, labels, eps_matrix, steps=3, loss="dlr-targeted", targets=2),

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lat_utils import PaperCNN, epsilon_matrix, masked_apgd, masked_pgd, runner
+from lat_utils import PGD, PaperCNN, epsilon_matrix, masked_apgd, masked_pgd, runner
 from lat_utils.config import get_profile
 from lat_utils.data import Dataset, load_dataset
 from lat_utils.paths import PROJECT_ROOT, write_atomically
@@ -69,8 +69,10 @@ def _attack_with(images=None, labels=None, eps=None, attack=masked_pgd, **settin
     x = x if images is None else images
     y = y if labels is None else labels
     e = epsilon_matrix(x.float(), "background", 0.3) if eps is None else eps
-    settings = settings or ({"steps": 2, "step_size": 0.1} if attack is masked_pgd else {"steps": 2})
-    return _raised(lambda: attack(model, x, y, e, **settings))
+    if attack is masked_pgd:
+        settings = {"steps": 2, "step_size": 0.1} | settings
+        return _raised(lambda: attack(model, x, y, e, PGD(**settings)))
+    return _raised(lambda: attack(model, x, y, e, **(settings or {"steps": 2})))
 
 
 def _empty_batch() -> str:
@@ -99,8 +101,8 @@ def _with_label(dataset: Dataset, label: int) -> Dataset:
 
 def _unchecked_attack_with_a_budget_of_another_shape() -> str:
     model, x, y = _digits()
-    return _raised(lambda: masked_pgd(model, x, y, torch.full((4, 1, 28, 27), 0.3), steps=2, step_size=0.1,
-                                      check_inputs=False))
+    return _raised(lambda: masked_pgd(model, x, y, torch.full((4, 1, 28, 27), 0.3),
+                                      PGD(steps=2, step_size=0.1), check_inputs=False))
 
 
 def _with_nan(tensor: torch.Tensor) -> torch.Tensor:

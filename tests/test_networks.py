@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lat_utils import config
-from lat_utils.attacks import localized_autoattack, masked_apgd, masked_pgd, masked_square
+from lat_utils.attacks import PGD, localized_autoattack, masked_apgd, masked_pgd, masked_square
 from lat_utils.config import get_profile
 from lat_utils.data import load_dataset
 from lat_utils.masks import epsilon_matrix
@@ -65,8 +65,8 @@ def test_convolutions_start_as_identities_on_their_inputs():
 
 
 ATTACKS = {
-    "pgd": lambda m, x, y, e: masked_pgd(m, x, y, e, steps=2, step_size=0.1),
-    "pgd-final": lambda m, x, y, e: masked_pgd(m, x, y, e, steps=2, step_size=0.1, projection="final"),
+    "pgd": lambda m, x, y, e: masked_pgd(m, x, y, e, PGD(steps=2, step_size=0.1)),
+    "pgd-final": lambda m, x, y, e: masked_pgd(m, x, y, e, PGD(steps=2, step_size=0.1, projection="final")),
     "apgd-ce": lambda m, x, y, e: masked_apgd(m, x, y, e, steps=3),
     "apgd-t": lambda m, x, y, e: masked_apgd(m, x, y, e, steps=3, loss="dlr-targeted", targets=2),
     "square": lambda m, x, y, e: masked_square(m, x, y, e, queries=6),

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lat_utils import config
-from lat_utils.attacks import masked_pgd
+from lat_utils.attacks import PGD, masked_pgd
 from lat_utils.config import get_profile
 from lat_utils.data import load_dataset
 from lat_utils.masks import epsilon_matrix
@@ -124,8 +124,8 @@ def test_a_reading_reaches_the_training_and_the_evaluation(run_folder, monkeypat
     changes = {"training": [], "evaluation": []}
     real_pgd, real_autoattack = training.masked_pgd, evaluation.localized_autoattack
 
-    def recorded_pgd(model, x, y, eps_matrix, **kwargs):
-        out = real_pgd(model, x, y, eps_matrix, **kwargs)
+    def recorded_pgd(model, x, y, eps_matrix, pgd, **kwargs):
+        out = real_pgd(model, x, y, eps_matrix, pgd, **kwargs)
         changes["training"].append(((out - x).abs().max().item(), eps_matrix.max().item()))
         return out
 
@@ -303,8 +303,9 @@ def _without_random_start_in_fp32(monkeypatch):
     """Attacks without random start and in float32: then train_together must equal train_model."""
     original = training.masked_pgd
 
-    def deterministic(*args, **kwargs):
-        return original(*args, **{**kwargs, "random_start": False, "precision": "fp32"})
+    def deterministic(model, x, y, eps_matrix, pgd, **kwargs):
+        return original(model, x, y, eps_matrix, dataclasses.replace(pgd, random_start=False),
+                        **{**kwargs, "precision": "fp32"})
 
     monkeypatch.setattr(training, "masked_pgd", deterministic)
 
@@ -475,9 +476,10 @@ def test_train_model_is_the_papers_loop_written_out_bit_for_bit(run_folder):
         eps = eps_at(step, settings)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, settings)
-        x = masked_pgd(model, x, y, epsilon_matrix(x, "background", eps), steps=settings.train_pgd_steps,
-                       step_size=settings.train_step_size * eps / settings.eps, projection="per_step",
-                       precision=settings.attack_precision, iterate=TRAIN_PGD_ITERATE)
+        x = masked_pgd(model, x, y, epsilon_matrix(x, "background", eps),
+                       PGD(steps=settings.train_pgd_steps, step_size=settings.train_step_size * eps / settings.eps,
+                           projection="per_step", iterate=TRAIN_PGD_ITERATE),
+                       precision=settings.attack_precision)
         loss = F.cross_entropy(model(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

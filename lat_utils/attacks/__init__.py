@@ -13,8 +13,9 @@ mode and parameters (and their gradients) are left as they were; batched, on the
 from ._common import AUTO_PRECISION_VARIABLE, resolve_precision
 from .apgd import APGD_LOSSES, masked_apgd
 from .autoattack import ATTACK_NAMES, AutoAttackResult, localized_autoattack
-from .pgd import masked_pgd
+from .pgd import PGD, masked_pgd
 from .square import masked_square
 
-__all__ = ["APGD_LOSSES", "ATTACK_NAMES", "AUTO_PRECISION_VARIABLE", "AutoAttackResult", "localized_autoattack", "masked_apgd", "masked_pgd",
+__all__ = ["APGD_LOSSES", "ATTACK_NAMES", "AUTO_PRECISION_VARIABLE", "AutoAttackResult", "PGD", "localized_autoattack",
+           "masked_apgd", "masked_pgd",
            "masked_square", "resolve_precision"]

@@ -25,7 +25,7 @@ from ..checks import check_count, check_number
 from ..spec.budgets import pgd_step
 from ._common import check_attack_inputs, check_labels, eval_mode, misclassified, prepared, resolve_precision, rows
 from .apgd import masked_apgd
-from .pgd import masked_pgd
+from .pgd import PGD, masked_pgd
 from .square import masked_square
 
 ATTACK_NAMES = ("pgd", "apgd-ce", "apgd-dlr", "apgd-t", "square")   # in the order they run
@@ -118,8 +118,9 @@ def _ensemble(pgd_steps: int, pgd_step_size: float, apgd_steps: int, targets: in
                                                     precision=precision, **extra)
 
     attacks = [
-        ("pgd", pgd_steps > 0, True, lambda model, x, y, eps: masked_pgd(
-            model, x, y, eps, steps=pgd_steps, step_size=pgd_step_size, precision=precision)),
+        ("pgd", pgd_steps > 0, True, lambda model, x, y, eps: masked_pgd(model, x, y, eps,
+                                                                         PGD(steps=pgd_steps, step_size=pgd_step_size),
+                                                                         precision=precision)),
         ("apgd-ce", apgd_steps > 0, True, apgd("ce")),
         ("apgd-dlr", apgd_steps > 0, False, apgd("dlr")),
         ("apgd-t", apgd_steps > 0 and targets > 0, False, apgd("dlr-targeted", targets=targets)),

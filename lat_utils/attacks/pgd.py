@@ -11,6 +11,8 @@ budgets and the projection stay float32, so the budget guarantees are unchanged.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -32,63 +34,75 @@ from ._common import (
 )
 
 
+@dataclass(frozen=True)
+class PGD:
+    """A masked PGD's settings: ``steps`` sign-gradient steps of ``step_size`` (``spec.budgets.pgd_step`` gives Madry
+    et al.'s rule), from a uniform random start in the budget (``random_start``). ``projection="per_step"``
+    projects onto [x - E, x + E] ∩ [0, 1] after every step (the random start is drawn inside the same box): pixels
+    with E = 0 never move. ``projection="final"`` is Algorithm 1 read literally: an unmasked PGD with budget max(E)
+    of each image, then one clip into [x - E, x + E]. ``iterate`` is "best" (per image the iterate of highest loss,
+    the last included) or "last" (training's: Algorithm 1 adds PGD's last iterate). Checked when made."""
+
+    steps: int
+    step_size: float
+    projection: str = "per_step"
+    iterate: str = "best"
+    random_start: bool = PGD_RANDOM_START
+
+    def __post_init__(self) -> None:
+        check_count(self.steps, "steps")
+        check_number(self.step_size, "step_size")
+        if self.projection not in PROJECTIONS:
+            raise ValueError(f"unknown projection {self.projection!r}: choose one of {PROJECTIONS}")
+        if self.iterate not in PGD_ITERATES:
+            raise ValueError(f"unknown iterate {self.iterate!r}: choose one of {PGD_ITERATES}")
+
+
 def masked_pgd(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
     eps_matrix: torch.Tensor,
+    pgd: PGD,
     *,
-    steps: int,
-    step_size: float,
-    random_start: bool = PGD_RANDOM_START,
-    projection: str = "per_step",
     precision: str = "fp32",
-    iterate: str = "best",
     check_inputs: bool = True,
 ) -> torch.Tensor:
-    """Localized L-inf PGD on the cross-entropy loss; returns detached adversarial images.
+    """Localized L-inf PGD (``pgd``'s settings) on the cross-entropy loss; returns detached adversarial images.
 
-    ``projection="per_step"`` projects onto [x - E, x + E] ∩ [0, 1] after every step (the random
-    start is drawn inside the same box): pixels with E = 0 never move. ``projection="final"`` is
-    Algorithm 1 read literally: an unmasked PGD with budget max(E) of each image, then one clip
-    into [x - E, x + E]. ``precision`` is "fp32", "bf16" or "auto" (see ``resolve_precision``).
-    ``iterate`` is "best" (per image the iterate of highest loss, the last included) or "last".
-    ``check_inputs=False`` skips the checks that read the tensors' values (images and budget in [0, 1], labels
-    within the model's outputs): for a caller that checked them once, like the training loop, whose steps
-    then never wait for the device. Shapes, types and settings are checked either way.
+    ``precision`` is "fp32", "bf16" or "auto" (see ``resolve_precision``). ``check_inputs=False`` skips the checks
+    that read the tensors' values (images and budget in [0, 1], labels within the model's outputs): for a caller
+    that checked them once, like the training loop, whose steps then never wait for the device. Shapes, types and
+    settings are checked either way.
     """
     if check_inputs:
         check_attack_inputs(images, labels, eps_matrix)
     else:
         check_attack_shapes(images, labels, eps_matrix)
-    check_count(steps, "steps")
-    check_number(step_size, "step_size")
-    if projection not in PROJECTIONS:
-        raise ValueError(f"unknown projection {projection!r}: choose one of {PROJECTIONS}")
-    if iterate not in PGD_ITERATES:
-        raise ValueError(f"unknown iterate {iterate!r}: choose one of {PGD_ITERATES}")
+    if not isinstance(pgd, PGD):
+        raise TypeError(f"pgd must be a PGD (its settings), got {type(pgd).__name__}")
     bf16 = resolve_precision(precision, images.device) == "bf16"
     if len(images) == 0:
         return images.detach().clone()
     x, eps_matrix, labels = prepared(images, labels, eps_matrix)
-    if projection == "per_step":
+    if pgd.projection == "per_step":
         budget = eps_matrix
     else:  # Algorithm 1: attack with the largest budget everywhere, localize afterwards
         budget = eps_matrix.amax(dim=(1, 2, 3), keepdim=True).expand_as(x)
     with eval_mode(model):
-        x_adv = _pgd(model, x, labels, budget, steps, step_size, random_start, bf16, iterate == "best",
-                     check_inputs)
-    if projection == "final":
+        x_adv = _pgd(model, x, labels, budget, pgd, bf16, check_inputs)
+    if pgd.projection == "final":
         x_adv = project(x_adv, *budget_box(x, eps_matrix))
     return x_adv.detach()
 
 
-def _pgd(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, budget: torch.Tensor, steps: int,
-         step_size: float, random_start: bool, bf16: bool, keep_best: bool, check_inputs: bool) -> torch.Tensor:
+def _pgd(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, budget: torch.Tensor, pgd: PGD, bf16: bool,
+         check_inputs: bool) -> torch.Tensor:
     """Sign-gradient ascent inside [x - budget, x + budget] ∩ [0, 1]; the highest-loss iterate of each
-    image, or with ``keep_best=False`` the last iterate (its scoring forward pass is then not run)."""
+    image, or with ``iterate="last"`` the last iterate (its scoring forward pass is then not run)."""
+    steps, step_size, keep_best = pgd.steps, pgd.step_size, pgd.iterate == "best"
     lower, upper = budget_box(x, budget)
-    x_adv = uniform_start(x, budget, lower, upper) if random_start else x.clone()
+    x_adv = uniform_start(x, budget, lower, upper) if pgd.random_start else x.clone()
     best, best_loss = x_adv, torch.full((x.shape[0],), -float("inf"), device=x.device)
     forwards = steps + 1 if keep_best else max(steps, 1)  # the last iterate is scored only to keep the best
     with autocast(x, bf16):

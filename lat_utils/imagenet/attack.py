@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..attacks import masked_pgd
+from ..attacks import PGD, masked_pgd
 from ..masks import Box, epsilon_matrix
 from ..paths import runs_dir
 from ..progress import WallClock
@@ -57,8 +57,8 @@ def localized_attack(
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         chunks = [
-            masked_pgd(classifier.model, x.to(dev), y.to(dev), e.to(dev), steps=steps, step_size=step,
-                       random_start=True, projection=PROJECTION).cpu()
+            masked_pgd(classifier.model, x.to(dev), y.to(dev), e.to(dev),
+                       PGD(steps=steps, step_size=step, random_start=True, projection=PROJECTION)).cpu()
             for x, y, e in zip(images.split(batch_size), labels.split(batch_size), eps_matrix.split(batch_size))
         ]
     return torch.cat(chunks)

@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..attacks import masked_pgd, resolve_precision
+from ..attacks import PGD, masked_pgd, resolve_precision
 from ..devices import device, device_name
 from ..models import fast_layout, model_for
 from ..spec.paper import ATTACK_KINDS, DATASETS, IMAGENET_EPS, TRAIN_PGD_ITERATE
@@ -177,7 +177,7 @@ def calibrate(model: nn.Module, shape: tuple[int, ...], batch: int, precision: s
 
     def attack() -> float:
         start = time.perf_counter()
-        masked_pgd(model, x, y, eps, steps=steps, step_size=0.01, precision=precision)
+        masked_pgd(model, x, y, eps, PGD(steps=steps, step_size=0.01), precision=precision)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         return time.perf_counter() - start

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..attacks import masked_pgd, resolve_precision
+from ..attacks import PGD, masked_pgd, resolve_precision
 from ..checks import check_images
 from ..data import load_dataset
 from ..devices import device
@@ -96,9 +96,10 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: to
             raise ValueError(f"natural models train alone, not stacked with others: got {localizations}")
     else:
         eps_matrix = torch.cat([epsilon_matrix(images, kind, eps, check_inputs=check_inputs) for kind in localizations])
-        x = masked_pgd(model, x, y, eps_matrix, steps=settings.train_pgd_steps,
-                       step_size=settings.train_step_size * eps / settings.eps, projection=projection,
-                       precision=settings.attack_precision, iterate=TRAIN_PGD_ITERATE, check_inputs=check_inputs)
+        x = masked_pgd(model, x, y, eps_matrix,
+                       PGD(steps=settings.train_pgd_steps, step_size=settings.train_step_size * eps / settings.eps,
+                           projection=projection, iterate=TRAIN_PGD_ITERATE),
+                       precision=settings.attack_precision, check_inputs=check_inputs)
     with _weight_arithmetic(settings, x.device):
         logits = model(x)
     logits = logits.float()
