@@ -1,6 +1,6 @@
 """The command line of the study: ``python -m lat_utils.runner`` (what ``./run_all.sh`` calls).
 
-``./run_all.sh --profile quick --jobs 2`` executes every stage of ``plan.plan`` through an executor,
+``./run_all.sh --profile quick --jobs 2`` executes every stage of ``notebooks.plan`` through an executor,
 records the wall time of every invocation (a run killed and started again resumes: the notebooks it
 finished are kept, finished models and evaluations reused), and writes ``reports/<profile>/timings.csv``, ``run.json`` and the
 landing page ``index.html``. A failing notebook ends the run with ``FAILED: <notebook> ... failed in

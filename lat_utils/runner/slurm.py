@@ -2,7 +2,7 @@
 
 ``./run_all.sh --profile paper --executor slurm --slurm-partition gpu --slurm-gpus-per-job 1``
 submits every notebook execution of a stage as one SLURM job, waits for all of them, then submits the next
-stage. Each job runs ``pipeline.execute``, the same function the local run
+stage. Each job runs ``notebooks.execute`` (through :func:`execute_in_job`), the same function the local run
 calls, so a job reuses finished models and evaluations exactly as a local run does, and a failed
 notebook stops the run with the same error: the job returns the failure's message
 (:func:`execute_in_job`) and the executor raises it as :class:`~lat_utils.runner.notebooks.NotebookFailed`.
