@@ -105,6 +105,8 @@ def test_a_signal_stops_the_run_within_seconds_and_the_next_run_resumes(tmp_path
     run = _start(tmp_path, options, sleep=600)
     _wait_until(lambda: (tmp_path / "kernel").exists() and "fast.ipynb" in _recorded(tmp_path), 120, run)
     kernel, parent = map(int, (tmp_path / "kernel").read_text().split())
+    arguments = psutil.Process(kernel).cmdline()
+    connection = Path(arguments[arguments.index("-f") + 1])  # removed on a clean shutdown of the kernel
     start = time.monotonic()
     os.killpg(run.pid, signum)
     try:
@@ -120,6 +122,7 @@ def test_a_signal_stops_the_run_within_seconds_and_the_next_run_resumes(tmp_path
     while not (_gone(kernel) and _gone(parent)) and time.monotonic() < end:
         time.sleep(0.1)
     assert _gone(kernel) and _gone(parent), "the stopped notebook's kernel or its worker still runs"
+    assert not connection.exists(), "the killed kernel's connection file was left behind"
     assert not (reports / "slow.html").exists(), "the stopped notebook's report would pass for a finished one"
     assert _recorded(tmp_path) == {"fast.ipynb"} and not lock_path("smoke").exists()
     if resume:

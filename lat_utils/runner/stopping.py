@@ -17,6 +17,10 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -100,10 +104,26 @@ def kill_children(rounds: int = 3) -> int:
                 with suppress(psutil.Error):
                     process.suspend()
                     frozen[process.pid] = process
+    leftovers = [path for path in map(_connection_file, frozen.values()) if path]
     for process in frozen.values():
         with suppress(psutil.Error):
             process.kill()
+    for path in leftovers:
+        with suppress(OSError):
+            os.unlink(path)
     return len(frozen)
+
+
+def _connection_file(process: psutil.Process) -> str | None:
+    """A notebook kernel's connection file (``-f FILE``), which its manager removes when it shuts the kernel down
+    and a killed kernel leaves behind."""
+    import psutil
+
+    with suppress(psutil.Error):
+        arguments = process.cmdline()
+        if "ipykernel_launcher" in arguments and "-f" in arguments[:-1]:
+            return arguments[arguments.index("-f") + 1]
+    return None
 
 
 def ignore_stop_signals() -> None:
