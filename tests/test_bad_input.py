@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,8 @@ from lat_utils.config import get_profile
 from lat_utils.data import Dataset, load_dataset
 from lat_utils.paths import PROJECT_ROOT, write_atomically
 from lat_utils.report import check_parameters
-from lat_utils.runner import Execution, NotebookFailed, execute
+from lat_utils.runner import Execution, NotebookFailed, cli, execute, stopping
+from lat_utils.runner.lock import lock_path, run_lock, this_run
 from lat_utils.sealed import save_sealed
 from lat_utils.study import TrainConfig, checkpoints, evaluate_model, evaluation, train_model, training
 
@@ -234,14 +238,17 @@ def _full_disk(root: Path) -> str:
 
 
 def _failing_write(root: Path) -> str:
-    """A write that fails as on a full disk, after writing part of the file."""
+    """A write that fails as on a full disk, after writing part of the file: the file it replaces is kept whole,
+    for the next run to resume from."""
 
     def fail(tmp: Path) -> None:
         tmp.write_bytes(b"partial")
         raise OSError(28, "No space left on device")
 
+    (root / "eval.pt").write_bytes(b"the previous evaluation")
     message = _raised(lambda: write_atomically(root / "eval.pt", fail), OSError)
-    assert list(root.iterdir()) == [], "a failed write left its temporary file"
+    assert list(root.iterdir()) == [root / "eval.pt"], "a failed write left its temporary file"
+    assert (root / "eval.pt").read_bytes() == b"the previous evaluation", "a failed write damaged the file it replaces"
     return message
 
 
@@ -255,6 +262,43 @@ def _misspelt_parameter_runner(root: Path) -> str:
 def _misspelt_parameter_notebook(root: Path) -> str:
     namespace = {"profile": "quick", "profil": "smoke", "In": [], "Out": {}, "_oh": {}}  # what papermill leaves
     return _raised(lambda: check_parameters(namespace, "profile"), ValueError)
+
+
+def _interrupted(signum: int) -> str:
+    """A smoke run that gets ``signum`` while its first training runs (no notebook executed: the executor's part is
+    ``test_runner_signals.py``'s): what it prints; its exit code is the shell's 128 + the signal's number."""
+    def run(profile, jobs, together, executor, done, finished):
+        with stopping.noting(lambda: ["02_train_mnist_natural.ipynb"]):
+            os.kill(os.getpid(), signum)
+            time.sleep(5)  # the handler raises before
+
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err):
+        patch.setattr(cli, "run", run)
+        patch.setattr(stopping, "kill_children", lambda: 0)  # this process's children are the test session's
+        assert runner.main(["--profile", "smoke", "--jobs", "1"]) == 128 + signum
+    return err.getvalue()
+
+
+def _second_run() -> str:
+    """A run of the smoke profile while another holds its output folder: what it prints (exit code 75)."""
+    err = io.StringIO()
+    with run_lock("smoke"), contextlib.redirect_stderr(err):
+        assert runner.main(["--profile", "smoke"]) == 75
+    return err.getvalue()
+
+
+def _stale_lock() -> str:
+    """A lock left by a run killed with SIGKILL (its pid runs no more): what the next run prints."""
+    killed = subprocess.Popen(["true"])
+    killed.wait()
+    lock_path("smoke").write_text(json.dumps({**this_run(), "pid": killed.pid}))
+
+    def next_run() -> None:
+        with run_lock("smoke"):
+            pass
+
+    return _printed(next_run)
 
 
 def _cli(*args: str) -> str:
@@ -322,6 +366,19 @@ CASES = [
          "unknown parameter(s) 'profil': this notebook takes profile", _misspelt_parameter_notebook),
     Case("`seed=True` or `seed=-1`", "refused", "seed must be an integer >= 0, got True",
          lambda root: _raised(lambda: TrainConfig("mnist", "natural", seed=True))),
+    Case("Ctrl-C (SIGINT) during a run", "every process it started stopped within seconds, what finished kept, "
+         "one line, exit code 130; the next run resumes",
+         "Interrupted (SIGINT): stopped 1 running notebook of profile smoke (02_train_mnist_natural.ipynb); 0 finished "
+         "notebooks kept. Resume with: ./run_all.sh --profile smoke --jobs 1",
+         lambda root: _interrupted(signal.SIGINT)),
+    Case("SIGTERM during a run (a scheduler's time limit)", "as Ctrl-C, exit code 143", "Interrupted (SIGTERM): stopped",
+         lambda root: _interrupted(signal.SIGTERM)),
+    Case("a second run of a profile into the same output folder", "refused at once (exit code 75), naming the first; "
+         "`--wait` waits for it", "Refused: another run of profile smoke is using this output folder (pid",
+         lambda root: _second_run()),
+    Case("a lock left by a run killed with SIGKILL", "taken over, said",
+         "Took over the lock of an earlier run of profile smoke that ended without releasing it",
+         lambda root: _stale_lock()),
     Case("`--estimate --jobs 0`", "a usage error", "--jobs must be >= 1", lambda root: _cli("--estimate", "--jobs", "0")),
     Case("an unknown profile", "a usage error that names ./run_all.sh", "usage: ./run_all.sh",
          lambda root: _cli("--profile", "fast")),

@@ -6,6 +6,8 @@ By what each module holds:
 - ``executors``: where a stage's notebooks run (local processes), and a whole plan run through one;
 - ``slurm``: SLURM jobs through submitit (or submitit's local jobs, the same code path);
 - ``invocations``: the wall time of a run over every invocation that worked on it;
+- ``lock``: one run at a time per output folder and profile;
+- ``stopping``: Ctrl-C and SIGTERM stop every notebook the run started, and say how to resume;
 - ``estimate``: what a profile costs before it runs;
 - ``cli``: the command line, ``python -m lat_utils.runner`` (what ``./run_all.sh`` calls).
 """

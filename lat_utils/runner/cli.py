@@ -1,10 +1,14 @@
 """The command line of the study: ``python -m lat_utils.runner`` (what ``./run_all.sh`` calls).
 
-``./run_all.sh --profile quick --jobs 2`` executes every stage of ``plan.plan`` through an executor,
+``./run_all.sh --profile quick --jobs 2`` executes every stage of ``notebooks.plan`` through an executor,
 records the wall time of every invocation (a run killed and started again resumes: the notebooks it
 finished are kept, finished models and evaluations reused), and writes ``reports/<profile>/timings.csv``, ``run.json`` and the
 landing page ``index.html``. A failing notebook ends the run with ``FAILED: <notebook> ... failed in
 cell N (<error>)`` and exit code 1, under every executor.
+
+One run at a time works on a profile's output folder (``lock``): a second is refused at once, naming the first
+(exit code 75), or waits for it with ``--wait``. Ctrl-C or SIGTERM stops every notebook the run started within
+seconds (``stopping``), keeps what finished, prints one line that says how to resume, and exits with 130 or 143.
 
 ``--dry-run`` runs a profile's code path with every count shrunk (``config.dry_run``) into
 ``<profile>-dry-run`` folders; ``--estimate`` prints what each stage costs and exits (``estimate``);
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 from ..config import PROFILES, get_profile
@@ -23,11 +28,16 @@ from ..report import site
 from ..spec.settings import DRY_RUN_SUFFIX
 from .executors import LocalExecutor, StageExecutor, gpu_count, run
 from .invocations import Invocations, notebook_times
+from .lock import RunLocked, run_lock
 from .notebooks import NotebookFailed
+from .stopping import Interrupted, Stop, stopping
+
+LOCKED = 75  # the exit code of a run refused because another holds its output folder (EX_TEMPFAIL: try later)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the study as the arguments say (``--help``); the exit code: 0, or 1 when a notebook failed."""
+    """Run the study as the arguments say (``--help``); the exit code: 0; 1 when a notebook failed; 75 when another
+    run holds the output folder; 130 or 143 when SIGINT or SIGTERM stopped it."""
     parser = _parser()
     args = parser.parse_args(argv)
     _check_arguments(parser, args)
@@ -37,11 +47,31 @@ def main(argv: list[str] | None = None) -> int:
 
         print_estimate(get_profile(profile))
         return 0
+    resume = shlex.join(["./run_all.sh", *(sys.argv[1:] if argv is None else argv)])
+    with stopping() as stop:
+        try:
+            with run_lock(profile, wait=args.wait):
+                return _run(parser, args, profile, stop)
+        except RunLocked as locked:
+            print(locked, file=sys.stderr)
+            return LOCKED
+        except Interrupted as interrupted:
+            print(interrupted_line(interrupted, profile, resume), file=sys.stderr, flush=True)
+            return interrupted.exit_code
+
+
+def _defaults(args: argparse.Namespace) -> None:
+    """``--jobs`` and ``--together`` where not given: from the GPUs torch sees."""
     if args.jobs is None:
         args.jobs = gpu_count() or min(4, os.cpu_count() or 1)
     if args.together is None:  # a dry run takes the GPU path, which is what it checks; SLURM jobs get GPUs
         args.together = (gpu_count() > 0 or args.dry_run
                          or (args.executor == "slurm" and args.slurm_gpus_per_job > 0))
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, profile: str, stop: Stop) -> int:
+    """Execute the plan under the lock; the exit code (``Interrupted`` passes, told how many notebooks are kept)."""
+    _defaults(args)
     executor = _executor(parser, args, profile)
     invocations = Invocations(profile)
     try:
@@ -51,11 +81,29 @@ def main(argv: list[str] | None = None) -> int:
         invocations.stop()
         print(f"\nFAILED: {error}", file=sys.stderr)
         return 1
-    except BaseException:  # Ctrl-C: this invocation's time still counts when the run is resumed
+    except BaseException as error:  # Ctrl-C, SIGTERM: this invocation's time still counts when the run is resumed
         invocations.stop()
+        if isinstance(error, Interrupted):
+            error.kept = len(invocations.executed())
         raise
-    _finish(profile, args, invocations)
+    with stop.deferred():  # every notebook has run: a signal now waits the seconds of the last writes
+        _finish(profile, args, invocations)
     return 0
+
+
+def interrupted_line(interrupted: Interrupted, profile: str, resume: str) -> str:
+    """The one line a stopped run prints: what stopped, what is kept, and the command that resumes the run."""
+    running = interrupted.notebooks
+    if running:
+        stopped = f"stopped {_count(len(running), 'running notebook')} of profile {profile} ({', '.join(running)})"
+    else:
+        stopped = f"no notebook of profile {profile} was running"
+    kept = "nothing had run yet" if interrupted.kept is None else f"{_count(interrupted.kept, 'finished notebook')} kept"
+    return f"Interrupted ({interrupted.name}): {stopped}; {kept}. Resume with: {resume}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--estimate", action="store_true",
                         help="print the image-steps, FLOPs and estimated wall time of each stage on this "
                              "device (a few seconds of calibration), then exit without training")
+    parser.add_argument("--wait", action="store_true",
+                        help="when another run of this profile is using the output folder, wait for it to end and "
+                             f"then run (default: refuse at once, exit code {LOCKED})")
     parser.add_argument("--executor", choices=("local", "slurm", "local-submitit"), default="local",
                         help="where notebooks run: this machine (default), SLURM jobs through submitit, or "
                              "submitit's local executor (subprocess jobs: the SLURM code path, for tests)")

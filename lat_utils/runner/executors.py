@@ -2,7 +2,8 @@
 
 An executor is any object with ``run_stage`` (:class:`StageExecutor`): :class:`LocalExecutor` runs
 processes on this machine; ``slurm.SubmititExecutor`` runs SLURM jobs (or submitit's local jobs).
-Every executor ends a failed notebook with :class:`~lat_utils.runner.notebooks.NotebookFailed`.
+Every executor ends a failed notebook with :class:`~lat_utils.runner.notebooks.NotebookFailed`, and lets
+:class:`~lat_utils.runner.stopping.Interrupted` (Ctrl-C, SIGTERM) pass with the notebooks it was running.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Protocol
 
 from ..paths import reports_dir
 from .notebooks import Done, Execution, execute, notebook_finished, plan
+from .stopping import ignore_stop_signals, noting
 
 
 class StageExecutor(Protocol):
@@ -34,23 +36,35 @@ class LocalExecutor:
 
     def run_stage(self, stage: list[Execution], profile: str, done: Done | None = None,
                   planned: int | None = None) -> dict[str, float]:
-        times: dict[str, float] = {}
         gpus = gpu_count()
         workers = min(self.jobs, len(stage))
         threads = stage_threads(min(self.jobs, planned or len(stage)), gpus)  # the whole stage's share
         if workers == 1:
-            for execution in stage:
-                print(f"[{profile}] {execution.output} ...", flush=True)
+            return self._in_this_process(stage, profile, done, threads)
+        times: dict[str, float] = {}
+        submitted: list[str] = []
+        # the workers leave SIGINT and SIGTERM to this process, which stops them with their kernels
+        with ProcessPoolExecutor(workers, initializer=ignore_stop_signals) as pool, \
+                noting(lambda: [name for name in submitted if name not in times][:workers]):  # a worker each
+            futures = {}
+            for i, e in enumerate(stage):
+                futures[pool.submit(execute, e, profile, threads, i % gpus if gpus else None)] = e.output
+                submitted.append(e.output)
+            for future in as_completed(futures):  # each recorded as it finishes, so a kill loses none
+                times[futures[future]] = future.result()
+                notebook_finished(profile, futures[future], times[futures[future]], done)
+        return {name: times[name] for name in submitted}  # in the plan's order
+
+    @staticmethod
+    def _in_this_process(stage: list[Execution], profile: str, done: Done | None,
+                         threads: int | None) -> dict[str, float]:
+        """One notebook at a time, from this process (its kernel a child of this one)."""
+        times: dict[str, float] = {}
+        for execution in stage:
+            print(f"[{profile}] {execution.output} ...", flush=True)
+            with noting(lambda: [execution.output]):
                 times[execution.output] = execute(execution, profile, threads)
-                notebook_finished(profile, execution.output, times[execution.output], done)
-            return times
-        with ProcessPoolExecutor(workers) as pool:
-            futures = {e.output: pool.submit(execute, e, profile, threads, i % gpus if gpus else None)
-                       for i, e in enumerate(stage)}
-            names = {future: name for name, future in futures.items()}
-            for future in as_completed(names):  # each recorded as it finishes, so a kill loses none
-                notebook_finished(profile, names[future], future.result(), done)
-            times.update({name: future.result() for name, future in futures.items()})  # in the plan's order
+            notebook_finished(profile, execution.output, times[execution.output], done)
         return times
 
 

@@ -43,6 +43,11 @@ class Invocations:
         """The notebooks that earlier invocations of this run executed (empty for a new run)."""
         return {name for entry in self.entries[:-1] for name in entry["notebooks"]}
 
+    def executed(self) -> set[str]:
+        """The notebooks this run has executed so far, in every invocation, this one included."""
+        with self._lock:
+            return {name for entry in self.entries for name in entry["notebooks"]}
+
     def stop(self) -> None:
         """Stop the heartbeat after a last write; the file stays for the invocation that resumes the run."""
         self._stopped.set()

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..config import get_profile
-from ..paths import PROJECT_ROOT, reports_dir
+from ..paths import PROJECT_ROOT, reports_dir, write_atomically
 from ..progress import ENV as PROGRESS_ENV
 from ..progress import TEXT as PROGRESS_TEXT
 from ..report.portable import make_file_portable
@@ -95,7 +95,10 @@ class NotebookFailed(RuntimeError):
 
 
 def execute(execution: Execution, profile: str, threads: int | None = None, gpu: int | None = None) -> float:
-    """Execute one notebook with papermill and render it to HTML; its wall time in seconds."""
+    """Execute one notebook with papermill and render it to HTML; its wall time in seconds.
+
+    The executed copy is written as the notebook runs (a failed one shows where it failed); its HTML page is
+    removed first and written last, so that the pair means a finished execution, whatever stopped an earlier one."""
     import papermill
     from nbconvert import HTMLExporter
 
@@ -108,6 +111,8 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
         raise NotebookFailed(f"{execution.notebook} takes no parameter {', '.join(map(repr, unknown))}; "
                              f"its parameters are {', '.join(declared)}")
     output = reports_dir(profile) / execution.output
+    page = output.with_suffix(".html")
+    page.unlink(missing_ok=True)  # a report with its page is a finished one: none while this one is written
     start = time.perf_counter()
     try:
         with kernel_threads(threads):
@@ -120,7 +125,7 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
                              f"({error.ename}: {error.evalue}); see the executed copy {output}") from None
     make_file_portable(output)
     body, _ = HTMLExporter().from_filename(str(output))
-    output.with_suffix(".html").write_text(body, encoding="utf-8")
+    write_atomically(page, lambda tmp: tmp.write_text(body, encoding="utf-8"))  # the last file: whole or none
     return time.perf_counter() - start
 
 

@@ -2,11 +2,12 @@
 
 ``./run_all.sh --profile paper --executor slurm --slurm-partition gpu --slurm-gpus-per-job 1``
 submits every notebook execution of a stage as one SLURM job, waits for all of them, then submits the next
-stage. Each job runs ``pipeline.execute``, the same function the local run
+stage. Each job runs ``notebooks.execute`` (through :func:`execute_in_job`), the same function the local run
 calls, so a job reuses finished models and evaluations exactly as a local run does, and a failed
 notebook stops the run with the same error: the job returns the failure's message
 (:func:`execute_in_job`) and the executor raises it as :class:`~lat_utils.runner.notebooks.NotebookFailed`.
-Job logs go to ``runs/<profile>/submitit/``.
+Job logs go to ``runs/<profile>/submitit/``. Ctrl-C or SIGTERM cancels the jobs that run (``job.cancel``: scancel on
+SLURM; submitit's local jobs are killed with the run's other processes, see ``stopping``).
 
 ``--executor local-submitit`` uses submitit's ``LocalExecutor`` instead: real subprocess jobs on this
 machine, through the same code path (how the tests check it without a cluster).
@@ -15,11 +16,13 @@ machine, through the same code path (how the tests check it without a cluster).
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext, suppress
 from pathlib import Path
 
 from ..paths import runs_dir
 from .executors import stage_threads
 from .notebooks import Done, Execution, NotebookFailed, execute, notebook_finished
+from .stopping import Interrupted, noting, sigint_ignored_by_children
 
 CLUSTERS = ("slurm", "local")
 POLL_SECONDS = 1.0  # how often the jobs of a stage are asked whether they ended (submitit's own wait: every second)
@@ -64,20 +67,36 @@ class SubmititExecutor:
         at_once = len(stage) if self.cluster == "slurm" else min(self.jobs, len(stage))
         threads = stage_threads(min(self.jobs, planned or len(stage)), 0) if self.cluster == "local" else None
         waiting, running = list(stage), []
-        while waiting or running:
-            while waiting and len(running) < at_once:
-                execution = waiting.pop(0)
-                job = self.executor.submit(execute_in_job, execution, profile, threads)
-                print(f"[{profile}] {execution.output}: submitit job {job.job_id}", flush=True)
-                running.append((execution, job))
-            ended = [(execution, job) for execution, job in running if job.done()]
-            if not ended:
-                time.sleep(POLL_SECONDS)
-            for execution, job in ended:
-                running.remove((execution, job))
-                times[execution.output] = self._seconds(execution, job)
-                notebook_finished(profile, execution.output, times[execution.output], done)
+        try:
+            with noting(lambda: [execution.output for execution, _ in running]):
+                while waiting or running:
+                    while waiting and len(running) < at_once:
+                        running.append(self._submit(waiting.pop(0), profile, threads))
+                    ended = [(execution, job) for execution, job in running if job.done()]
+                    if not ended:
+                        time.sleep(POLL_SECONDS)
+                    for execution, job in ended:
+                        running.remove((execution, job))
+                        times[execution.output] = self._seconds(execution, job)
+                        notebook_finished(profile, execution.output, times[execution.output], done)
+        except Interrupted:
+            self._cancel([job for _, job in running])
+            raise
         return {e.output: times[e.output] for e in stage}
+
+    def _submit(self, execution: Execution, profile: str, threads: int | None) -> tuple[Execution, object]:
+        """Submit one execution as a job; a local job ignores Ctrl-C at the terminal (this process stops it)."""
+        with sigint_ignored_by_children() if self.cluster == "local" else nullcontext():
+            job = self.executor.submit(execute_in_job, execution, profile, threads)
+        print(f"[{profile}] {execution.output}: submitit job {job.job_id}", flush=True)
+        return execution, job
+
+    @staticmethod
+    def _cancel(jobs: list) -> None:
+        """Cancel the jobs that run (on SLURM, scancel); a job that has ended meanwhile is left as it is."""
+        for job in jobs:
+            with suppress(Exception):
+                job.cancel(check=False)
 
     def _seconds(self, execution: Execution, job) -> float:
         """The wall time of a finished job's notebook; its failure raised as the local run raises it."""
