@@ -23,12 +23,12 @@ from pathlib import Path
 
 import torch
 
-from lat_utils.attacks import localized_autoattack, resolve_precision
+from lat_utils.attacks import PGD, localized_autoattack, resolve_precision
 from lat_utils.config import get_profile
 from lat_utils.devices import device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import fast_layout
-from lat_utils.spec.budgets import CPU, STANDARD
+from lat_utils.spec.budgets import CPU, STANDARD, AutoAttackBudget
 from lat_utils.study import load_trained, study_models
 from lat_utils.study.evaluation import first_test_images
 
@@ -73,9 +73,9 @@ def main() -> None:
                     continue
                 torch.manual_seed(0)
                 start = time.perf_counter()
-                result = localized_autoattack(model, x, y, eps_matrix, pgd_steps=profile.eval_pgd_steps,
-                                              pgd_step_size=profile.eval_step_size, apgd_steps=apgd_steps,
-                                              targets=targets, square_queries=queries, precision=precision)
+                result = localized_autoattack(model, x, y, eps_matrix, AutoAttackBudget(apgd_steps, targets, queries),
+                                              pgd=PGD(steps=profile.eval_pgd_steps, step_size=profile.eval_step_size),
+                                              precision=precision)
                 row = {"model": config.name, "attack": attack, "apgd_steps": apgd_steps, "targets": targets,
                        "square_queries": queries, "n": args.n,
                        "accuracy": 100 * result.robust.float().mean().item(),

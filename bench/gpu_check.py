@@ -219,9 +219,8 @@ def autoattack_row(settings, model, images, labels, dev, *, n: int) -> dict:
     """The localized AutoAttack on ``n`` test images under the background mask, timed once after a warm-up."""
     x, y = fast_layout(images[:n], dev), labels[:n].to(dev)
     eps = epsilon_matrix(x, "background", EPS)
-    kwargs = dict(pgd_steps=settings.eval_pgd_steps, pgd_step_size=settings.eval_step_size,
-                  apgd_steps=settings.apgd_steps, targets=settings.apgd_targets,
-                  square_queries=settings.square_queries, precision=settings.attack_precision)
+    kwargs = dict(budget=settings.autoattack, pgd=PGD(steps=settings.eval_pgd_steps, step_size=settings.eval_step_size),
+                  precision=settings.attack_precision)
     localized_autoattack(model, x[:8], y[:8], eps[:8], **kwargs)  # warm-up
     synchronize(dev)
     began = time.perf_counter()

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from lat_utils.attacks import PGD, localized_autoattack, masked_apgd, masked_pgd, masked_square
 from lat_utils.masks import epsilon_matrix
+from lat_utils.spec.budgets import AutoAttackBudget
 
 CLASSES = 10
 ATTACKS = {
@@ -24,8 +25,8 @@ ATTACKS = {
     "apgd-ce": lambda m, x, y, e, p: masked_apgd(m, x, y, e, steps=3, precision=p),
     "apgd-t": lambda m, x, y, e, p: masked_apgd(m, x, y, e, steps=3, loss="dlr-targeted", targets=2, precision=p),
     "square": lambda m, x, y, e, p: masked_square(m, x, y, e, queries=6, precision=p),
-    "autoattack": lambda m, x, y, e, p: localized_autoattack(m, x, y, e, pgd_steps=1, apgd_steps=2, targets=1,
-                                                             square_queries=3, precision=p).images,
+    "autoattack": lambda m, x, y, e, p: localized_autoattack(m, x, y, e, AutoAttackBudget(2, 1, 3),
+                                                             pgd=PGD(steps=1, step_size=0.3), precision=p).images,
 }
 FAST = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 

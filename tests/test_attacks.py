@@ -16,7 +16,7 @@ from lat_utils.attacks import (
 )
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN
-from lat_utils.spec.budgets import pgd_step
+from lat_utils.spec.budgets import AutoAttackBudget, pgd_step
 from lat_utils.study.evaluation import LocalizingWrapper
 
 from .helpers import accuracy
@@ -279,8 +279,8 @@ FAMILY = {
     "apgd-dlr": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr"),
     "apgd-t": lambda model, x, y, e: masked_apgd(model, x, y, e, steps=8, loss="dlr-targeted", targets=3),
     "square": lambda model, x, y, e: masked_square(model, x, y, e, queries=60),
-    "autoattack": lambda model, x, y, e: localized_autoattack(model, x, y, e, pgd_steps=3, apgd_steps=6, targets=2,
-                                                              square_queries=30).images,
+    "autoattack": lambda model, x, y, e: localized_autoattack(model, x, y, e, AutoAttackBudget(6, 2, 30),
+                                                              pgd=PGD(steps=3, step_size=0.25)).images,
 }
 
 
@@ -375,8 +375,9 @@ def test_autoattack_on_an_empty_batch_reports_nothing(trained_mnist_model, digit
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda m, x, y, e: localized_autoattack(m, x, y, e, pgd_step_size=float("nan")), ValueError,
-         "pgd_step_size must be a finite number"),
+        (lambda m, x, y, e: localized_autoattack(m, x, y, e, pgd=PGD(steps=2, step_size=float("nan"))), ValueError,
+         "step_size must be a finite number"),
+        (lambda m, x, y, e: localized_autoattack(m, x, y, e, pgd=2), TypeError, "pgd a PGD or None"),
         (lambda m, x, y, e: localized_autoattack(m, x, y, e, precision="half"), ValueError, "unknown precision"),
         (lambda m, x, y, e: masked_square(m, x, y, e, p_init=float("nan")), ValueError, "p_init must be a number"),
         (lambda m, x, y, e: masked_pgd(m, x, y, e, PGD(steps=2, step_size=0.1, iterate="first")), ValueError,
@@ -388,8 +389,10 @@ def test_autoattack_on_an_empty_batch_reports_nothing(trained_mnist_model, digit
         (lambda m, x, y, e: masked_apgd(m, x, y, e, precision="half"), ValueError, "unknown precision"),
         (lambda m, x, y, e: masked_square(m, x, y, e, queries=0), ValueError, "queries must be >= 1"),
         (lambda m, x, y, e: masked_square(m, x, y, e, p_init=1.5), ValueError, r"p_init must be a number in \(0, 1\]"),
-        (lambda m, x, y, e: localized_autoattack(m, x, y, e, square_queries=2.5), TypeError, "square_queries must be an int"),
-        (lambda m, x, y, e: localized_autoattack(m, x, y, e, targets=-1), ValueError, "targets must be >= 0"),
+        (lambda m, x, y, e: localized_autoattack(m, x, y, e, AutoAttackBudget(2, 1, 2.5)), TypeError,
+         "square_queries must be an int"),
+        (lambda m, x, y, e: localized_autoattack(m, x, y, e, AutoAttackBudget(2, -1, 2)), ValueError,
+         "apgd_targets must be >= 0"),
     ],
 )
 def test_attack_settings_are_checked(trained_mnist_model, digits, call, error, message):
@@ -508,8 +511,8 @@ def test_autoattack_runs_square_in_float32(trained_mnist_model, digits, monkeypa
     asked = []
     monkeypatch.setattr(autoattack, "masked_square", lambda *a, precision, **k: asked.append(precision) or a[1])
     images, labels = digits
-    localized_autoattack(trained_mnist_model, images, labels, epsilon_matrix(images, "exact", 0.01), pgd_steps=1,
-                         apgd_steps=0, square_queries=5, precision="bf16")
+    localized_autoattack(trained_mnist_model, images, labels, epsilon_matrix(images, "exact", 0.01),
+                         AutoAttackBudget(0, 0, 5), pgd=PGD(steps=1, step_size=0.01), precision="bf16")
     assert asked == ["fp32"]
 
 
@@ -519,8 +522,8 @@ def test_autoattack_breaks_a_model_that_masks_its_gradients(trained_mnist_model,
     eps_matrix = epsilon_matrix(images, "standard", 0.3)
     torch.manual_seed(0)
     pgd = masked_pgd(model, images, labels, eps_matrix, PGD(steps=20, step_size=0.0375, random_start=False))
-    result = localized_autoattack(model, images, labels, eps_matrix, pgd_steps=20, apgd_steps=20, targets=2,
-                                  square_queries=200)
+    result = localized_autoattack(model, images, labels, eps_matrix, AutoAttackBudget(20, 2, 200),
+                                  pgd=PGD(steps=20, step_size=pgd_step(float(eps_matrix.max()), 20)))
     natural = accuracy(model, images, labels)
     assert natural > 0.8
     assert accuracy(model, pgd, labels) >= natural - 0.01, "PGD should see zero gradients and fail"
@@ -532,8 +535,8 @@ def test_autoattack_result_is_consistent(trained_mnist_model, mnist_test):
     images, labels = mnist_test[0][:150], mnist_test[1][:150]
     eps_matrix = epsilon_matrix(images, "exact", 0.15)
     torch.manual_seed(0)
-    result = localized_autoattack(trained_mnist_model, images, labels, eps_matrix, pgd_steps=10, apgd_steps=10,
-                                  targets=2, square_queries=50)
+    result = localized_autoattack(trained_mnist_model, images, labels, eps_matrix, AutoAttackBudget(10, 2, 50),
+                                  pgd=PGD(steps=10, step_size=pgd_step(float(eps_matrix.max()), 10)))
     _check_invariants(images, result.images, eps_matrix)
     with torch.no_grad():
         correct = trained_mnist_model(result.images).argmax(1) == labels
@@ -565,6 +568,6 @@ def test_every_attack_takes_colour_images_in_the_channels_last_layout():
                         masked_apgd(model, images, labels, eps_matrix, steps=3, loss="dlr"),
                         masked_apgd(model, images, labels, eps_matrix, steps=3, loss="dlr-targeted", targets=2),
                         masked_square(model, images, labels, eps_matrix, queries=5),
-                        localized_autoattack(model, images, labels, eps_matrix, pgd_steps=2, apgd_steps=3,
-                                             targets=2, square_queries=5).images):
+                        localized_autoattack(model, images, labels, eps_matrix, AutoAttackBudget(3, 2, 5),
+                                             pgd=PGD(steps=2, step_size=pgd_step(float(eps_matrix.max()), 2))).images):
         _check_invariants(images, adversarial, eps_matrix)

@@ -16,6 +16,7 @@ from lat_utils.masks import epsilon_matrix
 from lat_utils.models import AirbenchNet, PaperCNN, model_for
 from lat_utils.runner.notebooks import plan
 from lat_utils.spec import recipes, settings
+from lat_utils.spec.budgets import AutoAttackBudget
 from lat_utils.study import optimizers, training
 from lat_utils.study.checkpoints import checkpoint_path, fingerprint, load_checkpoint, save_checkpoint
 from lat_utils.study.plan import TrainConfig, study_models, together_groups
@@ -70,8 +71,8 @@ ATTACKS = {
     "apgd-ce": lambda m, x, y, e: masked_apgd(m, x, y, e, steps=3),
     "apgd-t": lambda m, x, y, e: masked_apgd(m, x, y, e, steps=3, loss="dlr-targeted", targets=2),
     "square": lambda m, x, y, e: masked_square(m, x, y, e, queries=6),
-    "autoattack": lambda m, x, y, e: localized_autoattack(m, x, y, e, pgd_steps=1, apgd_steps=2, targets=1,
-                                                          square_queries=3).images,
+    "autoattack": lambda m, x, y, e: localized_autoattack(m, x, y, e, AutoAttackBudget(2, 1, 3),
+                                                          pgd=PGD(steps=1, step_size=0.1)).images,
 }
 
 

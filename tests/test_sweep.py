@@ -67,11 +67,11 @@ def test_kept_is_non_increasing_and_only_robust_images_are_attacked(linear_model
     attacked = []
     attack = sweep.localized_autoattack
 
-    def recording(model, x, y, eps_matrix, **kwargs):
+    def recording(model, x, y, eps_matrix, *args, **kwargs):
         attacked.append(len(x))
         with torch.no_grad():
             assert (model(x).argmax(1) == y).all(), "a naturally misclassified image was attacked"
-        return attack(model, x, y, eps_matrix, **kwargs)
+        return attack(model, x, y, eps_matrix, *args, **kwargs)
 
     monkeypatch.setattr(sweep, "localized_autoattack", recording)
     cells = _sweep(linear_model, sample)

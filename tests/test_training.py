@@ -129,8 +129,8 @@ def test_a_reading_reaches_the_training_and_the_evaluation(run_folder, monkeypat
         changes["training"].append(((out - x).abs().max().item(), eps_matrix.max().item()))
         return out
 
-    def recorded_autoattack(model, x, y, eps_matrix, **kwargs):
-        result = real_autoattack(model, x, y, eps_matrix, **kwargs)
+    def recorded_autoattack(model, x, y, eps_matrix, *args, **kwargs):
+        result = real_autoattack(model, x, y, eps_matrix, *args, **kwargs)
         changes["evaluation"].append(((result.images - x).abs().max().item(), eps_matrix.max().item()))
         return result
 

@@ -21,8 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checks import check_count, check_number
-from ..spec.budgets import pgd_step
+from ..spec.budgets import STANDARD, STANDARD_PGD_STEPS, AutoAttackBudget, pgd_step
 from ._common import check_attack_inputs, check_labels, eval_mode, misclassified, prepared, resolve_precision, rows
 from .apgd import masked_apgd
 from .pgd import PGD, masked_pgd
@@ -57,34 +56,34 @@ def localized_autoattack(
     images: torch.Tensor,
     labels: torch.Tensor,
     eps_matrix: torch.Tensor,
+    budget: AutoAttackBudget = STANDARD,
     *,
-    pgd_steps: int = 100,
-    apgd_steps: int = 100,
-    targets: int = 9,
-    square_queries: int = 5000,
+    pgd: PGD | None = None,
     precision: str = "fp32",
-    pgd_step_size: float | None = None,
 ) -> AutoAttackResult:
     """Run the ensemble on ``images`` with budget ``eps_matrix``; see the module's docstring.
 
-    ``pgd_step_size`` defaults to 2.5 x the largest budget / ``pgd_steps`` (Madry et al.'s rule);
-    an attack given 0 steps, targets or queries is left out. ``precision`` is the gradient attacks'
-    arithmetic (as in ``masked_pgd``); Square computes in float32.
+    ``budget``: what APGD and Square may spend (``spec.budgets``: the reference's ``STANDARD`` by default).
+    ``pgd``: the first attack's settings (default: ``STANDARD_PGD_STEPS`` steps of Madry et al.'s step for the
+    largest budget). An attack given 0 steps, targets or queries is left out. ``precision`` is the gradient
+    attacks' arithmetic (as in ``masked_pgd``); Square computes in float32.
     """
-    _check_settings(pgd_steps, apgd_steps, targets, square_queries, pgd_step_size)
+    if not isinstance(budget, AutoAttackBudget) or not (pgd is None or isinstance(pgd, PGD)):
+        raise TypeError(f"budget must be an AutoAttackBudget and pgd a PGD or None, got {type(budget).__name__} "
+                        f"and {type(pgd).__name__}")
     check_attack_inputs(images, labels, eps_matrix)
     resolve_precision(precision, images.device)  # an unknown precision is named before any work
     if len(images) == 0:
         empty = torch.zeros(0, device=images.device)
         return AutoAttackResult(images.detach().clone(), [], empty, empty.clone())
     x, eps_matrix, labels = prepared(images, labels, eps_matrix)
-    if pgd_step_size is None:
-        pgd_step_size = pgd_step(float(eps_matrix.max()), pgd_steps)
+    if pgd is None:
+        pgd = PGD(steps=STANDARD_PGD_STEPS, step_size=pgd_step(float(eps_matrix.max()), STANDARD_PGD_STEPS))
     with eval_mode(model):
         natural_loss, natural_wrong = _scores(model, x, labels)
     worst = _WorstCase(x, labels, natural_loss, natural_wrong)
     pgd_loss = natural_loss.clone()
-    attacks = _ensemble(pgd_steps, pgd_step_size, apgd_steps, targets, square_queries, precision)
+    attacks = _ensemble(pgd, budget, precision)
     for name, on_every_image, gradient_attack, attack in attacks:
         index = worst.everyone if on_every_image else worst.still_correct.nonzero().squeeze(1)
         if not len(index):
@@ -97,37 +96,26 @@ def localized_autoattack(
     return AutoAttackResult(worst.images.detach(), worst.broken_by, worst.loss.detach(), pgd_loss.detach())
 
 
-def _check_settings(pgd_steps: int, apgd_steps: int, targets: int, square_queries: int,
-                    pgd_step_size: float | None) -> None:
-    for value, name in ((pgd_steps, "pgd_steps"), (apgd_steps, "apgd_steps"), (targets, "targets"),
-                        (square_queries, "square_queries")):
-        check_count(value, name)
-    if pgd_step_size is not None:
-        check_number(pgd_step_size, "pgd_step_size")
-
-
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _ensemble(pgd_steps: int, pgd_step_size: float, apgd_steps: int, targets: int, square_queries: int,
-              precision: str) -> list[tuple[str, bool, bool, Attack]]:
+def _ensemble(pgd: PGD, budget: AutoAttackBudget, precision: str) -> list[tuple[str, bool, bool, Attack]]:
     """The attacks in the order they run, each as (name, runs on every image rather than on those still
     correct, is a gradient attack, the attack); an attack given 0 steps, targets or queries is left out."""
     def apgd(loss: str, **extra) -> Attack:
-        return lambda model, x, y, eps: masked_apgd(model, x, y, eps, steps=apgd_steps, loss=loss,
+        return lambda model, x, y, eps: masked_apgd(model, x, y, eps, steps=budget.apgd_steps, loss=loss,
                                                     precision=precision, **extra)
 
+    steps, targets, queries = budget.apgd_steps, budget.apgd_targets, budget.square_queries
     attacks = [
-        ("pgd", pgd_steps > 0, True, lambda model, x, y, eps: masked_pgd(model, x, y, eps,
-                                                                         PGD(steps=pgd_steps, step_size=pgd_step_size),
-                                                                         precision=precision)),
-        ("apgd-ce", apgd_steps > 0, True, apgd("ce")),
-        ("apgd-dlr", apgd_steps > 0, False, apgd("dlr")),
-        ("apgd-t", apgd_steps > 0 and targets > 0, False, apgd("dlr-targeted", targets=targets)),
+        ("pgd", pgd.steps > 0, True, lambda model, x, y, eps: masked_pgd(model, x, y, eps, pgd, precision=precision)),
+        ("apgd-ce", steps > 0, True, apgd("ce")),
+        ("apgd-dlr", steps > 0, False, apgd("dlr")),
+        ("apgd-t", steps > 0 and targets > 0, False, apgd("dlr-targeted", targets=targets)),
         # Square in float32 whatever ``precision``: in bf16 its logits are too coarse to see the small margin
         # gains of its late queries, and it breaks fewer images (bench/precision_gate.py --square)
-        ("square", square_queries > 0, False, lambda model, x, y, eps: masked_square(
-            model, x, y, eps, queries=square_queries, precision="fp32")),
+        ("square", queries > 0, False, lambda model, x, y, eps: masked_square(
+            model, x, y, eps, queries=queries, precision="fp32")),
     ]
     gradient = {"pgd", "apgd-ce", "apgd-dlr", "apgd-t"}
     return [(name, on_every_image, name in gradient, attack) for name, runs, on_every_image, attack in attacks if runs]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..checks import check_count
 from .paper import EPS, PGD_STEP_SIZE
 
 
@@ -34,11 +35,16 @@ class AutoAttackBudget:
     attacks ``apgd_targets`` classes, Square makes ``square_queries`` queries. ``gap``: how many points of robust
     accuracy it may lie above the reference budget's (measured by bench/autoattack_budget.py; 0 for the reference)."""
 
-    name: str
     apgd_steps: int
     apgd_targets: int
     square_queries: int
+    name: str = ""
     gap: float = 0.0
+
+    def __post_init__(self) -> None:
+        for value, name in ((self.apgd_steps, "apgd_steps"), (self.apgd_targets, "apgd_targets"),
+                            (self.square_queries, "square_queries")):
+            check_count(value, name)
 
     def settings(self) -> dict[str, int]:
         """The profile settings of this budget."""
@@ -52,9 +58,10 @@ class AutoAttackBudget:
         return f"the {self.name} budget: a code path, not a measurement"
 
 
-STANDARD = AutoAttackBudget("standard", apgd_steps=100, apgd_targets=9, square_queries=5000)  # Croce & Hein 2020
-CPU = AutoAttackBudget("CPU", apgd_steps=50, apgd_targets=3, square_queries=300, gap=2.0)     # the CPU profiles'
-SMOKE = AutoAttackBudget("smoke", apgd_steps=4, apgd_targets=2, square_queries=20)            # the smoke test's
+STANDARD = AutoAttackBudget(apgd_steps=100, apgd_targets=9, square_queries=5000, name="standard")  # Croce & Hein 2020
+CPU = AutoAttackBudget(apgd_steps=50, apgd_targets=3, square_queries=300, name="CPU", gap=2.0)  # the CPU profiles'
+SMOKE = AutoAttackBudget(apgd_steps=4, apgd_targets=2, square_queries=20, name="smoke")         # the smoke test's
+STANDARD_PGD_STEPS = 100    # the ensemble's first attack, masked PGD, where a caller gives none
 
 # The eps sweep's reduced AutoAttack on the CPU: masked PGD, then APGD-CE and APGD-DLR of this many steps (no APGD-T,
 # no Square); 5 against 20 steps moves the kept share less than a point near 62% (docs/results.md)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 
+from .budgets import AutoAttackBudget
 from .paper import CIFAR10_READINGS, DATASETS, LEARNING_RATE, MADRY_TRAIN_PGD_STEPS, PGD_STEP_SIZE
 from .recipes import NETWORKS, PAPER_CNN
 
@@ -177,6 +178,11 @@ class Profile:
         """These settings with ``settings`` on top, shrunk as the profile's are where it is a dry run."""
         return replace(self, **{name: dry_run_value(name, value) if self.dry_run else value
                                 for name, value in settings})
+
+    @property
+    def autoattack(self) -> AutoAttackBudget:
+        """The localized AutoAttack's budget of this profile."""
+        return AutoAttackBudget(self.apgd_steps, self.apgd_targets, self.square_queries)
 
     def networks(self, dataset: str) -> tuple[str, ...]:
         """The networks this profile trains on ``dataset`` (``NETWORKS``): its CIFAR-10 networks, else the paper's CNN."""

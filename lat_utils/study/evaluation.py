@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..attacks import ATTACK_NAMES, localized_autoattack, resolve_precision
+from ..attacks import ATTACK_NAMES, PGD, localized_autoattack, resolve_precision
 from ..config import get_profile
 from ..data import load_dataset
 from ..devices import device
@@ -86,10 +86,9 @@ def attacked_scores(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     parts = []
     for start in range(0, len(images), BATCH):
         x, y = fast_layout(images[start:start + BATCH], dev), labels[start:start + BATCH].to(dev)
-        parts.append(localized_autoattack(model, x, y, epsilon_matrix(x, attack, profile.eps),
-                                          pgd_steps=profile.eval_pgd_steps, pgd_step_size=profile.eval_step_size,
-                                          apgd_steps=profile.apgd_steps, targets=profile.apgd_targets,
-                                          square_queries=profile.square_queries, precision=precision))
+        parts.append(localized_autoattack(model, x, y, epsilon_matrix(x, attack, profile.eps), profile.autoattack,
+                                          pgd=PGD(steps=profile.eval_pgd_steps, step_size=profile.eval_step_size),
+                                          precision=precision))
     return {"loss": torch.cat([p.loss.cpu() for p in parts]), "correct": torch.cat([p.robust for p in parts]),
             "pgd_loss": torch.cat([p.pgd_loss.cpu() for p in parts]),
             "pgd_correct": torch.cat([p.pgd_robust for p in parts]),

@@ -28,14 +28,14 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from ..attacks import localized_autoattack, resolve_precision
+from ..attacks import PGD, localized_autoattack, resolve_precision
 from ..config import get_profile
 from ..devices import device
 from ..masks import epsilon_matrix
 from ..models import fast_layout
 from ..paths import runs_dir, tables_dir
 from ..progress import tqdm
-from ..spec.budgets import SWEEP_STEPS_CPU, pgd_step
+from ..spec.budgets import SWEEP_STEPS_CPU, AutoAttackBudget, pgd_step
 from ..spec.paper import (
     PAPER_CIFAR10_KEPT,
     PAPER_MNIST_EXACT_ACCURACY,
@@ -141,9 +141,8 @@ def _attacked(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, robu
         part = index[start:start + BATCH]
         x, y = fast_layout(images[part], dev), labels[part].to(dev)
         result = localized_autoattack(model, x, y, epsilon_matrix(x, attack, eps, center=center),
-                                      pgd_steps=settings.pgd_steps,
-                                      pgd_step_size=pgd_step(eps, settings.pgd_steps),
-                                      apgd_steps=settings.apgd_steps, targets=settings.targets, square_queries=0,
+                                      AutoAttackBudget(settings.apgd_steps, settings.targets, square_queries=0),
+                                      pgd=PGD(steps=settings.pgd_steps, step_size=pgd_step(eps, settings.pgd_steps)),
                                       precision=settings.precision)
         correct[part] = result.robust
         loss[part] = result.loss.float().cpu()
