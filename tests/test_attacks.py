@@ -385,7 +385,7 @@ def test_autoattack_on_an_empty_batch_reports_nothing(trained_mnist_model, digit
         (lambda m, x, y, e: masked_apgd(m, x, y, e, loss="dlr-untargeted"), ValueError, "unknown loss 'dlr-untargeted'"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, steps=-1), ValueError, "steps must be >= 0"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, targets=0, loss="dlr-targeted"), ValueError, "targets must be >= 1"),
-        (lambda m, x, y, e: masked_apgd(m, x, y, e, restarts=0), ValueError, "restarts must be >= 1"),
+        (lambda m, x, y, e: masked_apgd(m, x, y, e, targets=0, loss="dlr-targeted"), ValueError, "targets must be >= 1"),
         (lambda m, x, y, e: masked_apgd(m, x, y, e, precision="half"), ValueError, "unknown precision"),
         (lambda m, x, y, e: masked_square(m, x, y, e, queries=0), ValueError, "queries must be >= 1"),
         (lambda m, x, y, e: masked_square(m, x, y, e, p_init=1.5), ValueError, r"p_init must be a number in \(0, 1\]"),

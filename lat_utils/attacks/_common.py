@@ -63,7 +63,7 @@ def check_labels(labels: torch.Tensor, logits: torch.Tensor) -> None:
 
 
 def check_positive(value: int, name: str) -> None:
-    """An int >= 1 (restarts, queries, targets)."""
+    """An int >= 1 (queries, targets)."""
     check_count(value, name)
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")

@@ -53,14 +53,13 @@ def masked_apgd(
     steps: int = 100,
     loss: str = "ce",
     targets: int = 9,
-    restarts: int = 1,
     precision: str = "fp32",
 ) -> torch.Tensor:
     """Localized APGD; returns detached adversarial images.
 
     Per image, it returns a misclassified iterate when any run found one (the one of highest loss
-    among them), else the iterate of highest loss. ``restarts`` random starts per run; with
-    ``loss="dlr-targeted"`` one run per target class (``targets`` of them, at most classes - 1).
+    among them), else the iterate of highest loss. One random start per run (the reference's standard
+    budget; the ensemble's other attacks bring their own starts); with ``loss="dlr-targeted"`` one run per target class (``targets`` of them, at most classes - 1).
     Every run after the first attacks only the images not misclassified yet.
     ``precision`` as in ``masked_pgd``: bf16 chooses the steps, everything else stays float32.
     """
@@ -69,7 +68,6 @@ def masked_apgd(
     if loss not in APGD_LOSSES:
         raise ValueError(f"unknown loss {loss!r}: choose one of {APGD_LOSSES}")
     check_positive(targets, "targets")
-    check_positive(restarts, "restarts")
     bf16 = resolve_precision(precision, images.device) == "bf16"
     if len(images) == 0:
         return images.detach().clone()
@@ -85,16 +83,15 @@ def masked_apgd(
         ranked = _wrong_classes_by_likelihood(logits, labels)
         runs = [None] if loss != "dlr-targeted" else [ranked[:, t] for t in range(min(targets, logits.shape[1] - 1))]
         for target in runs:
-            for _ in range(restarts):
-                todo = (~best_wrong).nonzero().squeeze(1)
-                if len(todo) == 0:
-                    break
-                x_run, wrong, score = _apgd_run(model, x[todo], labels[todo], eps_matrix[todo], loss,
-                                                None if target is None else target[todo], steps, bf16)
-                take = better(wrong, score, best_wrong[todo], best_score[todo])
-                best[todo] = torch.where(rows(take), x_run, best[todo])
-                best_wrong[todo] = torch.where(take, wrong, best_wrong[todo])
-                best_score[todo] = torch.where(take, score, best_score[todo])
+            todo = (~best_wrong).nonzero().squeeze(1)
+            if len(todo) == 0:
+                break
+            x_run, wrong, score = _apgd_run(model, x[todo], labels[todo], eps_matrix[todo], loss,
+                                            None if target is None else target[todo], steps, bf16)
+            take = better(wrong, score, best_wrong[todo], best_score[todo])
+            best[todo] = torch.where(rows(take), x_run, best[todo])
+            best_wrong[todo] = torch.where(take, wrong, best_wrong[todo])
+            best_score[todo] = torch.where(take, score, best_score[todo])
     return best.detach()
 
 
