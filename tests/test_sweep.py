@@ -23,6 +23,7 @@ from lat_utils.study import sweep
 from lat_utils.study.sweep import (
     SWEEP_COLUMNS,
     SWEEP_EPS,
+    Series,
     SweepSettings,
     eps_name,
     eps_sweep,
@@ -60,7 +61,8 @@ def sample(mnist_test) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _sweep(model, sample, **kwargs) -> dict:
-    return sweep_cells(model, *sample, "background", SETTINGS, center=6, seed=1, **kwargs)
+    settings = dataclasses.replace(SETTINGS, keep_examples=kwargs.pop("keep_examples", False))
+    return sweep_cells(model, *sample, Series("background", 6, seed=1), settings, **kwargs)
 
 
 def test_kept_is_non_increasing_and_only_robust_images_are_attacked(linear_model, sample, monkeypatch):
@@ -130,7 +132,7 @@ def test_an_interrupted_sweep_resumes_to_the_uninterrupted_result(linear_model, 
 
 def test_eps_must_increase(linear_model, sample):
     with pytest.raises(ValueError, match="increasing"):
-        sweep_cells(linear_model, *sample, "background", dataclasses.replace(SETTINGS, eps_values=(0.1, 0.05)))
+        sweep_cells(linear_model, *sample, Series("background"), dataclasses.replace(SETTINGS, eps_values=(0.1, 0.05)))
 
 
 def _synthetic(eps_255, kept, attack="background", center=6, below=5.0, above=5.0) -> pd.DataFrame:

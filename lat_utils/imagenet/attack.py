@@ -46,14 +46,14 @@ def localized_attack(
     *,
     eps: float = IMAGENET_EPS,
     steps: int,
-    step_size: float | None = None,
     seed: int = 0,
     batch_size: int = 16,
 ) -> torch.Tensor:
-    """Masked PGD that leaves every pixel inside each image's box unchanged; adversarial images on the CPU."""
+    """Masked PGD (Madry et al.'s step for ``eps``) that leaves every pixel inside each image's box unchanged;
+    adversarial images on the CPU."""
     dev = next(classifier.model.parameters()).device
     eps_matrix = epsilon_matrix(images, "bbox", eps, box=list(boxes))
-    step = pgd_step(eps, steps) if step_size is None else step_size
+    step = pgd_step(eps, steps)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         chunks = [
@@ -320,19 +320,18 @@ def attack_summary(
     eps_values: Sequence[float],
     *,
     steps: int,
-    seed: int = 0,
     rules: Sequence[str] = EXTENSION_RULES,
     reuse: Mapping[str, PaperRun] | None = None,
     cache: Path | None = None,
 ) -> pd.DataFrame:
-    """Success rate and mean correct-class confidence of the localized attack, per photo set, box rule
-    (``box rule`` column) and eps.
+    """Success rate and mean correct-class confidence of the localized attack (random start of seed 0, as the
+    paper runs'), per photo set, box rule (``box rule`` column) and eps.
 
     ``reuse``: finished runs (``run_paper_attacks``); one of the same photos, boxes, eps and steps is not
     attacked a second time; nor is an attack found in ``cache`` (see ``cached_localized_attack``). A rule
     that is not defined for a set's photos (the paper's box size beyond the nine paper photos) raises.
     """
-    rows = []
+    rows, seed = [], 0
     for set_name, photos in sets.items():
         images, labels = load_images(photos, classifier), labels_of(photos)
         candidates = find_candidates(detector, classifier, images, labels)

@@ -76,6 +76,17 @@ class SweepSettings:
     precision: str = "fp32"
     n: int | None = None              # the first n test images (None: all)
     image_cap: int | None = None      # at most this many (a dry run's cap)
+    keep_examples: bool = False       # keep the worst-case image of every image attacked (``sweep_cells``)
+
+
+@dataclass(frozen=True)
+class Series:
+    """What a sweep attacks with: the mask (``attack``) and its central block (``center``), and the seed its
+    random starts are drawn from (each eps's from this seed and the eps)."""
+
+    attack: str
+    center: int = 6
+    seed: int = 0
 
 
 def sweep_settings(profile_name: str) -> SweepSettings:
@@ -93,19 +104,18 @@ def eps_name(eps: float) -> str:
     return f"eps {float(eps)!r}"
 
 
-def sweep_cells(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, attack: str,
-                settings: SweepSettings, *, center: int = 6, seed: int = 0, cells: dict | None = None,
-                on_cell: Callable[[dict], None] | None = None, keep_examples: bool = False, progress: bool = False,
-                desc: str = "eps sweep") -> dict[str, dict[str, torch.Tensor]]:
-    """Robustness of ``model`` on ``images`` under the localized AutoAttack of ``settings`` with mask ``attack``
-    at every eps of ``settings.eps_values`` (increasing), each eps only on the images still robust at the
-    previous one.
+def sweep_cells(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, series: Series,
+                settings: SweepSettings, *, cells: dict | None = None, on_cell: Callable[[dict], None] | None = None,
+                progress: str = "") -> dict[str, dict[str, torch.Tensor]]:
+    """Robustness of ``model`` on ``images`` under the localized AutoAttack of ``settings`` with the mask of
+    ``series`` at every eps of ``settings.eps_values`` (increasing), each eps only on the images still robust at
+    the previous one; ``progress``: the label of a progress bar (none where empty).
 
     Returns ``cells``: ``"natural"`` -> {"loss", "correct"} and ``eps_name(eps)`` -> {"loss", "correct"}
     per image (CPU tensors, ``correct`` = still classified correctly; ``loss`` = the highest cross-entropy
     an attack found, NaN for an image not attacked at that eps). Cells already in ``cells`` are reused
     (a resumed sweep); ``on_cell(cells)`` is called after each new one (to save them). Each eps's random
-    starts are seeded from ``seed`` and the eps. With ``keep_examples`` an eps cell also holds
+    starts are seeded from ``series.seed`` and the eps. With ``settings.keep_examples`` an eps cell also holds
     ``"adversarial"``: the worst-case image of each image attacked there, the original image otherwise.
     """
     eps_values = [float(e) for e in settings.eps_values]
@@ -118,29 +128,28 @@ def sweep_cells(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, at
         if on_cell:
             on_cell(cells)
     robust = cells["natural"]["correct"].clone()
-    dev = next(model.parameters()).device
-    for eps in tqdm(eps_values, desc=desc, disable=not progress):
+    for eps in tqdm(eps_values, desc=progress, disable=not progress):
         name = eps_name(eps)
         if name not in cells:
-            torch.manual_seed(zlib.crc32(f"{seed}/{name}".encode()))
-            cells[name] = _attacked(model, images, labels, robust, attack, eps, center, settings, dev, keep_examples)
+            torch.manual_seed(zlib.crc32(f"{series.seed}/{name}".encode()))
+            cells[name] = _attacked(model, images, labels, robust, series, eps, settings)
             if on_cell:
                 on_cell(cells)
         robust = cells[name]["correct"].clone()
     return cells
 
 
-def _attacked(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, robust: torch.Tensor, attack: str,
-              eps: float, center: int, settings: SweepSettings, dev: torch.device,
-              keep_examples: bool) -> dict[str, torch.Tensor]:
+def _attacked(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, robust: torch.Tensor, series: Series,
+              eps: float, settings: SweepSettings) -> dict[str, torch.Tensor]:
     """One eps cell: the images ``robust`` attacked (in batches), the others carried over as they were."""
+    dev, keep_examples = next(model.parameters()).device, settings.keep_examples
     correct, loss = robust.clone(), torch.full((len(images),), float("nan"))
     adversarial = images.clone() if keep_examples else None
     index = robust.nonzero().squeeze(1)
     for start in range(0, len(index), BATCH):
         part = index[start:start + BATCH]
         x, y = fast_layout(images[part], dev), labels[part].to(dev)
-        result = localized_autoattack(model, x, y, epsilon_matrix(x, attack, eps, center=center),
+        result = localized_autoattack(model, x, y, epsilon_matrix(x, series.attack, eps, center=series.center),
                                       AutoAttackBudget(settings.apgd_steps, settings.targets, square_queries=0),
                                       pgd=PGD(steps=settings.pgd_steps, step_size=pgd_step(eps, settings.pgd_steps)),
                                       precision=settings.precision)
@@ -228,16 +237,17 @@ def _sweep_series(config: TrainConfig, settings: SweepSettings, attack: str, cen
         except FileNotFoundError as error:
             print(f"eps sweep: {error}; {attack} mask, center {center} skipped")
             return None
-        sweep_cells(model, images, labels, attack, settings, center=center,
-                    seed=zlib.crc32(f"{config.key}/sweep/{attack}-center{center}".encode()),
-                    cells=cache["cells"], on_cell=lambda _, path=path, cache=cache: save_cell_cache(path, cache),
-                    progress=progress, desc=f"eps sweep {config.name} ({dataset}), {attack} mask, center {center}")
+        series = Series(attack, center, seed=zlib.crc32(f"{config.key}/sweep/{attack}-center{center}".encode()))
+        sweep_cells(model, images, labels, series, settings, cells=cache["cells"],
+                    on_cell=lambda _, path=path, cache=cache: save_cell_cache(path, cache),
+                    progress=f"eps sweep {config.name} ({dataset}), {attack} mask, center {center}" if progress else "")
     return sweep_rows(cache["cells"], settings, dataset=dataset, attack=attack, center=center, model=config.name)
 
 
 def _cache_settings(settings: SweepSettings) -> dict:
-    """What a sweep's cache is keyed by: every setting but the image cap (the images' count is keyed instead)."""
-    key = {k: v for k, v in asdict(settings).items() if k != "image_cap"}
+    """What a sweep's cache is keyed by: every setting but the image cap (the images' count is keyed instead) and
+    whether examples are kept."""
+    key = {k: v for k, v in asdict(settings).items() if k not in ("image_cap", "keep_examples")}
     return {**key, "eps_values": list(settings.eps_values)}
 
 
