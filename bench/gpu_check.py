@@ -132,7 +132,7 @@ def training_rows(settings, images, labels, dev, *, batch: int, seconds: float, 
         optimizer = adam(model.parameters(), settings.learning_rate)
 
         def step():  # as the training loop calls it: its training set checked once, not at every step
-            training_step(model, optimizer, xs, y, localizations, eps=EPS, settings=settings, check_inputs=False)
+            training_step(model, optimizer, (xs, y), localizations, eps=EPS, settings=settings, check_inputs=False)
 
         per_step = seconds_per_call(step, dev, warmup=2, seconds=seconds)
         image_steps = len(localizations) * batch * (settings.train_pgd_steps + 1) / per_step
@@ -210,7 +210,7 @@ def robust_model(images, labels, dev, steps: int):
         index = torch.randint(0, len(images), (settings.batch_size,))
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, settings)
-        training_step(model, optimizer, fast_layout(images[index], dev), labels[index].to(dev), "standard",
+        training_step(model, optimizer, (fast_layout(images[index], dev), labels[index].to(dev)), "standard",
                       eps=eps_at(step, settings), settings=settings)
     return model.eval()
 

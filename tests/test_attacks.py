@@ -17,7 +17,7 @@ from lat_utils.attacks import (
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import PaperCNN
 from lat_utils.spec.budgets import AutoAttackBudget, pgd_step
-from lat_utils.study.evaluation import LocalizingWrapper
+from lat_utils.study.crosscheck import LocalizingWrapper
 
 from .helpers import accuracy
 

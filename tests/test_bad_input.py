@@ -134,7 +134,7 @@ def evaluated_smoke_model(tmp_path_factory) -> Path:
 def _damaged_eval_cache(root: Path, damage: Callable[[Path], None]) -> str:
     """The evaluation cache of the smoke model damaged, then read as an evaluation reads it: the message
     printed, and no cell of it reused (the evaluation computes them all again)."""
-    path = evaluation._cache_path(SMOKE_MODEL)
+    path = evaluation.cache_path(SMOKE_MODEL)
     key = evaluation.load_sealed(path)["key"]
     damage(path)
     out = io.StringIO()

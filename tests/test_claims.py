@@ -6,17 +6,9 @@ import pytest
 
 from lat_utils.config import get_profile
 from lat_utils.spec.paper import ATTACK_KINDS, MODEL_KINDS
-from lat_utils.study.claims import (
-    CLAIMS,
-    VERDICTS,
-    Claim,
-    claims_by_network,
-    claims_table,
-    paper_figure2,
-    trains_as_paper,
-    verdict,
-)
+from lat_utils.study.claims import CLAIMS, claims_by_network, claims_table, paper_figure2
 from lat_utils.study.plan import network_of
+from lat_utils.study.verdicts import VERDICTS, Claim, trains_as_paper, verdict
 
 from .helpers import claims_of, synthetic_results
 

@@ -12,7 +12,7 @@ from lat_utils.config import get_profile
 from lat_utils.paths import PROJECT_ROOT
 from lat_utils.spec.paper import READING_LABELS
 from lat_utils.spec.settings import DRY_RUN_SUFFIX
-from lat_utils.study import claims
+from lat_utils.study import claims, verdicts
 from lat_utils.study.budgets import MILESTONE_MEASURE
 
 COMMITTED = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "reports").glob("*/tables/claims.csv")
@@ -44,7 +44,7 @@ def test_every_committed_verdict_follows_the_documented_rule(profile):
     checked = 0
     for row in table.to_dict("records"):
         # a network is trained by its own recipe (older tables have no network column: the paper's CNN)
-        as_paper = claims.trains_as_paper(get_profile(profile).with_network(row.get("network", "paper_cnn")))
+        as_paper = verdicts.trains_as_paper(get_profile(profile).with_network(row.get("network", "paper_cnn")))
         if row["claim"] not in KIND:  # the combined claims: their rule needs every model's intervals (tested in test_claims)
             continue
         if str(row["reason"]).startswith("rests on collapsed") or str(row["reason"]).endswith("was not run"):
@@ -59,14 +59,14 @@ def test_every_committed_verdict_follows_the_documented_rule(profile):
 
 
 def test_the_documented_rule_is_the_codes_on_every_kind():
-    """The written-out rule and claims.verdict agree on a grid of intervals, for every kind of claim."""
+    """The written-out rule and verdicts.verdict agree on a grid of intervals, for every kind of claim."""
     quick, paper_profile = get_profile("quick"), get_profile("paper")
     for claim in claims.CLAIMS:
         for low, high in [(-5, -1), (-1, 1), (1, 5), (5, 50), (50, 120), (98, 99.5), (99, 101)]:
             for profile in (quick, paper_profile):
                 ours = (low + high) / 2
-                code, _ = claims.verdict(claim, low, high, ours, profile)
-                expected = documented_verdict(claim.kind, claim.paper, low, high, claims.trains_as_paper(profile))
+                code, _ = verdicts.verdict(claim, low, high, ours, profile)
+                expected = documented_verdict(claim.kind, claim.paper, low, high, verdicts.trains_as_paper(profile))
                 assert code == expected, (claim.text, low, high, profile.name)
     assert np.isfinite([c.paper for c in claims.CLAIMS]).all()
 

@@ -117,8 +117,8 @@ def _setuptools_recent() -> bool:
 
 def test_the_code_passes_the_linter():
     """``ruff check`` with the project's pinned rules (pyproject.toml): no unused or undefined name, imports
-    sorted, no function above mccabe's complexity 10, in the package, the tests, the benchmarks and the
-    notebooks."""
+    sorted, no function above mccabe's complexity 10 (nor, in the package, with more than 8 parameters), in the
+    package, the tests, the benchmarks and the notebooks."""
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=PROJECT_ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
@@ -212,3 +212,17 @@ def test_the_notebooks_show_the_method_and_are_numbered_in_order():
         missing = [call for call in calls if call not in code]
         assert not missing, f"{name} does not call {missing} in its cells"
         assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), f"{name}: no parameters cell"
+
+
+def test_modules_are_small_and_carry_no_history():
+    """A module a newcomer reads in one sitting (at most 400 lines; the configuration at most 250), and no dates,
+    measured times or issue numbers in the code: those live in docs/running.md and bench/README.md."""
+    import re
+
+    sizes = {str(p.relative_to(PROJECT_ROOT)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
+    assert {m: n for m, n in sizes.items() if n > 400} == {}
+    assert sizes["lat_utils/config.py"] <= 250
+    history = re.compile(r"\b20\d\d-\d\d-\d\d\b|\bissues?\b", re.IGNORECASE)
+    found = {str(p.relative_to(PROJECT_ROOT)): line.strip() for p in PACKAGE.rglob("*.py")
+             for line in p.read_text().splitlines() if history.search(line)}
+    assert found == {}

@@ -184,7 +184,7 @@ def test_label_smoothing_reaches_the_training_loss():
     for smoothing in (0.0, 0.2):
         trained = copy.deepcopy(model)
         settings = dataclasses.replace(plain, label_smoothing=smoothing)
-        step = training.training_step(trained, optimizers.optimizer_for(trained, settings), images, labels, "natural",
+        step = training.training_step(trained, optimizers.optimizer_for(trained, settings), (images, labels), "natural",
                                       eps=0.0, settings=settings)
         losses.append(float(step.losses))
     expected = torch.nn.functional.cross_entropy(step.logits, labels, label_smoothing=0.2)

@@ -11,7 +11,7 @@ from lat_utils import runner
 from lat_utils.config import get_profile
 from lat_utils.paths import figures_dir, reports_dir, runs_dir, tables_dir
 from lat_utils.study import plan
-from lat_utils.study.claims import VERDICTS
+from lat_utils.study.verdicts import VERDICTS
 
 from .helpers import training_config, trainings
 

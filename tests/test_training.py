@@ -15,7 +15,7 @@ from lat_utils.models import StackedModels, fast_layout, model_for
 from lat_utils.sealed import load_sealed
 from lat_utils.spec import paper
 from lat_utils.spec.paper import ATTACK_KINDS, TRAIN_PGD_ITERATE
-from lat_utils.study import checkpoints, evaluation, plan, training
+from lat_utils.study import checkpoints, crosscheck, evaluation, plan, training
 from lat_utils.study.checkpoints import fingerprint, load_trained
 from lat_utils.study.optimizers import adam, learning_rate_at
 from lat_utils.study.plan import TrainConfig, study_models
@@ -198,7 +198,7 @@ def test_an_interrupted_evaluation_resumes_and_ends_as_an_uninterrupted_one(run_
     config = TrainConfig("mnist", "exact", profile="smoke")
     train_model(config, progress=False)
     whole = evaluation.evaluate_model(config, progress=False)
-    evaluation._cache_path(config).unlink()
+    evaluation.cache_path(config).unlink()
     real, calls = evaluation.attacked_scores, []
 
     def interrupted(*args, **kwargs):
@@ -219,8 +219,8 @@ def test_an_interrupted_evaluation_resumes_and_ends_as_an_uninterrupted_one(run_
 def test_third_party_check_runs_torchattacks_on_what_we_left_correct(run_folder):
     config = TrainConfig("mnist", "exact", profile="smoke")
     train_model(config, progress=False)
-    check = evaluation.third_party_check(config, progress=False)
-    assert list(check.columns) == evaluation.THIRD_PARTY_COLUMNS
+    check = crosscheck.third_party_check(config, progress=False)
+    assert list(check.columns) == crosscheck.THIRD_PARTY_COLUMNS
     assert len(check) == len(ATTACK_KINDS["mnist"])
     assert (check["worst case with torchattacks"] <= check["ours"]).all()
     assert check["n"].eq(get_profile("smoke").third_party_n).all()
@@ -230,10 +230,10 @@ def test_torchattacks_check_batches_its_images_and_falls_back_when_they_are_rein
     images, labels = digits[0][:12], digits[1][:12]
     eps = 0.15
     mask = (epsilon_matrix(images, "background", eps) > 0).float()
-    with pytest.raises(evaluation.ReindexedBatchError, match="passed 1 images to a wrapper of 12"):
-        evaluation.LocalizingWrapper(trained_mnist_model, images, mask)(images[:1])
-    together = evaluation.torchattacks_broken(trained_mnist_model, images, labels, mask, eps, 5)
-    one_by_one = torch.cat([evaluation.torchattacks_broken(trained_mnist_model, images[i:i + 1], labels[i:i + 1],
+    with pytest.raises(crosscheck.ReindexedBatchError, match="passed 1 images to a wrapper of 12"):
+        crosscheck.LocalizingWrapper(trained_mnist_model, images, mask)(images[:1])
+    together = crosscheck.torchattacks_broken(trained_mnist_model, images, labels, mask, eps, 5)
+    one_by_one = torch.cat([crosscheck.torchattacks_broken(trained_mnist_model, images[i:i + 1], labels[i:i + 1],
                                                            mask[i:i + 1], eps, 5) for i in range(12)])
     assert together.any() and not together.all(), f"eps {eps}, background mask: not a mid-strength setting"
     assert (together == one_by_one).float().mean() >= 0.75   # other random starts, the same attack
@@ -241,15 +241,15 @@ def test_torchattacks_check_batches_its_images_and_falls_back_when_they_are_rein
     # batch), so the check runs one image at a time, and an image wrong from the start counts as broken
     wrong = labels.clone()
     wrong[0] = (trained_mnist_model(images[:1]).argmax(1) + 1) % 10
-    broken = evaluation.torchattacks_broken(trained_mnist_model, images, wrong, mask, eps, 5)
+    broken = crosscheck.torchattacks_broken(trained_mnist_model, images, wrong, mask, eps, 5)
     assert broken[0] and (broken[1:] == one_by_one[1:]).float().mean() >= 0.75
 
 
 def test_third_party_check_leaves_out_the_extra_seeds_of_the_central_models(monkeypatch):
     profile = dataclasses.replace(get_profile("smoke"), seeds=(0,), central_seeds=(1, 2))
     monkeypatch.setitem(config.PROFILES, "smoke", profile)
-    check = evaluation.third_party_check(TrainConfig("mnist", "standard", profile="smoke", seed=1), progress=False)
-    assert check.empty and list(check.columns) == evaluation.THIRD_PARTY_COLUMNS
+    check = crosscheck.third_party_check(TrainConfig("mnist", "standard", profile="smoke", seed=1), progress=False)
+    assert check.empty and list(check.columns) == crosscheck.THIRD_PARTY_COLUMNS
 
 
 # --- training several models together (the GPU path), checked on the CPU ---
@@ -495,7 +495,7 @@ def test_a_training_step_attacks_within_the_epsilon_matrix_and_updates_only_the_
     model = model_for("mnist").train()
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     optimizer = adam(model.parameters(), settings.learning_rate)
-    step = training_step(model, optimizer, images, labels, "background", eps=settings.eps, settings=settings)
+    step = training_step(model, optimizer, (images, labels), "background", eps=settings.eps, settings=settings)
     change = step.adversarial - images
     eps = epsilon_matrix(images, "background", settings.eps)
     assert change.abs().max() > 0 and (change.abs() <= eps + 1e-6).all() and (change[eps == 0] == 0).all()
@@ -503,7 +503,7 @@ def test_a_training_step_attacks_within_the_epsilon_matrix_and_updates_only_the_
     assert step.losses.shape == (1,) and torch.isfinite(step.losses).all()
     assert step.losses[0] == pytest.approx(F.cross_entropy(step.logits, labels).item(), rel=1e-5)
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items()), "the step updated nothing"
-    natural = training_step(model, optimizer, images, labels, "natural", eps=settings.eps, settings=settings)
+    natural = training_step(model, optimizer, (images, labels), "natural", eps=settings.eps, settings=settings)
     assert torch.equal(natural.adversarial, images), "a natural model trains on the unaltered batch"
 
 
@@ -515,7 +515,7 @@ def test_a_training_step_without_its_value_checks_trains_exactly_as_with_them(di
         torch.manual_seed(0)
         model = model_for("mnist").train()
         optimizer = adam(model.parameters(), 1e-3)
-        step = training_step(model, optimizer, digits[0][:16], digits[1][:16], "exact", eps=0.3,
+        step = training_step(model, optimizer, (digits[0][:16], digits[1][:16]), "exact", eps=0.3,
                              settings=get_profile("smoke"), check_inputs=check_inputs)
         results.append((step.adversarial, step.losses, [p.detach().clone() for p in model.parameters()]))
     (x1, loss1, weights1), (x2, loss2, weights2) = results
@@ -535,7 +535,7 @@ def test_a_stacked_training_step_refuses_a_natural_model_among_others(digits):
     settings = get_profile("smoke")
     stacked = StackedModels([model_for("mnist"), model_for("mnist")])
     with pytest.raises(ValueError, match="natural models train alone"):
-        training_step(stacked, adam(stacked.parameters(), 1e-3), digits[0][:4], digits[1][:4],
+        training_step(stacked, adam(stacked.parameters(), 1e-3), (digits[0][:4], digits[1][:4]),
                       ["natural", "standard"], eps=settings.eps, settings=settings)
 
 
@@ -548,7 +548,7 @@ def _one_step(weight_precision: str) -> tuple[training.TrainingStep, list[torch.
     optimizer = adam(model.parameters(), settings.learning_rate)
     images, labels, _ = load_dataset("mnist", "train")
     torch.manual_seed(1)
-    step = training_step(model, optimizer, images[:20], labels[:20], "background", eps=settings.eps, settings=settings)
+    step = training_step(model, optimizer, (images[:20], labels[:20]), "background", eps=settings.eps, settings=settings)
     return step, [p.detach().clone() for p in model.parameters()]
 
 

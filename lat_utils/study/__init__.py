@@ -8,9 +8,11 @@ By what each module holds:
 - ``optimizers``: what a network's recipe does beyond the step: optimizer, schedule, weight averaging, augmentation;
 - ``checkpoints``: checkpoints, milestones, training logs and the fingerprints that tie them to their settings;
 - ``evaluation``: every model under every attack (the localized AutoAttack), cached per cell; PGD's
-  overestimate; the torchattacks cross-check;
+  overestimate;
+- ``crosscheck``: the torchattacks cross-check of what our attacks left correct;
 - ``curves``: the models at the milestones of their training, and the claims at each milestone;
 - ``claims``: the paper's claims, each with its value, 95% interval and verdict;
+- ``verdicts``: what a claim is, and the rules that judge it from our interval;
 - ``budgets``: the claims across training budgets (profiles);
 - ``deviations``: every claim under each configuration of training (the deviations study: our cuts undone);
 - ``stats``: the intervals (Wilson, paired bootstrap, spread over seeds);
@@ -21,24 +23,17 @@ The principal names are importable from ``lat_utils.study`` itself.
 
 from .budgets import claims_across_budgets, compared_with, trends
 from .checkpoints import checkpoint_path, load_trained
-from .claims import CLAIMS, VERDICTS, claims_by_network, claims_table, collapsed_models, paper_figure2, verdict
+from .claims import CLAIMS, claims_by_network, claims_table, collapsed_models, paper_figure2
+from .crosscheck import LocalizingWrapper, third_party_check, third_party_checks
 from .curves import evaluate_milestones, learning_curves, milestone_claims
 from .deviations import claims_by_configuration, configurations, robustness
-from .evaluation import (
-                         LocalizingWrapper,
-                         cross_evaluate,
-                         evaluate_model,
-                         first_test_images,
-                         pgd_overestimate,
-                         test_set_accuracy,
-                         third_party_check,
-                         third_party_checks,
-)
+from .evaluation import cross_evaluate, evaluate_model, first_test_images, pgd_overestimate, test_set_accuracy
 from .optimizers import adam, optimizer_for
 from .plan import TrainConfig, evaluated_models, group_name, readings_of, study_models, together_groups
 from .stats import bootstrap_mean_interval, combine_seeds, wilson_interval
 from .sweep import crossings_by_profile, eps_sweep, kept_crossings, reading_consistency, sweep_cells, sweep_settings
 from .training import TrainedModel, TrainingStep, train_model, train_together, trained_models, training_step
+from .verdicts import VERDICTS, verdict
 
 __all__ = [
     "CLAIMS", "LocalizingWrapper", "TrainConfig", "TrainedModel", "VERDICTS",

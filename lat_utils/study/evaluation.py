@@ -46,8 +46,6 @@ EVAL_COLUMNS = ["dataset", "reading", "eps", "model", "seed", "attack", "n", "lo
                 "accuracy_high", "pgd_loss", "pgd_accuracy", "pgd_overestimate", "broken_by", "pgd_steps", "apgd_steps",
                 "apgd_targets", "square_queries", "precision", "collapsed", "exact_data"]
 PER_IMAGE_COLUMNS = ["reading", "model", "seed", "attack", "image", "loss", "correct", "pgd_loss", "pgd_correct", "broken_by"]
-THIRD_PARTY_COLUMNS = ["dataset", "reading", "model", "seed", "attack", "n", "ours", "worst case with torchattacks",
-                       "difference (points)", "broken only by torchattacks", "flag"]
 BATCH = 500
 
 
@@ -121,7 +119,7 @@ def cell_row(config: TrainConfig, attack: str, cell: dict, profile: Profile, pre
 
 def evaluate_model(config: TrainConfig, *, progress: bool = True) -> pd.DataFrame:
     """Every input type of the study on one trained model (rows of ``EVAL_COLUMNS``); cached per cell."""
-    return table_of(config, _evaluated(config, progress=progress))
+    return table_of(config, evaluation_cache(config, progress=progress))
 
 
 def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[[], nn.Module], cache_path: Path,
@@ -155,9 +153,9 @@ def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[
     return cache
 
 
-def _evaluated(config: TrainConfig, *, progress: bool) -> dict:
+def evaluation_cache(config: TrainConfig, *, progress: bool) -> dict:
     """``evaluated_cells`` of the finished model of ``config`` with its profile's settings."""
-    return evaluated_cells(config, config.settings, lambda: load_trained(config), _cache_path(config),
+    return evaluated_cells(config, config.settings, lambda: load_trained(config), cache_path(config),
                            checkpoint_stamp(config), progress=progress)
 
 
@@ -187,7 +185,7 @@ def cross_evaluate(dataset: str, profile_name: str, *, progress: bool = True) ->
     """Every trained model of ``dataset`` x {natural, each attack} for every seed and reading of the eps
     (``evaluate_model`` each, computing only what is missing). Written to ``reports/<profile>/tables/eval_<dataset>.csv``,
     and the per-image results to ``per_image_<dataset>.csv.gz`` (the claims' paired bootstrap reads them)."""
-    table, images = tables_of({c: _evaluated(c, progress=progress) for c in evaluated_models(dataset, profile_name)})
+    table, images = tables_of({c: evaluation_cache(c, progress=progress) for c in evaluated_models(dataset, profile_name)})
     table.to_csv(tables_dir(profile_name) / f"eval_{dataset}.csv", index=False)
     images.to_csv(tables_dir(profile_name) / f"per_image_{dataset}.csv.gz", index=False)
     return table
@@ -234,108 +232,6 @@ def pgd_overestimate(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-# --- a cross-check with a third-party implementation ---
-
-class LocalizingWrapper(nn.Module):
-    """z -> x0 + m * (z - x0): a scalar-eps attack on z becomes a localized attack on the images x0 (only the
-    pixels with m = 1 move). The attack must pass the whole batch each time: an attack library that re-indexes
-    its batch (torchattacks' APGD attacks only the images it finds correct at the start) would pair images with
-    other images' x0, and is refused with ``ReindexedBatchError``."""
-
-    def __init__(self, model: nn.Module, x0: torch.Tensor, mask: torch.Tensor) -> None:
-        super().__init__()
-        self.model, self.x0, self.mask = model, x0, mask
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.model(self.localized(z))
-
-    def localized(self, z: torch.Tensor) -> torch.Tensor:
-        if z.shape[0] != self.x0.shape[0]:
-            raise ReindexedBatchError(f"the attack passed {z.shape[0]} images to a wrapper of {self.x0.shape[0]}")
-        return self.x0 + self.mask * (z - self.x0)
-
-
-class ReindexedBatchError(RuntimeError):
-    """An attack passed ``LocalizingWrapper`` a part of its batch."""
-
-
-def torchattacks_broken(model: nn.Module, x0: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, eps: float,
-                        steps: int) -> torch.Tensor:
-    """Per image of ``x0`` (each classified correctly): does torchattacks' APGD-CE, or else its APGD-DLR, ``steps``
-    steps with scalar ``eps`` through ``LocalizingWrapper``, misclassify it? The images go in one batch; should
-    torchattacks re-index it (a borderline image it calls wrong at the start), one at a time instead."""
-    broken = torch.zeros(len(x0), dtype=torch.bool, device=x0.device)
-    for loss in ("ce", "dlr"):
-        todo = (~broken).nonzero().squeeze(1)
-        if not len(todo):
-            break
-        try:
-            broken[todo] = _misled(model, x0[todo], labels[todo], mask[todo], eps, steps, loss)
-        except ReindexedBatchError:
-            broken[todo] = torch.cat([_misled(model, x0[i:i + 1], labels[i:i + 1], mask[i:i + 1], eps, steps, loss)
-                                      for i in todo.tolist()])
-    return broken
-
-
-def _misled(model: nn.Module, x0: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, eps: float, steps: int,
-            loss: str) -> torch.Tensor:
-    """Per image: misclassified after one run of torchattacks' APGD with ``loss`` through ``LocalizingWrapper``."""
-    import torchattacks
-
-    wrapper = LocalizingWrapper(model, x0, mask).eval()
-    z = torchattacks.APGD(wrapper, eps=eps, steps=max(steps, 1), loss=loss)(x0, labels)
-    with torch.no_grad():
-        return model(wrapper.localized(z)).argmax(1) != labels
-
-
-def third_party_check(config: TrainConfig, *, progress: bool = True) -> pd.DataFrame:
-    """Is our robust accuracy an overestimate? On the first ``third_party_n`` test images, torchattacks'
-    APGD-CE and APGD-DLR (``apgd_steps`` each, through ``LocalizingWrapper``) attack every image our
-    localized AutoAttack left correct (``torchattacks_broken``); rows of ``THIRD_PARTY_COLUMNS`` per attacked
-    cell, ``flag`` where the worst case over both lies more than one image in 100 below ours. Cached per model.
-    The models of the profile's ``seeds`` are checked; the central models' extra ``central_seeds`` (same
-    attacks, other training seeds) are not: their table is empty."""
-    profile = config.settings
-    if config.seed not in profile.seeds:
-        return pd.DataFrame(columns=THIRD_PARTY_COLUMNS)
-    images, labels, _ = first_test_images(config.dataset, profile.n_test, profile.image_cap)
-    cache = _evaluated(config, progress=False)
-    n = min(profile.third_party_n, len(images))
-    if n == 0:
-        return pd.DataFrame(columns=THIRD_PARTY_COLUMNS)
-    checked = cache.setdefault("third_party", {})
-    model, rows = None, []
-    for attack in tqdm(ATTACK_KINDS[config.dataset], desc=f"torchattacks on {config.eval_key}", disable=not progress):
-        ours = cache["cells"][attack]["correct"][:n]
-        entry = f"{attack} on {n} images"
-        if entry not in checked:
-            model = model or load_trained(config)
-            dev = next(model.parameters()).device
-            index = ours.nonzero().squeeze(1)
-            x0, y = fast_layout(images[index], dev), labels[index].to(dev)
-            mask = (epsilon_matrix(x0, attack, profile.eps) > 0).float()
-            broken = torch.zeros(n, dtype=torch.bool)
-            broken[index] = torchattacks_broken(model, x0, y, mask, profile.eps, profile.apgd_steps).cpu()
-            checked[entry] = broken
-            save_cell_cache(_cache_path(config), cache)
-        worst = ours & ~checked[entry]
-        difference = 100 * (int(ours.sum()) - int(worst.sum())) / n
-        rows.append({"dataset": config.dataset, "reading": config.reading, "model": config.name, "seed": config.seed, "attack": attack, "n": n,
-                     "ours": 100 * float(ours.float().mean()), "worst case with torchattacks": 100 * float(worst.float().mean()),
-                     "difference (points)": difference, "broken only by torchattacks": int(checked[entry].sum()),
-                     "flag": difference > 1.0})
-    return pd.DataFrame(rows, columns=THIRD_PARTY_COLUMNS)
-
-
-def third_party_checks(dataset: str, profile_name: str, *, progress: bool = False) -> pd.DataFrame:
-    """``third_party_check`` of every evaluated model of ``dataset`` (cached: computed only where missing), written to
-    ``reports/<profile>/tables/third_party_<dataset>.csv``."""
-    table = pd.concat([third_party_check(c, progress=progress) for c in evaluated_models(dataset, profile_name)],
-                      ignore_index=True)
-    table.to_csv(tables_dir(profile_name) / f"third_party_{dataset}.csv", index=False)
-    return table
-
-
 # --- the evaluation cache: one file per model, one entry per cell ---
 
 def _settings(profile: Profile, precision: str, n: int) -> dict:
@@ -345,7 +241,7 @@ def _settings(profile: Profile, precision: str, n: int) -> dict:
             "square_queries": profile.square_queries, "precision": precision, "ensemble": list(ATTACK_NAMES)}
 
 
-def _cache_path(config: TrainConfig) -> Path:
+def cache_path(config: TrainConfig) -> Path:
     return runs_dir(config.profile) / "eval" / f"{config.eval_key}.pt"
 
 

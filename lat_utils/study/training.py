@@ -73,10 +73,10 @@ def eps_at(step: int, profile: Profile) -> float:
     return profile.eps * min(1.0, (step + 1) / warmup)
 
 
-def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor, labels: torch.Tensor,
+def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: tuple[torch.Tensor, torch.Tensor],
                   localization: str | Sequence[str], *, eps: float, settings: Profile,
                   projection: str = "per_step", check_inputs: bool = True) -> TrainingStep:
-    """One step of localized adversarial training (the paper's Algorithm 1) on a minibatch.
+    """One step of localized adversarial training (the paper's Algorithm 1) on a minibatch (images, labels).
 
     1. the epsilon matrix of the batch: ``eps`` where ``localization``'s mask lets a pixel change, 0 elsewhere;
     2. the masked attack: ``masked_pgd`` with the profile's training steps, its step size scaled to ``eps``
@@ -88,6 +88,7 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: to
     ``check_inputs=False`` skips the checks that read the batch's values (the training loop checks its whole
     training set once instead, so that a step on a GPU never waits for the device).
     """
+    images, labels = batch
     localizations = (localization,) if isinstance(localization, str) else tuple(localization)
     count = len(localizations)
     x, y = images.repeat(count, 1, 1, 1) if count > 1 else images, labels.repeat(count)
@@ -214,7 +215,7 @@ def _train_steps(configs: list[TrainConfig], network: nn.Module, optimizer: torc
             x = augmented(x, step, first.seed)
         eps = eps_at(step, profile)
         set_learning_rate(optimizer, step, profile)
-        done = training_step(network, optimizer, x, y, [c.localization for c in configs], eps=eps, settings=profile,
+        done = training_step(network, optimizer, (x, y), [c.localization for c in configs], eps=eps, settings=profile,
                              projection=first.projection, check_inputs=False)  # checked once, above
         if step + 1 in milestones:
             for m, config in enumerate(configs):
