@@ -195,7 +195,7 @@ def test_the_cifar10_claims_are_judged_once_per_network():
         alone = claims_table({"cifar10": t}, {"cifar10": i}, profile, network)
         if network == "airbench":   # the MNIST claims: on the paper's CNN only
             alone = alone[alone["claim"].str.contains("CIFAR-10")].reset_index(drop=True)
-        mine = both[both["network"] == network].drop(columns="network").reset_index(drop=True)
+        mine = both[both["network"] == network].reset_index(drop=True)
         pd.testing.assert_frame_equal(mine, alone)
     more = both[both["claim"].str.startswith("CIFAR-10 standard model: 88.9% more natural loss")].set_index("network")
     assert more.loc["paper_cnn", "verdict"] != "not supported" and more.loc["airbench", "verdict"] == "not supported"

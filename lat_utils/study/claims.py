@@ -111,7 +111,7 @@ CLAIMS = (
           "direction", _more("standard", "natural", "natural"), ("standard", "natural")),
 )
 
-CLAIM_COLUMNS = ["claim", "reading", "source", "paper (%)", "ours (%)", "low (%)", "high (%)", "seeds", "interval covers",
+CLAIM_COLUMNS = ["network", "claim", "reading", "source", "paper (%)", "ours (%)", "low (%)", "high (%)", "seeds", "interval covers",
                  "verdict", "reason"]
 
 
@@ -171,7 +171,7 @@ def _at_reading(frame: pd.DataFrame, reading: str) -> pd.DataFrame:
 
 def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFrame], profile: Profile,
                  network: str = PAPER_CNN) -> pd.DataFrame:
-    """One row per claim and reading of the eps (``CLAIM_COLUMNS``): the paper's number, ours with its 95%
+    """One row per claim and reading of the eps (``CLAIM_COLUMNS``), on ``network``: the paper's number, ours with its 95%
     interval, the verdict and why. A CIFAR-10 claim appears once per reading in ``tables["cifar10"]``. Only the
     models of the profile's own settings count: those of the deviations study's variants are judged by
     ``deviations.claims_by_configuration``. ``network``: the network the tables' models are (their training
@@ -190,7 +190,7 @@ def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFr
         for reading in readings:
             rows.append(_claim_row(claim, reading, *units[(claim.dataset, reading)], profile, network))
     rows += [_only_lat_beats_natural(dataset, reading, *unit) for (dataset, reading), unit in units.items()]
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS).assign(network=network)
 
 
 def _own_models(table: pd.DataFrame) -> pd.DataFrame:
@@ -219,8 +219,8 @@ def claims_by_network(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.D
         table = claims_table(chosen, images, profile, network)
         if network != PAPER_CNN:
             table = table[table["claim"].str.contains(dataset_label("cifar10"), regex=False)]   # its claims only
-        frames.append(table.assign(network=network))
-    return pd.concat(frames, ignore_index=True)[["network", *CLAIM_COLUMNS]]
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImage, profile: Profile,

@@ -18,7 +18,6 @@ import pandas as pd
 from ..config import get_profile
 from ..paths import runs_dir, tables_dir
 from ..spec.paper import DATASETS
-from ..spec.recipes import PAPER_CNN
 from ..spec.settings import Profile
 from .checkpoints import load_milestone, milestone_path, milestone_steps
 from .claims import claims_table
@@ -68,8 +67,7 @@ def milestone_claims(profile_name: str) -> pd.DataFrame:
         for dataset in DATASETS:
             tables[dataset], per_image[dataset] = tables_of(
                 {c: milestone_cache(c, step) for c in evaluated_models(dataset, profile_name)})
-        frame = claims_table(tables, per_image, profile)
-        frame.insert(0, "network", PAPER_CNN)   # the milestones are the paper CNN's models
+        frame = claims_table(tables, per_image, profile)   # the milestones are the paper CNN's models
         frame.insert(0, "fraction", step / profile.train_steps)
         frame.insert(0, "step", step)
         frames.append(frame)
