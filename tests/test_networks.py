@@ -277,33 +277,18 @@ def test_lookahead_changes_the_training():
     assert not torch.allclose(model[0].weight, plain[0].weight)
 
 
-@pytest.mark.notebooks
-def test_the_airbench_profile_runs_cifar10_alone_on_its_network_in_the_dry_run(run_folder):
-    """``./run_all.sh --profile airbench --dry-run``: a CIFAR-10-only profile on the airbench network, every notebook
-    through (the MNIST figures said to be absent, not failed), its models named for their network in the evaluation,
-    its eps sweep and crossings, and a claims table of the CIFAR-10 claims judged on that network."""
-    import subprocess
-    import sys
-
-    import pandas as pd
-
-    from lat_utils.paths import PROJECT_ROOT, reports_dir, runs_dir, tables_dir
-    from lat_utils.study import VERDICTS
-
-    profile = "airbench-dry-run"
-    done = subprocess.run([sys.executable, "-m", "lat_utils.runner", "--profile", "airbench", "--dry-run"],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1200)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    evaluation = pd.read_csv(tables_dir(profile) / "eval_cifar10.csv")
-    assert set(evaluation["model"]) == {"natural on airbench", "standard on airbench", "background on airbench"}
-    assert not (tables_dir(profile) / "eval_mnist.csv").exists() and not list(runs_dir(profile).glob("mnist*"))
-    claims = pd.read_csv(tables_dir(profile) / "claims.csv", keep_default_na=False)
-    assert set(claims["network"]) == {"airbench"} and claims["claim"].str.contains("CIFAR-10").all()
-    assert set(claims["verdict"]) <= set(VERDICTS)
-    assert set(pd.read_csv(tables_dir(profile) / "eps_sweep.csv")["model"]) == {"natural on airbench"}
-    crossings = pd.read_csv(tables_dir(profile) / "eps_sweep_crossings_by_profile.csv")
-    assert set(crossings["network"]) == {"airbench"} and set(crossings["profile"]) == {profile}
-    assert "does not run MNIST" in (reports_dir(profile) / "05_figures_and_claims.ipynb").read_text()
-    test_set = pd.read_csv(tables_dir(profile) / "test_set_cifar10.csv")   # natural accuracy on the (capped) test set
-    assert set(test_set["model"]) == set(evaluation["model"]) and test_set["n"].eq(settings.DRY_RUN_IMAGES).all()
-    assert (test_set["accuracy_low"] <= test_set["accuracy"]).all() and (test_set["accuracy"] <= test_set["accuracy_high"]).all()
+def test_the_airbench_profile_plans_cifar10_alone_on_its_network():
+    """The airbench profile's differences from the paper profile, whose dry run (the session's study) trains,
+    evaluates, sweeps and judges airbench models end to end: no MNIST and no ImageNet notebook, every training on
+    airbench's network, the eps sweep and both claims notebooks still planned (the deviations dry run runs a
+    profile with one dataset absent end to end)."""
+    stages = plan("airbench-dry-run")
+    notebooks = [e.output for stage in stages for e in stage]
+    assert not any("mnist" in n or "imagenet" in n for n in notebooks), notebooks
+    assert {"03_evaluate_cifar10.ipynb", "04_cifar10_eps.ipynb", "05_figures_and_claims.ipynb",
+            "06_budgets.ipynb"} <= set(notebooks)
+    trainings = [e for stage in stages for e in stage if e.notebook == "02_train.ipynb"]
+    assert trainings and {e.parameters["network"] for e in trainings} == {"airbench"}
+    models = study_models("cifar10", "airbench-dry-run")
+    assert {c.name for c in models} == {"natural on airbench", "standard on airbench", "background on airbench"}
+    assert study_models("mnist", "airbench-dry-run") == []
