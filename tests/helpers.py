@@ -40,10 +40,11 @@ def synthetic_results(dataset, losses, seeds=(0,), n=200, noise=0.0, collapsed=(
                 loss = losses[model][attack] if isinstance(losses[model], dict) else losses[model]
                 loss = loss * (1 + 0.1 * seed) if model == "standard" else loss  # training variance
                 per_image = loss * (1 + noise * rng.standard_normal(n)).clip(min=0.01)
-                rows.append({"dataset": dataset, "reading": "stated", "model": model, "seed": seed, "attack": attack,
+                key = {"localization": model, "projection": "per_step", "variant": "", "network": "paper_cnn"}
+                rows.append({"dataset": dataset, "reading": "stated", "model": model, **key, "seed": seed, "attack": attack,
                              "loss": per_image.mean(), "accuracy": 0.9, "n": n, "collapsed": model in collapsed,
                              "exact_data": dataset == "mnist"})
-                images.append(pd.DataFrame({"reading": "stated", "model": model, "seed": seed, "attack": attack,
+                images.append(pd.DataFrame({"reading": "stated", "model": model, **key, "seed": seed, "attack": attack,
                                             "image": np.arange(n),
                                             "loss": per_image, "correct": np.arange(n) % 10 != 0,
                                             "pgd_loss": per_image, "pgd_correct": True, "broken_by": ""}))

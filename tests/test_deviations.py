@@ -21,7 +21,7 @@ from lat_utils.study.deviations import (
     robustness,
     trained_settings,
 )
-from lat_utils.study.plan import variant_of
+from lat_utils.study.plan import model_name
 
 from .helpers import synthetic_results
 
@@ -31,11 +31,14 @@ MNIST_LOSSES = {"natural": {"natural": 0.04, "standard": 5.0, "background": 4.0,
                 "exact": 0.1, "broad": 0.1}
 
 
-def with_variant_models(table: pd.DataFrame, per_image: pd.DataFrame, model: str, variant: str, scale: float):
-    """The synthetic results plus copies of ``model``'s rows as trained under ``variant``, their losses x ``scale``."""
+def with_variant_models(table: pd.DataFrame, per_image: pd.DataFrame, model: str, variant: str, scale: float,
+                        projection: str = "per_step"):
+    """The synthetic results plus copies of ``model``'s rows as trained under ``variant`` (and ``projection``), their
+    losses x ``scale``."""
     def copy(frame):
         rows = frame[frame["model"] == model].copy()
-        rows["model"] = f"{model} [{variant}]"
+        rows["model"] = model_name(model, projection, variant=variant)
+        rows["variant"], rows["projection"] = variant, projection
         rows["loss"] *= scale
         return pd.concat([frame, rows], ignore_index=True)
     return copy(table), copy(per_image)
@@ -104,10 +107,10 @@ def test_a_variant_the_study_does_not_have_is_refused(variant, localization, dat
         TrainConfig(dataset, localization, profile="deviations", variant=variant)
 
 
-def test_variant_of_reads_a_models_name():
-    assert variant_of("standard [paper_lr]") == "paper_lr"
-    assert variant_of("background (final)") == variant_of("natural") == ""
+def test_a_models_name_is_made_from_its_key():
     assert TrainConfig("mnist", "natural", profile="deviations", variant="paper_lr").name == "natural [paper_lr]"
+    assert TrainConfig("mnist", "background", "final", profile="deviations").name == "background (final)"
+    assert TrainConfig("cifar10", "standard", profile="paper", network="airbench").name == "standard on airbench"
 
 
 def test_a_configuration_puts_its_models_in_the_base_models_place():
@@ -131,9 +134,7 @@ def test_claims_under_each_configuration_and_what_they_depend_on():
     for variant, scale in (("paper_lr", 30.0), ("no_warmup", 1.0), ("madry_attack", 1.0)):
         for model in VARIANTS[variant].localizations:
             table, per_image = with_variant_models(table, per_image, model, variant, scale if model == "standard" else 1.0)
-    table, per_image = with_variant_models(table, per_image, "background", "final", 1.0)
-    table["model"] = table["model"].replace({"background [final]": "background (final)"})
-    per_image["model"] = per_image["model"].replace({"background [final]": "background (final)"})
+    table, per_image = with_variant_models(table, per_image, "background", "", 1.0, projection="final")
     profile = get_profile("deviations")
     by_configuration = claims_by_configuration({"mnist": table}, {"mnist": per_image}, profile)
     claim = "MNIST standard model: at least 99% less adversarial loss than the natural model"

@@ -114,3 +114,27 @@ def test_a_failing_notebook_names_notebook_and_cell():
     with pytest.raises(runner.NotebookFailed, match=r"05_figures_and_claims.ipynb .* failed in cell \d+ "
                                                       r"\(ValueError: unknown profile 'nope'"):
         runner.execute(bad, "smoke")
+
+
+@pytest.mark.parametrize("profile", ["paper", "deviations", "airbench"])
+def test_a_model_key_round_trips_through_its_files_and_table_rows(profile):
+    """Every model a profile trains is known by its key: its checkpoint's and evaluation's file names are unique
+    and made from it, and the key columns of its evaluation and per-image rows give the model back."""
+    import torch
+
+    from lat_utils.spec.paper import DATASETS
+    from lat_utils.study import evaluation
+    from lat_utils.study.checkpoints import checkpoint_path
+    from lat_utils.study.plan import KEY_COLUMNS, TrainConfig, evaluated_models
+
+    for dataset in DATASETS:
+        models = evaluated_models(dataset, profile)
+        assert len({c.eval_key for c in models}) == len(models)
+        for config in models:
+            assert checkpoint_path(config).stem == config.trained.key and config.key == config.trained.eval_key
+            cache = {"cells": {"natural": {"loss": torch.ones(2), "correct": torch.ones(2, dtype=torch.bool)}},
+                     "profile": get_profile(profile), "precision": "fp32", "collapsed": False, "exact": True}
+            for table in (evaluation.table_of(config, cache), evaluation.per_image_of(config, cache)):
+                rows = table[list(KEY_COLUMNS)].drop_duplicates().to_dict("records")
+                assert [TrainConfig(**row, profile=profile) for row in rows] == [config]
+                assert set(table["model"]) == {config.name}

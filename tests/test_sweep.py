@@ -137,7 +137,7 @@ def test_eps_must_increase(linear_model, sample):
 
 def _synthetic(eps_255, kept, attack="background", center=6, below=5.0, above=5.0) -> pd.DataFrame:
     kept = np.asarray(kept, dtype=float)
-    return pd.DataFrame({"dataset": "cifar10", "model": "natural", "attack": attack, "center": center,
+    return pd.DataFrame({"dataset": "cifar10", "model": "natural", "network": "paper_cnn", "attack": attack, "center": center,
                          "eps": np.asarray(eps_255) / 255, "eps_255": eps_255, "n": 500, "natural_accuracy": 50.0,
                          "kept": kept, "kept_low": kept - below, "kept_high": kept + above})
 

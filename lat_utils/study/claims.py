@@ -28,7 +28,7 @@ from ..spec.paper import (
 )
 from ..spec.recipes import PAPER_CNN
 from ..spec.settings import Profile
-from .plan import network_of, variant_of
+from .plan import model_name
 from .stats import bootstrap_indices, combine_seeds
 from .verdicts import Cell, Claim, verdict
 
@@ -195,14 +195,15 @@ def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFr
 
 def _own_models(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of models trained with the profile's own settings (no variant), on the paper's CNN."""
-    return table[(table["model"].map(variant_of) == "") & (table["model"].map(network_of) == PAPER_CNN)]
+    return table[(table["variant"] == "") & (table["network"] == PAPER_CNN)]
 
 
 def network_table(table: pd.DataFrame, network: str) -> pd.DataFrame:
     """The rows of an evaluation or per-image ``table`` of the models on ``network``, under the names the claims
     use (``standard on airbench`` -> ``standard``), so that ``claims_table`` judges them as the paper CNN's."""
-    kept = table[table["model"].map(network_of) == network]
-    return kept.assign(model=kept["model"].str.replace(f" on {network}", "", regex=False))
+    kept = table[table["network"] == network]
+    return kept.assign(model=[model_name(*key) for key in kept[["localization", "projection"]].itertuples(index=False)],
+                       network=PAPER_CNN)
 
 
 def claims_by_network(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFrame],

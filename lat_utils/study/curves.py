@@ -24,7 +24,7 @@ from .claims import claims_table
 from .evaluation import EVAL_COLUMNS, evaluated_cells, table_of, tables_of
 from .plan import TrainConfig, evaluated_models
 
-CURVE_COLUMNS = ["step", "fraction", "localization", *EVAL_COLUMNS]
+CURVE_COLUMNS = ["step", "fraction", *EVAL_COLUMNS]
 
 
 def curve_measure(profile: Profile) -> Profile:
@@ -80,7 +80,6 @@ def milestone_claims(profile_name: str) -> pd.DataFrame:
 
 def _rows(config: TrainConfig, step: int, cache: dict, profile: Profile) -> pd.DataFrame:
     rows = table_of(config, cache)
-    rows.insert(0, "localization", config.localization)
     rows.insert(0, "fraction", step / profile.train_steps)
     rows.insert(0, "step", step)
     return rows

@@ -21,7 +21,7 @@ import pandas as pd
 from ..spec.settings import VARIANTS, Profile
 from .checkpoints import checkpoint_path, load_checkpoint
 from .claims import CLAIMS, claims_table
-from .plan import TrainConfig, study_models, variant_of
+from .plan import TrainConfig, study_models
 
 BASE = "base"
 FINAL_PROJECTION = "final_projection"
@@ -59,9 +59,10 @@ def configuration_table(table: pd.DataFrame, configuration: Configuration) -> pd
     the base's names (every other variant's models left out)."""
     models = table["model"]
     retrained = set(configuration.replaces.values())
-    base = (models.map(variant_of) == "") & ~models.isin(retrained)
+    base = (table["variant"] == "") & ~models.isin(retrained)
     kept = table[(base & ~models.isin(configuration.replaces)) | models.isin(retrained)]
-    return kept.assign(model=kept["model"].replace({v: k for k, v in configuration.replaces.items()}))
+    return kept.assign(model=kept["model"].replace({v: k for k, v in configuration.replaces.items()}),
+                       variant="")   # judged as the profile's own models (claims.claims_table)
 
 
 def claims_by_configuration(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFrame],

@@ -42,10 +42,10 @@ from .checkpoints import checkpoint_path, load_trained
 from .plan import TrainConfig, evaluated_models
 from .stats import bootstrap_mean_interval, wilson_interval
 
-EVAL_COLUMNS = ["dataset", "reading", "eps", "model", "seed", "attack", "n", "loss", "loss_low", "loss_high", "accuracy", "accuracy_low",
+EVAL_COLUMNS = ["dataset", "reading", "eps", "model", "localization", "projection", "variant", "network", "seed", "attack", "n", "loss", "loss_low", "loss_high", "accuracy", "accuracy_low",
                 "accuracy_high", "pgd_loss", "pgd_accuracy", "pgd_overestimate", "broken_by", "pgd_steps", "apgd_steps",
                 "apgd_targets", "square_queries", "precision", "collapsed", "exact_data"]
-PER_IMAGE_COLUMNS = ["reading", "model", "seed", "attack", "image", "loss", "correct", "pgd_loss", "pgd_correct", "broken_by"]
+PER_IMAGE_COLUMNS = ["dataset", "reading", "model", "localization", "projection", "variant", "network", "seed", "attack", "image", "loss", "correct", "pgd_loss", "pgd_correct", "broken_by"]
 BATCH = 500
 
 
@@ -103,8 +103,7 @@ def cell_row(config: TrainConfig, attack: str, cell: dict, profile: Profile, pre
     pgd_correct = correct if natural else int(cell["pgd_correct"].sum())
     counts = {name: sum(b == name for b in cell.get("broken_by", [])) for name in ATTACK_NAMES}
     return {
-        "dataset": config.dataset, "reading": config.reading, "eps": profile.eps, "model": config.name,
-        "seed": config.seed, "attack": attack, "n": n,
+        **config.key_columns, "eps": profile.eps, "model": config.name, "attack": attack, "n": n,
         "loss": float(loss.mean()), **dict(zip(("loss_low", "loss_high"), bootstrap_mean_interval(loss))),
         "accuracy": correct / n, **dict(zip(("accuracy_low", "accuracy_high"), wilson_interval(correct, n))),
         "pgd_loss": float(loss.mean()) if natural else float(cell["pgd_loss"].double().mean()),
@@ -172,8 +171,7 @@ def per_image_of(config: TrainConfig, cache: dict) -> pd.DataFrame:
         n = len(cell["loss"])
         natural = attack == "natural"
         frames.append(pd.DataFrame({
-            "reading": config.reading, "model": config.name, "seed": config.seed, "attack": attack,
-            "image": np.arange(n),
+            **config.key_columns, "model": config.name, "attack": attack, "image": np.arange(n),
             "loss": cell["loss"].numpy(), "correct": cell["correct"].numpy(),
             "pgd_loss": (cell["loss"] if natural else cell["pgd_loss"]).numpy(),
             "pgd_correct": (cell["correct"] if natural else cell["pgd_correct"]).numpy(),

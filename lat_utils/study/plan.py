@@ -15,6 +15,22 @@ from ..spec.paper import CENTRAL_MODELS, DATASETS, MODEL_KINDS, PROJECTIONS, REA
 from ..spec.recipes import NETWORKS, PAPER_CNN
 from ..spec.settings import VARIANTS, Profile
 
+# A model's key: what tells it apart from every other model of a profile. Its files are named by it (``key``,
+# ``eval_key``), its tables carry it as columns (``key_columns``), and its display name (``name``) is made from it and
+# never read back.
+KEY_COLUMNS = ("dataset", "localization", "projection", "reading", "variant", "network", "seed")
+
+
+def model_name(localization: str, projection: str = "per_step", network: str = PAPER_CNN, variant: str = "") -> str:
+    """A model's name in tables and figures: its localization, plus the projection where it is not the default, the
+    network where it is not the paper's CNN, and the variant it was trained under, if any: ``background (final)``,
+    ``standard on airbench``, ``standard [paper_lr]``."""
+    name = localization
+    if localization != "natural" and projection != "per_step":
+        name += f" ({projection})"
+    name += "" if network == PAPER_CNN else f" on {network}"
+    return name + (f" [{variant}]" if variant else "")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -71,13 +87,13 @@ class TrainConfig:
 
     @property
     def name(self) -> str:
-        """The model's name in tables: its localization, plus the projection when it is not the default and the
-        variant it was trained under, if any: ``background (final)``, ``standard [paper_lr]``."""
-        name = self.localization
-        if self.localization != "natural" and self.projection != "per_step":
-            name += f" ({self.projection})"
-        name += "" if self.network == PAPER_CNN else f" on {self.network}"
-        return name + (f" [{self.variant}]" if self.variant else "")  # variant_of reads it back
+        """The model's name in tables (``model_name``)."""
+        return model_name(self.localization, self.projection, self.network, self.variant)
+
+    @property
+    def key_columns(self) -> dict[str, object]:
+        """The model's key (``KEY_COLUMNS``) as a table row's columns."""
+        return {column: getattr(self, column) for column in KEY_COLUMNS}
 
     @property
     def key(self) -> str:
@@ -91,20 +107,6 @@ class TrainConfig:
         projection = "" if self.localization == "natural" else f"-{self.projection}"
         return (f"{self.dataset}{network_part(self.network)}-{self.localization}{projection}{_variant_part(self.variant)}"
                 f"{_reading_part(self.reading)}-seed{self.seed}")
-
-
-def variant_of(name: str) -> str:
-    """The variant in a model's name as the tables give it (``TrainConfig.name``): ``standard [paper_lr]`` ->
-    ``paper_lr``; "" for a model of the profile's own settings."""
-    return name[name.rindex(" [") + 2:-1] if name.endswith("]") and " [" in name else ""
-
-
-def network_of(name: str) -> str:
-    """The network in a model's name as the tables give it (``TrainConfig.name``): ``natural on airbench`` ->
-    ``airbench``; the paper's CNN (``paper_cnn``) for a name without one."""
-    variant = variant_of(name)
-    base = name.removesuffix(f" [{variant}]") if variant else name
-    return base[base.rindex(" on ") + 4:] if " on " in base else PAPER_CNN
 
 
 def study_models(dataset: str, profile_name: str) -> list[TrainConfig]:

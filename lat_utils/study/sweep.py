@@ -43,9 +43,10 @@ from ..spec.paper import (
     READING_LABELS,
     readings,
 )
+from ..spec.recipes import PAPER_CNN
 from .checkpoints import load_trained
 from .evaluation import BATCH, checkpoint_stamp, first_test_images, load_cell_cache, natural_scores, save_cell_cache
-from .plan import TrainConfig, network_of, network_part
+from .plan import TrainConfig, network_part
 from .stats import wilson_interval
 
 # The eps at which the natural models are attacked (x 255: 0.3 is the raw-pixels reading, 8 the field's usual, 76.5 =
@@ -56,11 +57,11 @@ SWEEP_SERIES = (("cifar10", "standard", 6), ("cifar10", "background", 6), ("cifa
                 ("mnist", "exact", 6))
 SWEEP_TARGETS = 0            # no APGD-T (and no Square): the sweep's reduced AutoAttack
 
-SWEEP_COLUMNS = ["dataset", "model", "attack", "center", "eps", "eps_255", "n", "natural_accuracy", "accuracy",
+SWEEP_COLUMNS = ["dataset", "model", "network", "attack", "center", "eps", "eps_255", "n", "natural_accuracy", "accuracy",
                  "accuracy_low", "accuracy_high", "kept", "kept_low", "kept_high", "pgd_steps", "apgd_steps"]
 READING_COLUMNS = ["dataset", "model", "attack", "center", "reading", "eps_255", "kept", "kept_low", "kept_high", "paper kept",
                    "consistent"]
-CROSSING_COLUMNS = ["dataset", "model", "attack", "center", "target", "eps", "eps_255", "eps_low", "eps_low_255",
+CROSSING_COLUMNS = ["dataset", "model", "network", "attack", "center", "target", "eps", "eps_255", "eps_low", "eps_low_255",
                     "eps_high", "eps_high_255", "note"]
 
 
@@ -164,7 +165,7 @@ def _attacked(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, robu
 
 
 def sweep_rows(cells: dict, settings: SweepSettings, *, dataset: str, attack: str, center: int,
-               model: str = "natural") -> pd.DataFrame:
+               model: str = "natural", network: str = PAPER_CNN) -> pd.DataFrame:
     """The rows of ``SWEEP_COLUMNS`` (accuracies in %) of a ``sweep_cells`` result under ``settings``, one per eps
     it holds."""
     natural = cells["natural"]["correct"]
@@ -176,7 +177,8 @@ def sweep_rows(cells: dict, settings: SweepSettings, *, dataset: str, attack: st
         robust = int(cells[eps_name(eps)]["correct"].sum())
         accuracy = _percent_with_interval(robust, n)
         kept = _percent_with_interval(robust, n_correct) if n_correct else (math.nan,) * 3
-        rows.append({"dataset": dataset, "model": model, "attack": attack, "center": center, "eps": float(eps),
+        rows.append({"dataset": dataset, "model": model, "network": network, "attack": attack, "center": center,
+                     "eps": float(eps),
                      "eps_255": float(eps) * 255, "n": n, "natural_accuracy": 100 * n_correct / n,
                      "accuracy": accuracy[0], "accuracy_low": accuracy[1], "accuracy_high": accuracy[2],
                      "kept": kept[0], "kept_low": kept[1], "kept_high": kept[2],
@@ -241,7 +243,8 @@ def _sweep_series(config: TrainConfig, settings: SweepSettings, attack: str, cen
         sweep_cells(model, images, labels, series, settings, cells=cache["cells"],
                     on_cell=lambda _, path=path, cache=cache: save_cell_cache(path, cache),
                     progress=f"eps sweep {config.name} ({dataset}), {attack} mask, center {center}" if progress else "")
-    return sweep_rows(cache["cells"], settings, dataset=dataset, attack=attack, center=center, model=config.name)
+    return sweep_rows(cache["cells"], settings, dataset=dataset, attack=attack, center=center, model=config.name,
+                      network=config.network)
 
 
 def _cache_settings(settings: SweepSettings) -> dict:
@@ -256,8 +259,8 @@ def kept_crossings(table: pd.DataFrame, target: float = PAPER_CIFAR10_KEPT) -> p
     the two bracketing sweep points), with an interval from where ``kept_high`` (upper end) and ``kept_low``
     (lower end) fall to it. NaN where a crossing lies outside the swept range, and ``note`` says which."""
     rows = []
-    for (dataset, model, attack, center), series in table.groupby(["dataset", "model", "attack", "center"],
-                                                                   sort=False):
+    for (dataset, model, network, attack, center), series in table.groupby(
+            ["dataset", "model", "network", "attack", "center"], sort=False):
         series = series.sort_values("eps")
         eps = series["eps"].to_numpy(float)
         found, notes = {}, []
@@ -265,7 +268,8 @@ def kept_crossings(table: pd.DataFrame, target: float = PAPER_CIFAR10_KEPT) -> p
             found[what], why = _crossing(eps, series[column].to_numpy(float), target)
             if why:
                 notes.append(f"{column} {why}")
-        rows.append({"dataset": dataset, "model": model, "attack": attack, "center": center, "target": target,
+        rows.append({"dataset": dataset, "model": model, "network": network, "attack": attack, "center": center,
+                     "target": target,
                      "eps": found["eps"], "eps_255": found["eps"] * 255,
                      "eps_low": found["eps_low"], "eps_low_255": found["eps_low"] * 255,
                      "eps_high": found["eps_high"], "eps_high_255": found["eps_high"] * 255,
@@ -287,10 +291,10 @@ def crossings_by_profile(profiles: tuple[str, ...]) -> pd.DataFrame:
         natural = sweep.groupby(["dataset", "model", "attack", "center"])["natural_accuracy"].first()
         crossings = crossings[crossings["dataset"] == "cifar10"]
         frames.append(crossings.assign(
-            profile=name, network=crossings["model"].map(network_of),
+            profile=name,
             natural_accuracy=[natural.get(tuple(k), math.nan)
                               for k in crossings[["dataset", "model", "attack", "center"]].to_numpy()]))
-    columns = ["profile", "network", "natural_accuracy", *CROSSING_COLUMNS]
+    columns = ["profile", "network", "natural_accuracy", *(c for c in CROSSING_COLUMNS if c != "network")]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
