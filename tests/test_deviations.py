@@ -8,7 +8,7 @@ import torch
 from lat_utils.config import get_profile
 from lat_utils.runner.estimate import training_image_steps
 from lat_utils.runner.notebooks import plan
-from lat_utils.spec.paper import LEARNING_RATE, MADRY_TRAIN_PGD_STEPS, PGD_STEP_SIZE
+from lat_utils.spec.paper import LEARNING_RATE, MADRY_TRAIN_PGD_STEPS, MODEL_KINDS, PGD_STEP_SIZE
 from lat_utils.spec.settings import VARIANTS
 from lat_utils.study import TrainConfig, claims_table, study_models
 from lat_utils.study.checkpoints import checkpoint_path, fingerprint, load_checkpoint, save_checkpoint
@@ -188,3 +188,19 @@ def test_the_deviations_study_runs_end_to_end_in_the_dry_run(run_folder):
     assert (used.loc[used["model"] == "standard", "learning_rate"] == 1e-3).all()
     assert (used.loc[used["model"].str.endswith("[no_warmup]"), "eps_warmup_fraction"] == 0).all()
     assert used["finished"].all() and set(used["seed"]) == {0, 1}
+
+
+def test_the_profiles_own_models_are_found_in_a_table_read_back_from_csv(tmp_path):
+    """A CSV reads an empty variant back as NaN: the claims and the configurations still find the models of the
+    profile's own settings."""
+    table, per_image = synthetic_results("mnist", MNIST_LOSSES)
+    for model in VARIANTS["paper_lr"].localizations:
+        table, per_image = with_variant_models(table, per_image, model, "paper_lr", 3.0)
+    table.to_csv(tmp_path / "eval.csv", index=False)
+    read = pd.read_csv(tmp_path / "eval.csv")
+    assert read["variant"].isna().any()
+    chosen = {c.name: c for c in configurations(get_profile("deviations"))}
+    for configuration in (BASE, "paper_lr"):
+        assert set(configuration_table(read, chosen[configuration])["model"]) == set(MODEL_KINDS["mnist"])
+    claims = claims_table({"mnist": read}, {"mnist": per_image}, get_profile("deviations"))
+    assert (claims.loc[claims["claim"].str.contains("MNIST"), "seeds"] > 0).all()

@@ -195,7 +195,7 @@ def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFr
 
 def _own_models(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of models trained with the profile's own settings (no variant), on the paper's CNN."""
-    return table[(table["variant"] == "") & (table["network"] == PAPER_CNN)]
+    return table[(table["variant"].fillna("") == "") & (table["network"] == PAPER_CNN)]   # "" read back: NaN
 
 
 def network_table(table: pd.DataFrame, network: str) -> pd.DataFrame:

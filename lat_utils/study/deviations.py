@@ -59,7 +59,7 @@ def configuration_table(table: pd.DataFrame, configuration: Configuration) -> pd
     the base's names (every other variant's models left out)."""
     models = table["model"]
     retrained = set(configuration.replaces.values())
-    base = (table["variant"] == "") & ~models.isin(retrained)
+    base = (table["variant"].fillna("") == "") & ~models.isin(retrained)   # "" read back from a CSV: NaN
     kept = table[(base & ~models.isin(configuration.replaces)) | models.isin(retrained)]
     return kept.assign(model=kept["model"].replace({v: k for k, v in configuration.replaces.items()}),
                        variant="")   # judged as the profile's own models (claims.claims_table)
