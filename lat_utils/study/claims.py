@@ -193,9 +193,15 @@ def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFr
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS).assign(network=network)
 
 
+def without_variant(table: pd.DataFrame) -> pd.Series:
+    """Per row: is its model one of the profile's own settings (no variant)? An empty variant read back from a CSV
+    is NaN."""
+    return table["variant"].isna() | (table["variant"] == "")
+
+
 def _own_models(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of models trained with the profile's own settings (no variant), on the paper's CNN."""
-    return table[(table["variant"].fillna("") == "") & (table["network"] == PAPER_CNN)]   # "" read back: NaN
+    return table[without_variant(table) & (table["network"] == PAPER_CNN)]
 
 
 def network_table(table: pd.DataFrame, network: str) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..spec.settings import VARIANTS, Profile
 from .checkpoints import checkpoint_path, load_checkpoint
-from .claims import CLAIMS, claims_table
+from .claims import CLAIMS, claims_table, without_variant
 from .plan import TrainConfig, study_models
 
 BASE = "base"
@@ -59,7 +59,7 @@ def configuration_table(table: pd.DataFrame, configuration: Configuration) -> pd
     the base's names (every other variant's models left out)."""
     models = table["model"]
     retrained = set(configuration.replaces.values())
-    base = (table["variant"].fillna("") == "") & ~models.isin(retrained)   # "" read back from a CSV: NaN
+    base = without_variant(table) & ~models.isin(retrained)
     kept = table[(base & ~models.isin(configuration.replaces)) | models.isin(retrained)]
     return kept.assign(model=kept["model"].replace({v: k for k, v in configuration.replaces.items()}),
                        variant="")   # judged as the profile's own models (claims.claims_table)
