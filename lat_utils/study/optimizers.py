@@ -33,11 +33,12 @@ from ..spec.recipes import (
 from ..spec.settings import LR_SCHEDULES, OPTIMIZERS, Profile
 
 
-def network_for(dataset: str, network: str, device: torch.device) -> nn.Module:
-    """A fresh ``network`` for ``dataset`` on ``device``, set from the training data where its recipe says so
-    (airbench94's whitening layer, from the first ``AIRBENCH_WHITEN_IMAGES`` training images)."""
+def network_for(dataset: str, network: str, device: torch.device, *, fresh: bool = True) -> nn.Module:
+    """A new ``network`` for ``dataset`` on ``device``; a ``fresh`` one (not about to take a checkpoint's weights) set
+    from the training data where its recipe says so (airbench94's whitening layer, from the first
+    ``AIRBENCH_WHITEN_IMAGES`` training images)."""
     model = model_for(dataset, network)
-    if network == "airbench":
+    if fresh and network == "airbench":
         model.whiten_from(load_dataset(dataset, "train").images[:AIRBENCH_WHITEN_IMAGES])
     return fast_layout(model, device)
 

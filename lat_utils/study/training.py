@@ -125,7 +125,7 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
     dev = device()
     torch.manual_seed(config.seed)
     state = load_checkpoint(checkpoint_path(config), config)
-    model = network_for(config.dataset, config.network, dev)
+    model = network_for(config.dataset, config.network, dev, fresh=state is None)
     optimizer = optimizer_for(model, config.settings)
     start, seconds = 0, 0.0
     if state is not None:
