@@ -123,7 +123,7 @@ def _stale(holder: dict) -> bool:
 
 def _gone(pid: int, since: float) -> bool:
     """Whether no process ``pid`` runs here that was started by ``since`` (a second's slack); a zombie has ended."""
-    import psutil  # a dependency of ipykernel
+    import psutil  # a dependency of the project (pyproject.toml)
 
     try:
         process = psutil.Process(pid)

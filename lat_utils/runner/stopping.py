@@ -95,7 +95,7 @@ def stopping() -> Iterator[Stop]:
 def kill_children(rounds: int = 3) -> int:
     """Freeze, then SIGKILL, every process this one started and theirs (frozen first, so that none can start
     another in between; a kernel runs in a session of its own, so only this finds it); how many were killed."""
-    import psutil  # a dependency of ipykernel
+    import psutil  # a dependency of the project (pyproject.toml)
 
     frozen: dict[int, psutil.Process] = {}
     for _ in range(rounds):  # freeze, then freeze whatever was started meanwhile
