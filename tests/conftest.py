@@ -161,8 +161,11 @@ def pytest_collection_modifyitems(items) -> None:
 
 
 def pytest_configure(config) -> None:
-    """Each pytest-xdist worker computes with its share of the cores (two workers with every core each
-    would make torch's threads wait on one another)."""
+    """Each pytest-xdist worker computes with its share of the cores, and so do the processes its tests start
+    (benchmarks, runs of the study), which read it from ``OMP_NUM_THREADS``: two workers with every core each
+    would make torch's threads wait on one another."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        torch.set_num_threads(threads)
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)

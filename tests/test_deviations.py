@@ -160,20 +160,52 @@ def test_the_estimate_counts_the_variants_training_attack():
     assert training_image_steps(profile, "mnist") > per_step * (base * 6 + 6 * (MADRY_TRAIN_PGD_STEPS + 1))
 
 
-@pytest.mark.notebooks
-def test_the_deviations_study_runs_end_to_end_in_the_dry_run(run_folder):
-    """``./run_all.sh --profile deviations --dry-run``: every configuration's models trained (together, as a dry
-    run trains), the evaluation, the claims and ``08_deviations`` with a verdict per claim and configuration, the
-    robust-or-depends line per claim, and each configuration's settings read back from its checkpoints."""
-    import subprocess
-    import sys
+def synthetic_evaluation(profile: str) -> None:
+    """Evaluation tables of every model ``profile`` evaluates, as ``03_evaluate`` writes them, from synthetic
+    per-image results (each model's losses its own), and a finished checkpoint of every model it trains that has
+    none yet (its fingerprint made from its settings, its weights empty)."""
+    from lat_utils.paths import tables_dir
+    from lat_utils.spec.paper import ATTACK_KINDS
+    from lat_utils.study.evaluation import tables_of
+    from lat_utils.study.plan import evaluated_models
 
-    from lat_utils.paths import PROJECT_ROOT, reports_dir, tables_dir
+    generator = torch.Generator().manual_seed(0)
+    caches = {}
+    for i, config in enumerate(evaluated_models("mnist", profile)):
+        cells = {}
+        for attack in ("natural", *ATTACK_KINDS["mnist"]):
+            loss = (0.05 if attack == "natural" else 1.0 + i / 10) * torch.rand(50, generator=generator)
+            correct = loss < 0.5
+            cells[attack] = {"loss": loss, "correct": correct, "pgd_loss": loss, "pgd_correct": correct,
+                             "broken_by": ["" if c else "apgd-ce" for c in correct]}
+        caches[config] = {"cells": cells, "profile": config.settings, "precision": "fp32", "collapsed": False,
+                          "exact": True}
+    table, per_image = tables_of(caches)
+    table.to_csv(tables_dir(profile) / "eval_mnist.csv", index=False)
+    per_image.to_csv(tables_dir(profile) / "per_image_mnist.csv.gz", index=False)
+    for config in study_models("mnist", profile):
+        if load_checkpoint(checkpoint_path(config), config) is None:
+            save_checkpoint(config, {}, {}, step=config.settings.train_steps, done=True, seconds=0.0)
+
+
+@pytest.mark.notebooks
+def test_the_deviations_notebooks_run_on_a_variants_model(run_folder):
+    """What the deviations profile runs beyond the paper profile's notebooks (the session's study): a variant's
+    ``02_train``, whose settings reach its checkpoint through the notebook's parameters, and ``08_deviations``
+    (its dry run, on synthetic evaluation tables of every configuration's models) with a verdict per claim and
+    configuration, the robust-or-depends line per claim, and each configuration's settings read back from its
+    checkpoints."""
+    from lat_utils import runner
+    from lat_utils.paths import reports_dir, tables_dir
 
     profile = "deviations-dry-run"
-    done = subprocess.run([sys.executable, "-m", "lat_utils.runner", "--profile", "deviations", "--dry-run"],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1200)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    stages = runner.plan(profile)
+    variant = next(e for e in stages[0] if e.parameters["variant"] == "paper_lr"
+                   and e.parameters["localization"] == "natural" and e.parameters["seed"] == 0)
+    runner.execute(variant, profile)
+    synthetic_evaluation(profile)
+    runner.execute(next(e for e in stages[-1] if e.notebook == "08_deviations.ipynb"), profile)
+
     report = (reports_dir(profile) / "08_deviations.ipynb").read_text()
     assert "# DRY RUN of the deviations profile" in report
     by_configuration = pd.read_csv(tables_dir(profile) / "claims_by_configuration.csv", keep_default_na=False)
@@ -181,13 +213,12 @@ def test_the_deviations_study_runs_end_to_end_in_the_dry_run(run_folder):
     assert by_configuration.groupby("configuration").size().nunique() == 1   # every claim in every configuration
     lines = pd.read_csv(tables_dir(profile) / "claims_robustness.csv", keep_default_na=False)["robust or depends"]
     assert lines.str.match(r"^(robust to our cuts|depends on .+)$").all()
-    evaluation = pd.read_csv(tables_dir(profile) / "eval_mnist.csv")
-    assert {"exact", "background (final)", "natural [paper_lr]", "standard [madry_attack]"} <= set(evaluation["model"])
-    used = trained_settings(profile)
-    assert (used.loc[used["model"].str.endswith("[paper_lr]"), "learning_rate"] == LEARNING_RATE).all()
-    assert (used.loc[used["model"] == "standard", "learning_rate"] == 1e-3).all()
-    assert (used.loc[used["model"].str.endswith("[no_warmup]"), "eps_warmup_fraction"] == 0).all()
-    assert used["finished"].all() and set(used["seed"]) == {0, 1}
+    used = trained_settings(profile).set_index(["model", "seed"])
+    trained = used.loc[("natural [paper_lr]", 0)]   # the one the notebook trained, as the profile's dry run trains it
+    assert trained["learning_rate"] == LEARNING_RATE and trained["finished"]
+    assert trained["train_steps"] == get_profile(profile).train_steps
+    assert (used.loc[used.index.get_level_values("model").str.endswith("[no_warmup]"), "eps_warmup_fraction"] == 0).all()
+    assert used.loc[("standard", 0), "learning_rate"] == 1e-3 and set(used.index.get_level_values("seed")) == {0, 1}
 
 
 def test_the_profiles_own_models_are_found_in_a_table_read_back_from_csv(tmp_path):
