@@ -36,6 +36,18 @@ def save_sealed(path: Path, payload: dict) -> None:
     write_atomically(path, lambda tmp: tmp.write_bytes(header + data))
 
 
+def seal_of(path: Path) -> str:
+    """The SHA-256 that the sealed file at ``path`` was written with, "" where there is none: the identity of its
+    content, by which every cache made from the file is keyed (a copy keeps it, a rewrite with other content
+    changes it), read from its first line alone."""
+    try:
+        with path.open("rb") as file:
+            first = file.readline(len(SEAL) + 80)
+    except OSError:
+        return ""
+    return first[len(SEAL):].strip().decode("ascii", "replace") if first.startswith(SEAL) else ""
+
+
 def load_sealed(path: Path, *, map_location: torch.device | str | None = None) -> dict:
     """The dictionary :func:`save_sealed` wrote at ``path`` (``weights_only=True``), checked against its
     seal; a :class:`DamagedFileError` if the file is unreadable, truncated, altered or not sealed."""

@@ -1,5 +1,6 @@
 import contextlib
 import dataclasses
+import shutil
 
 import pandas as pd
 import pytest
@@ -12,11 +13,11 @@ from lat_utils.config import get_profile
 from lat_utils.data import load_dataset
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
-from lat_utils.sealed import load_sealed
+from lat_utils.sealed import load_sealed, save_sealed
 from lat_utils.spec import paper
 from lat_utils.spec.paper import ATTACK_KINDS, TRAIN_PGD_ITERATE
 from lat_utils.study import checkpoints, crosscheck, evaluation, plan, training
-from lat_utils.study.checkpoints import fingerprint, load_trained
+from lat_utils.study.checkpoints import checkpoint_path, fingerprint, load_trained
 from lat_utils.study.optimizers import adam, learning_rate_at
 from lat_utils.study.plan import TrainConfig, study_models
 from lat_utils.study.training import eps_at, train_model, training_step
@@ -192,6 +193,20 @@ def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
     monkeypatch.setattr(evaluation, "natural_scores", no_more_work)
     again = evaluation.cross_evaluate("cifar10", "smoke", progress=False)
     pd.testing.assert_frame_equal(full, again)
+    # the cache is keyed by the checkpoint's content (its seal), not its file's time: a copied folder of runs
+    # (every file rewritten, as on another machine) reuses it ...
+    runs = evaluation.runs_dir("smoke")
+    shutil.copytree(runs, runs.with_name("copied"))
+    shutil.rmtree(runs)
+    runs.with_name("copied").rename(runs)
+    pd.testing.assert_frame_equal(full, evaluation.cross_evaluate("cifar10", "smoke", progress=False))
+    # ... and a checkpoint with other weights is evaluated again
+    retrained = plan.evaluated_models("cifar10", "smoke")[0]
+    state = load_sealed(checkpoint_path(retrained))
+    state["model"] = {name: weight + 1 for name, weight in state["model"].items()}
+    save_sealed(checkpoint_path(retrained), state)
+    with pytest.raises(AssertionError, match="a cached evaluation was recomputed"):
+        evaluation.evaluation_cache(retrained, progress=False)
 
 
 def test_an_interrupted_evaluation_resumes_and_ends_as_an_uninterrupted_one(run_folder, monkeypatch):

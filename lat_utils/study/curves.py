@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..config import get_profile
 from ..paths import runs_dir, tables_dir
+from ..sealed import seal_of
 from ..spec.paper import DATASETS
 from ..spec.settings import Profile
 from .checkpoints import load_milestone, milestone_path, milestone_steps
@@ -34,10 +35,9 @@ def curve_measure(profile: Profile) -> Profile:
 
 def milestone_cache(config: TrainConfig, step: int, *, progress: bool = False) -> dict:
     """The ``evaluation.evaluated_cells`` cache of ``config``'s weights after ``step`` training steps."""
-    path = milestone_path(config, step)
-    stamp = path.stat().st_mtime_ns if path.exists() else 0
     return evaluated_cells(config, curve_measure(config.settings), lambda: load_milestone(config, step),
-                           _curve_path(config, step), stamp, salt=f"@{step}", progress=progress)
+                           _curve_path(config, step), seal_of(milestone_path(config, step)), salt=f"@{step}",
+                           progress=progress)
 
 
 def evaluate_milestones(config: TrainConfig, *, progress: bool = True) -> pd.DataFrame:

@@ -35,7 +35,7 @@ from ..masks import epsilon_matrix
 from ..models import fast_layout
 from ..paths import runs_dir, tables_dir
 from ..progress import tqdm
-from ..sealed import DamagedFileError, load_sealed, save_sealed
+from ..sealed import DamagedFileError, load_sealed, save_sealed, seal_of
 from ..spec.paper import ATTACK_KINDS
 from ..spec.settings import Profile
 from .checkpoints import checkpoint_path, load_trained
@@ -122,17 +122,18 @@ def evaluate_model(config: TrainConfig, *, progress: bool = True) -> pd.DataFram
 
 
 def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[[], nn.Module], cache_path: Path,
-                    stamp: int, *, salt: str = "", progress: bool = True) -> dict:
+                    seal: str, *, salt: str = "", progress: bool = True) -> dict:
     """The cache of one model's evaluation on the first ``profile.n_test`` test images: natural inputs and
     every attack of its dataset under ``profile``'s localized AutoAttack, each cell computed only if missing.
 
     ``cache_path`` holds the cells (saved after each, so an interrupted evaluation resumes at the cell it
-    was in); they are reused only if made with the same settings and checkpoint ``stamp``. Each cell's
+    was in); they are reused only if made with the same settings from the weights sealed as ``seal``
+    (``sealed.seal_of`` the checkpoint). Each cell's
     random starts are seeded from the model, the cell and ``salt``. The model is loaded only if a cell is missing.
     """
     precision = resolve_precision(profile.attack_precision, device())
     images, labels, exact = first_test_images(config.dataset, profile.n_test, profile.image_cap)
-    cache = load_cell_cache(cache_path, {"settings": _settings(profile, precision, len(images)), "checkpoint": stamp})
+    cache = load_cell_cache(cache_path, {"settings": _settings(profile, precision, len(images)), "checkpoint": seal})
     cache.update(profile=profile, precision=precision, exact=exact)
     model = None
     attacks = ("natural", *ATTACK_KINDS[config.dataset])
@@ -155,7 +156,7 @@ def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[
 def evaluation_cache(config: TrainConfig, *, progress: bool) -> dict:
     """``evaluated_cells`` of the finished model of ``config`` with its profile's settings."""
     return evaluated_cells(config, config.settings, lambda: load_trained(config), cache_path(config),
-                           checkpoint_stamp(config), progress=progress)
+                           seal_of(checkpoint_path(config)), progress=progress)
 
 
 def table_of(config: TrainConfig, cache: dict) -> pd.DataFrame:
@@ -233,20 +234,13 @@ def pgd_overestimate(table: pd.DataFrame) -> pd.DataFrame:
 # --- the evaluation cache: one file per model, one entry per cell ---
 
 def _settings(profile: Profile, precision: str, n: int) -> dict:
-    """Everything a cached cell depends on besides the checkpoint."""
+    """Everything a cached cell depends on besides the checkpoint: the images, the eps, the attacks' budgets."""
     return {"n": n, "eps": profile.eps, "pgd_steps": profile.eval_pgd_steps, "pgd_step_size": profile.eval_step_size,
-            "apgd_steps": profile.apgd_steps, "apgd_targets": profile.apgd_targets,
-            "square_queries": profile.square_queries, "precision": precision, "ensemble": list(ATTACK_NAMES)}
+            **profile.autoattack.settings(), "precision": precision, "ensemble": list(ATTACK_NAMES)}
 
 
 def cache_path(config: TrainConfig) -> Path:
     return runs_dir(config.profile) / "eval" / f"{config.eval_key}.pt"
-
-
-def checkpoint_stamp(config: TrainConfig) -> int:
-    """Changes whenever the checkpoint is rewritten, so results of a retrained model are not reused."""
-    path = checkpoint_path(config)
-    return path.stat().st_mtime_ns if path.exists() else 0
 
 
 def _cell_seed(config: TrainConfig, attack: str) -> int:

@@ -35,6 +35,7 @@ from ..masks import epsilon_matrix
 from ..models import fast_layout
 from ..paths import runs_dir, tables_dir
 from ..progress import tqdm
+from ..sealed import seal_of
 from ..spec.budgets import SWEEP_STEPS_CPU, AutoAttackBudget, pgd_step
 from ..spec.paper import (
     PAPER_CIFAR10_KEPT,
@@ -44,8 +45,8 @@ from ..spec.paper import (
     readings,
 )
 from ..spec.recipes import PAPER_CNN
-from .checkpoints import load_trained
-from .evaluation import BATCH, checkpoint_stamp, first_test_images, load_cell_cache, natural_scores, save_cell_cache
+from .checkpoints import checkpoint_path, load_trained
+from .evaluation import BATCH, first_test_images, load_cell_cache, natural_scores, save_cell_cache
 from .plan import TrainConfig, network_part
 from .stats import wilson_interval
 
@@ -222,7 +223,8 @@ def _sweep_series(config: TrainConfig, settings: SweepSettings, attack: str, cen
     """The sweep rows of one series (``attack`` mask, ``center`` block) of the natural model ``config``, from its
     cache or computed; None (and why, printed) where the model is not trained."""
     dataset, profile_name = config.dataset, config.profile
-    if checkpoint_stamp(config) == 0:
+    seal = seal_of(checkpoint_path(config))
+    if not seal:
         print(f"eps sweep: no natural {dataset} model {config.name!r} in the {profile_name} profile; "
               f"{attack} mask, center {center} skipped")
         return None
@@ -230,7 +232,7 @@ def _sweep_series(config: TrainConfig, settings: SweepSettings, attack: str, cen
     path = runs_dir(profile_name) / "sweep" / f"{dataset}{network_part(config.network)}-{attack}-center{center}.pt"
     key = {"settings": {**_cache_settings(settings), "n": len(images), "dataset": dataset, "attack": attack,
                         "center": center, "square_queries": 0},
-           "checkpoint": checkpoint_stamp(config)}
+           "checkpoint": seal}
     cache = load_cell_cache(path, key)
     names = ["natural", *map(eps_name, settings.eps_values)]
     if not all(name in cache["cells"] for name in names):
