@@ -38,7 +38,7 @@ from ..progress import ENV as PROGRESS_ENV
 from ..progress import TEXT as PROGRESS_TEXT
 from ..report.portable import make_file_portable
 from ..spec.paper import DATASETS
-from ..study.plan import evaluated_models, explorer_name, group_name, study_models, together_groups
+from ..study.plan import explorer_name, group_name, shown_model, study_models, together_groups
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 
@@ -67,7 +67,7 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
                  for group in groups]
     imagenet = [Execution("01_imagenet_attack.ipynb", "01_imagenet_attack.ipynb", {"profile": profile})]
     only = {"profile": profile}
-    shown = next(c for c in evaluated_models(datasets[0], profile) if c.localization == "standard")  # the explorer's view
+    shown = shown_model(datasets[0], profile)   # the explorer's view
     explorer = {"profile": profile, "dataset": shown.dataset, "model": explorer_name(shown)}
     return [
         # the ImageNet attack needs no model of ours: it runs beside the training

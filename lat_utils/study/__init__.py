@@ -29,7 +29,7 @@ from .curves import evaluate_milestones, learning_curves, milestone_claims
 from .deviations import claims_by_configuration, configurations, robustness
 from .evaluation import cross_evaluate, evaluate_model, first_test_images, pgd_overestimate, test_set_accuracy
 from .optimizers import adam, optimizer_for
-from .plan import TrainConfig, evaluated_models, group_name, readings_of, study_models, together_groups
+from .plan import TrainConfig, evaluated_models, group_name, readings_of, shown_model, study_models, together_groups
 from .stats import bootstrap_mean_interval, combine_seeds, wilson_interval
 from .sweep import crossings_by_profile, eps_sweep, kept_crossings, reading_consistency, sweep_cells, sweep_settings
 from .training import TrainedModel, TrainingStep, train_model, train_together, trained_models, training_step
@@ -40,7 +40,7 @@ __all__ = [
     "bootstrap_mean_interval", "checkpoint_path", "claims_across_budgets", "claims_by_configuration", "claims_by_network",
     "claims_table",
     "collapsed_models", "configurations", "robustness",
-    "combine_seeds", "compared_with", "cross_evaluate", "crossings_by_profile", "eps_sweep", "evaluate_milestones", "evaluated_models", "evaluate_model",
+    "combine_seeds", "compared_with", "cross_evaluate", "crossings_by_profile", "eps_sweep", "evaluate_milestones", "evaluated_models", "evaluate_model", "shown_model",
     "group_name", "kept_crossings", "learning_curves", "load_trained", "milestone_claims", "paper_figure2",
     "pgd_overestimate", "reading_consistency", "readings_of", "study_models", "sweep_cells", "sweep_settings", "first_test_images", "test_set_accuracy", "third_party_check", "third_party_checks", "together_groups",
     "adam", "optimizer_for", "train_model", "train_together", "trained_models", "training_step", "TrainingStep", "trends", "verdict", "wilson_interval",

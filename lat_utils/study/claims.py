@@ -233,6 +233,11 @@ def claims_by_network(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.D
 def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImage, profile: Profile,
                network: str) -> dict:
     """The row of ``claim`` on the models of one dataset at one reading of the eps."""
+    missing = [m for m in claim.models if m not in set(table["model"])]
+    if missing:
+        return {"claim": claim.text, "reading": READING_LABELS[reading], "source": claim.source,
+                "paper (%)": claim.paper, "seeds": 0, "verdict": "not comparable",
+                "reason": f"the profile trains no {dataset_label(claim.dataset)} {' or '.join(missing)} model"}
     points, samples = results.estimate(claim.value, claim.metric, claim.models)
     ours, low, high = combine_seeds(points, samples, PERCENT_RANGE if claim.metric == "accuracy" else None)
     collapsed = sorted(collapsed_models(table) & set(claim.models))
@@ -257,6 +262,18 @@ def _covers(seeds: int) -> str:
     return "test images only (one seed)" if seeds == 1 else f"test images and {seeds} seeds"
 
 
+def _only_lat_verdict(beats: list[str], lat: list[str], clearly_loses: list[str], collapsed: set[str]) -> str:
+    """The verdict on "only the LAT models beat the natural model": refuted by any other model that beats it;
+    not comparable without a LAT model or with a collapsed one; supported where a LAT model beats it."""
+    if set(beats) - set(LAT_MODELS):
+        return "not supported"
+    if not lat or collapsed:
+        return "not comparable"
+    if beats:
+        return "supported"
+    return "not supported" if set(lat) <= set(clearly_loses) else "inconclusive"
+
+
 def _only_lat_beats_natural(dataset: str, reading: str, table: pd.DataFrame, results: PerImage) -> dict:
     """The claim "only the LAT models beat the natural model on all inputs" on one dataset at one reading of
     the eps: a model beats it where the interval of its loss difference lies above 0 in every column."""
@@ -278,16 +295,7 @@ def _only_lat_beats_natural(dataset: str, reading: str, table: pd.DataFrame, res
             clearly_loses.append(model)
     collapsed = collapsed_models(table)
     lat = [m for m in models if m in LAT_MODELS]
-    if set(beats) - set(LAT_MODELS):
-        label = "not supported"
-    elif collapsed:
-        label = "not comparable"
-    elif beats:
-        label = "supported"
-    elif set(lat) <= set(clearly_loses):
-        label = "not supported"
-    else:
-        label = "inconclusive"
+    label = _only_lat_verdict(beats, lat, clearly_loses, collapsed)
     seeds = len(results.seeds_of(("natural", *LAT_MODELS[:1])))
     found = f"{', '.join(beats) or 'none'} beat it" + (f" (collapsed: {', '.join(sorted(collapsed))})" if collapsed else "")
     lat_losing = [m for m in lat if m in clearly_loses]
@@ -312,6 +320,14 @@ def paper_figure2() -> pd.DataFrame:
     """The paper's MNIST Figure 2 grid, labelled like ``plots.grid(..., scale_natural=1000)``."""
     return pd.DataFrame.from_dict(PAPER_FIGURE2_MNIST, orient="index",
                                   columns=["natural (x1000)", "standard", "background"])
+
+
+def figure2_vs_paper(ours: pd.DataFrame) -> pd.DataFrame:
+    """Our MNIST loss grid (``plots.grid(..., scale_natural=1000)``) beside the paper's Figure 2, each cell "ours
+    (paper x)", for the models of the paper's figure that the profile trains."""
+    paper = paper_figure2()
+    paper = paper.loc[paper.index.intersection(ours.index)]
+    return ours.loc[paper.index, paper.columns].round(3).astype(str) + "  (paper " + paper.astype(str) + ")"
 
 
 def paper_curve_values(dataset: str) -> dict[tuple[str, str], float]:

@@ -18,7 +18,6 @@ import pandas as pd
 from ..config import get_profile
 from ..paths import runs_dir, tables_dir
 from ..sealed import seal_of
-from ..spec.paper import DATASETS
 from ..spec.settings import Profile
 from .checkpoints import load_milestone, milestone_path, milestone_steps
 from .claims import claims_table
@@ -64,7 +63,7 @@ def milestone_claims(profile_name: str) -> pd.DataFrame:
     frames = []
     for step in milestone_steps(profile):
         tables, per_image = {}, {}
-        for dataset in DATASETS:
+        for dataset in profile.datasets:
             tables[dataset], per_image[dataset] = tables_of(
                 {c: milestone_cache(c, step) for c in evaluated_models(dataset, profile_name)})
         frame = claims_table(tables, per_image, profile)   # the milestones are the paper CNN's models

@@ -156,6 +156,13 @@ def evaluated_models(dataset: str, profile_name: str) -> list[TrainConfig]:
     return [e for config in study_models(dataset, profile_name) for e in readings_of(config)]
 
 
+def shown_model(dataset: str, profile_name: str) -> TrainConfig:
+    """The model the notebooks show an attack on and the explorer opens with: the standard model where the profile
+    trains one, else its first (the paper-natural profile trains natural models only)."""
+    models = evaluated_models(dataset, profile_name)
+    return next((c for c in models if c.localization == "standard"), models[0])
+
+
 def readings_of(config: TrainConfig) -> list[TrainConfig]:
     """The configs under which the weights of ``config`` are evaluated: a natural CIFAR-10 model at every
     reading of its profile, any other model at its own."""
