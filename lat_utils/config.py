@@ -138,6 +138,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
                datasets=("mnist",), imagenet=False, imagenet_extra=0, imagenet_eps_sweep=()),
         change("as the long profile evaluates: 1,000 test images, learning curves on 500 with PGD-20 alone",
                n_test=1000, curve_n=500, **evaluation_pgd(20)),
+        change("two seeds, trained side by side: a third does not fit two thirds of 150 minutes on a 2-core CPU "
+               "(docs/running.md)", seeds=(0, 1)),
         CPU_AUTOATTACK,
         change("the torchattacks cross-check on a few images", third_party_n=100),
     ),

@@ -2,6 +2,7 @@
 follows the documented rule of its kind of claim (docs/method.md, "Verdict rules")."""
 
 import json
+import math
 import re
 
 import numpy as np
@@ -13,24 +14,36 @@ from lat_utils.paths import PROJECT_ROOT
 from lat_utils.spec.paper import READING_LABELS
 from lat_utils.spec.settings import DRY_RUN_SUFFIX
 from lat_utils.study import claims, verdicts
+from lat_utils.study import verdicts as verdicts_module
 from lat_utils.study.budgets import MILESTONE_MEASURE
 
 COMMITTED = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "reports").glob("*/tables/claims.csv")
                    if p.parent.parent.name in ("quick", "long", "airbench", "paper"))
-KIND = {claim.text: claim.kind for claim in claims.CLAIMS}
-def documented_verdict(kind: str, paper: float, low: float, high: float, trains_as_paper: bool) -> str:
+CLAIM = {claim.text: claim for claim in claims.CLAIMS}
+def documented_verdict(claim, low: float, high: float, trains_as_paper: bool) -> str:
     """docs/method.md's rule of each kind of claim, written out from the text (not from the code)."""
-    if kind in ("absolute", "value") and not trains_as_paper:
-        return "not comparable"
+    kind, paper = claim.kind, claim.paper
     if kind in ("absolute", "value"):
-        return "supported" if low <= paper <= high else "not supported"
+        margin = 5.0 if kind == "value" else 1.0
+        if not trains_as_paper:
+            return "not comparable"
+        if paper - margin <= low and high <= paper + margin:
+            return "supported"
+        return "not supported" if high < paper - margin or low > paper + margin else "inconclusive"
     if low <= 0 <= high:
         return "inconclusive"
     if (low > 0) != (paper > 0):
         return "not supported"
-    if kind == "at_least":
-        return "supported" if low >= paper else "direction only" if high < paper else "inconclusive"
-    return "supported" if low <= paper <= high else "direction only"
+    ratio = -1 if "less" in claim.text else 1     # "x% less": a loss ratio 1 - x/100; "x% more": 1 + x/100
+
+    def share(value):
+        return ratio * math.log(1 + ratio * min(value, 100 - 1e-10) / 100) / (ratio * math.log(1 + ratio * paper / 100))
+    s_low, s_high = share(low), share(high)
+    if s_low >= 0.75 and (s_high <= 1.25 or kind == "at_least"):
+        return "supported"
+    if s_high < 0.75 or s_low > 1.25:
+        return "direction only"
+    return "inconclusive"
 
 
 def test_the_committed_reports_have_claims_tables():
@@ -45,17 +58,42 @@ def test_every_committed_verdict_follows_the_documented_rule(profile):
     for row in table.to_dict("records"):
         # a network is trained by its own recipe (older tables have no network column: the paper's CNN)
         as_paper = verdicts.trains_as_paper(get_profile(profile).with_network(row.get("network", "paper_cnn")))
-        if row["claim"] not in KIND:  # the combined claims: their rule needs every model's intervals (tested in test_claims)
+        if row["claim"] not in CLAIM:  # the combined claims: their rule needs every model's intervals (tested in test_claims)
             continue
         if str(row["reason"]).startswith("rests on collapsed") or str(row["reason"]).endswith("was not run"):
             assert row["verdict"] == "not comparable", row["claim"]
             continue
-        paper, low, high = row["paper (%)"], row["low (%)"], row["high (%)"]
-        expected = documented_verdict(KIND[row["claim"]], paper, low, high, as_paper)
+        expected = documented_verdict(CLAIM[row["claim"]], row["low (%)"], row["high (%)"], as_paper)
         assert row["verdict"] == expected, (f"{profile}: {row['claim']} ({row['reading']}): {row['verdict']}, "
                                             f"the rule says {expected}")
         checked += 1
     assert checked >= (10 if "mnist" in get_profile(profile).datasets else 6)   # a CIFAR-10-only profile: its 6
+
+
+CLAIMS_TABLES = sorted((PROJECT_ROOT / "reports").glob("*/tables/claims*.csv"))
+
+
+@pytest.mark.parametrize("path", CLAIMS_TABLES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_every_committed_interval_lies_in_its_range_and_every_supported_on_an_informative_one(path):
+    """No interval of any committed claims table leaves its statistic's range (a loss reduction at most 100%, an
+    increase at least -100%, an accuracy or a share of one in [0, 100]); every *supported* relative claim has its
+    whole share interval at or inside the equivalence margin (at most 0.5 wide where the claim is two-sided), every
+    *supported* absolute one its whole interval within its margin of the paper's."""
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if "low (%)" not in table:
+        return   # claims_trends, claims_robustness: verdicts only
+    rows = table[table["claim"].isin(CLAIM) & table["low (%)"].notna()]
+    assert len(rows) or path.name != "claims.csv"
+    for row in rows.to_dict("records"):
+        claim = CLAIM[row["claim"]]
+        assert claim.scale.low <= row["low (%)"] <= row["ours (%)"] <= row["high (%)"] <= claim.scale.high, row
+        if row["verdict"] != "supported":
+            continue
+        if claim.relative:
+            assert row["share low"] >= 1 - verdicts.EQUIVALENCE_MARGIN, row
+            assert claim.kind == "at_least" or row["share high"] - row["share low"] <= 2 * verdicts.EQUIVALENCE_MARGIN, row
+        else:
+            assert abs(row["low (%)"] - claim.paper) <= claim.margin and abs(row["high (%)"] - claim.paper) <= claim.margin
 
 
 def test_the_documented_rule_is_the_codes_on_every_kind():
@@ -66,7 +104,7 @@ def test_the_documented_rule_is_the_codes_on_every_kind():
             for profile in (quick, paper_profile):
                 ours = (low + high) / 2
                 code, _ = verdicts.verdict(claim, low, high, ours, profile)
-                expected = documented_verdict(claim.kind, claim.paper, low, high, verdicts.trains_as_paper(profile))
+                expected = documented_verdict(claim, low, high, verdicts.trains_as_paper(profile))
                 assert code == expected, (claim.text, low, high, profile.name)
     assert np.isfinite([c.paper for c in claims.CLAIMS]).all()
 
@@ -398,12 +436,12 @@ def test_every_verdict_of_the_deviations_study_follows_the_documented_rule():
     table = _table("deviations", "claims_by_configuration.csv")
     checked = 0
     for row in table.to_dict("records"):
-        if row["claim"] not in KIND:
+        if row["claim"] not in CLAIM:
             continue
         if str(row["reason"]).startswith("rests on collapsed"):
             assert row["verdict"] == "not comparable", row["claim"]
             continue
-        expected = documented_verdict(KIND[row["claim"]], row["paper (%)"], row["low (%)"], row["high (%)"], False)
+        expected = documented_verdict(CLAIM[row["claim"]], row["low (%)"], row["high (%)"], False)
         assert row["verdict"] == expected, (row["configuration"], row["claim"], row["verdict"], expected)
         checked += 1
     assert checked >= 30
@@ -540,7 +578,7 @@ def results_quotes_of_the_airbench_run() -> list[str]:
         _kept(facts["readings"].loc[("background", 6, 8.0)]),
         _interval(claims_of_run.loc["CIFAR-10 background model: 1.63% less natural loss than the natural model"]),
         _interval(claims_of_run.loc["CIFAR-10 standard model: 88.9% more natural loss than the natural model"]),
-        ", ".join(f"{verdicts[v]} *{v}*" for v in ("direction only", "not supported", "not comparable")),
+        ", ".join(f"{verdicts[v]} *{v}*" for v in verdicts_module.VERDICTS if v in verdicts),
         f"{facts['seconds']:,.0f} s",
         f"{timings['02_train_cifar10-airbench-natural-seed0.ipynb']:,.0f} s",
         f"{timings['02_train_cifar10-airbench-standard-per_step-eps_raw-seed0.ipynb']:,.0f} s",
@@ -564,3 +602,19 @@ def test_the_results_page_says_what_the_airbench_tables_say():
     results = _flat((PROJECT_ROOT / "docs" / "results.md").read_text())
     missing = [quote for quote in results_quotes_of_the_airbench_run() if _flat(quote) not in results]
     assert not missing, f"docs/results.md does not say what the committed airbench tables say: {missing}"
+
+
+@pytest.mark.parametrize("profile", ["quick", "long", "deviations", "airbench"])
+def test_the_committed_claims_are_what_the_rules_make_of_the_committed_per_image_tables(profile, tmp_path, monkeypatch):
+    """``python -m lat_utils.report.rejudge`` on a copy of a committed report writes its committed claims tables
+    again, equal to the last digit: they are the current rules' verdicts on its committed per-image results."""
+    import shutil
+
+    from lat_utils.report import rejudge
+
+    shutil.copytree(PROJECT_ROOT / "reports" / profile / "tables", tmp_path / "reports" / profile / "tables")
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
+    for name in rejudge.rejudge(profile):
+        again = pd.read_csv(tmp_path / "reports" / profile / "tables" / name, keep_default_na=False)
+        committed = pd.read_csv(PROJECT_ROOT / "reports" / profile / "tables" / name, keep_default_na=False)
+        pd.testing.assert_frame_equal(again, committed, obj=f"{profile}/{name}")

@@ -92,7 +92,8 @@ def _claims_file(folder, values, verdicts, steps=None, network="paper_cnn"):
     rows = pd.DataFrame({"claim": ["a", "b", "c"], "reading": "", "source": "full paper",
                          "paper (%)": [10.0, 10.0, np.nan],
                          "ours (%)": values, "low (%)": np.array(values) - 1, "high (%)": np.array(values) + 1,
-                         "seeds": 1, "interval covers": "", "verdict": verdicts, "reason": ""})
+                         "share of paper": np.array(values) / 10, "share low": (np.array(values) - 1) / 10,
+                         "share high": (np.array(values) + 1) / 10, "seeds": 1, "interval covers": "", "verdict": verdicts, "reason": ""})
     rows.insert(0, "network", network)
     if steps is None:
         rows.to_csv(folder / "claims.csv", index=False)

@@ -20,7 +20,7 @@ from ..paths import tables_dir
 from ..spec.paper import READING_LABELS
 
 BUDGET_COLUMNS = ["claim", "network", "reading", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
-                  "verdict"]
+                  "share of paper", "share low", "share high", "verdict"]
 TREND_COLUMNS = ["claim", "network", "reading", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why",
                  "last milestones", "move"]
 MILESTONE_MEASURE = "PGD-"   # how the milestone rows' measure begins (the end rows use the localized AutoAttack)

@@ -1,17 +1,23 @@
-"""A claim of the paper, and the rules that give it a verdict from our interval.
+"""A claim of the paper, and the rules that give it a verdict from our interval (docs/method.md, "Verdicts").
+
+Every interval lies inside its statistic's range (``stats.Scale``). A relative claim ("x% less loss") is read on
+the log of the loss ratio it stands for (``Scale.effect``): its **share of the paper's effect** is ours / the
+paper's on that scale (1: the paper's effect, 0: none; 98.4% less loss is 0.90 of the paper's 99%, 1.3% is 0.004
+of its 95.7%), shown beside every verdict with its interval.
 
 Verdicts (``verdict``):
-- *not comparable*: the claim rests on a collapsed model (one class for most inputs), or is an
-  absolute number or a share of a natural model's accuracy and the profile does not train with the
-  paper's steps, batch and optimizer (``trains_as_paper``); where it does, such a number is *supported*
-  when the paper's lies inside our interval, *not supported* otherwise;
-- *inconclusive*: the interval contains the claim's boundary (0 for its direction; the paper's number
-  for an "at least" claim once the direction is clear);
-- *not supported*: the interval lies entirely on the other side of the boundary;
-- *direction only*: the direction holds, but the paper's magnitude lies outside the interval (the
-  reason says by what factor ours differs);
-- *supported*: the direction holds and the paper's magnitude lies inside the interval (for an
-  "at least" claim: the whole interval is at or above the paper's number).
+- *not comparable*: the claim rests on a collapsed model (one class for most inputs) or on a model the profile
+  does not train, or is an absolute number or a share of a natural model's accuracy and the profile does not
+  train with the paper's steps, batch and optimizer (``trains_as_paper``);
+- *supported*, only on an informative interval: for a relative claim, the direction resolved and the whole
+  share interval inside the equivalence margin [1 - ``EQUIVALENCE_MARGIN``, 1 + ``EQUIVALENCE_MARGIN``] (for an
+  "at least" claim, at or past its lower edge: going further in the claim's direction is within the claim);
+  for an absolute number, the whole interval within ``Claim.margin`` points of the paper's;
+- *direction only*: the direction holds, and the whole share interval lies below the margin (or above it);
+- *inconclusive*: the interval contains 0 (the direction is not resolved), or reaches both inside and outside
+  the margin (too wide to say whether the magnitude is the paper's);
+- *not supported*: the interval lies entirely on the other side of 0, or (an absolute number) entirely
+  outside the margin.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ import numpy as np
 
 from ..spec.paper import BATCH_SIZE, LEARNING_RATE, TRAIN_STEPS
 from ..spec.settings import OPTIMIZER_LABELS, Profile
+from .stats import PERCENT, Scale
+
+EQUIVALENCE_MARGIN = 0.25   # a relative effect is the paper's if its share of the paper's lies in [0.75, 1.25]
+ABSOLUTE_MARGIN = 1.0      # points: an accuracy is the paper's if our whole interval lies within 1 point of it
 
 VERDICTS = ("supported", "direction only", "inconclusive", "not supported", "not comparable")
 
@@ -41,6 +51,20 @@ class Claim:
     value: Callable[[Cell], np.ndarray]
     models: tuple[str, ...]      # the models the claim rests on
     metric: str = "loss"
+    scale: Scale = PERCENT       # where the value lies (stats.LESS, MORE or PERCENT) and how seeds combine
+    margin: float = ABSOLUTE_MARGIN   # an absolute claim's equivalence margin, in points
+
+    @property
+    def relative(self) -> bool:
+        """Is the claim a change relative to another model (judged by its share of the paper's effect)?"""
+        return self.kind in ("at_least", "direction")
+
+    def share(self, *values: float) -> tuple[float, ...]:
+        """Each of ``values`` as a share of the paper's effect (``Scale.effect``); NaN for an absolute claim."""
+        if not self.relative:
+            return tuple(float("nan") for _ in values)
+        paper = float(self.scale.effect(self.paper))
+        return tuple(float(self.scale.effect(v)) / paper for v in values)
 
 
 def trains_as_paper(profile: Profile) -> bool:
@@ -53,13 +77,22 @@ def trains_as_paper(profile: Profile) -> bool:
 
 def verdict(claim: Claim, low: float, high: float, ours: float, profile: Profile) -> tuple[str, str]:
     """The verdict of a claim from our interval [low, high] (see the module's docstring) and why."""
-    if claim.kind in ("absolute", "value"):
+    if not claim.relative:
         if not trains_as_paper(profile):
             return "not comparable", _not_trained_as_paper(claim, profile)
-        if low <= claim.paper <= high:
-            return "supported", f"the paper's {claim.paper:.3g}% lies inside our interval"
-        return "not supported", f"the paper's {claim.paper:.3g}% lies outside our interval: ours is {ours:.3g}%"
+        return _absolute_verdict(claim, low, high, ours)
     return _relative_verdict(claim, low, high, ours)
+
+
+def _absolute_verdict(claim: Claim, low: float, high: float, ours: float) -> tuple[str, str]:
+    """An absolute number: equal to the paper's within ``claim.margin`` points, or not."""
+    paper, margin = claim.paper, claim.margin
+    if paper - margin <= low and high <= paper + margin:
+        return "supported", f"our whole interval lies within {margin:g} points of the paper's {paper:.3g}%"
+    if high < paper - margin or low > paper + margin:
+        return "not supported", f"our whole interval lies more than {margin:g} points from the paper's {paper:.3g}%: ours is {ours:.3g}%"
+    return "inconclusive", (f"our interval reaches both within and beyond {margin:g} points of the paper's {paper:.3g}%: "
+                            "too wide to say")
 
 
 def _not_trained_as_paper(claim: Claim, profile: Profile) -> str:
@@ -75,19 +108,20 @@ def _not_trained_as_paper(claim: Claim, profile: Profile) -> str:
 
 
 def _relative_verdict(claim: Claim, low: float, high: float, ours: float) -> tuple[str, str]:
-    """A relative difference ("x% less loss"), or "at least x%": its direction first, then its magnitude."""
-    paper = claim.paper
+    """A relative difference ("x% less loss"), or "at least x%": its direction first, then its share of the
+    paper's effect against the equivalence margin."""
     if low <= 0 <= high:
         return "inconclusive", "our interval contains 0: the direction is not resolved"
-    if np.sign(low) != np.sign(paper):
+    if np.sign(low) != np.sign(claim.paper):
         return "not supported", "our interval lies entirely on the other side of 0"
-    factor = f"ours is {ours / paper:.2g}x the paper's {paper:g}%"
-    if claim.kind == "at_least":
-        if low >= paper:
-            return "supported", f"our whole interval is at or above the paper's {paper:g}%"
-        if high < paper:
-            return "direction only", f"same direction, below 'at least {paper:g}%': {factor}"
-        return "inconclusive", f"our interval contains the paper's {paper:g}%, the boundary of 'at least'"
-    if low <= paper <= high:
-        return "supported", f"same direction, and the paper's {paper:g}% lies inside our interval"
-    return "direction only", f"same direction, magnitude outside our interval: {factor}"
+    share, share_low, share_high = claim.share(ours, low, high)
+    bottom, top = 1 - EQUIVALENCE_MARGIN, 1 + EQUIVALENCE_MARGIN
+    found = f"{share:.2g} [{share_low:.2g}, {share_high:.2g}] of the paper's effect ({claim.paper:g}%)"
+    if share_low >= bottom and (share_high <= top or claim.kind == "at_least"):
+        where = "at or past" if claim.kind == "at_least" and share_high > top else "within"
+        return "supported", f"same direction, {found}: {where} the margin [{bottom:g}, {top:g}]"
+    if share_high < bottom or share_low > top:
+        side = "below" if share_high < bottom else "above"
+        return "direction only", f"same direction, {found}: {side} the margin [{bottom:g}, {top:g}]"
+    return "inconclusive", (f"same direction, {found}: the interval reaches both inside and outside the margin "
+                            f"[{bottom:g}, {top:g}], too wide to judge the magnitude")
