@@ -234,3 +234,33 @@ def test_the_cifar10_claims_are_judged_once_per_network():
     assert "SGD with Nesterov momentum" in accuracy.loc["airbench", "reason"]
     assert "two-convolution" in accuracy.loc["paper_cnn", "reason"]
     assert "two-convolution" not in accuracy.loc["airbench", "reason"]
+
+
+def test_the_ratio_claims_are_judged_against_another_profiles_natural_model(run_folder):
+    """A natural model trained longer has more adversarial loss: judged against it, 'at least 99% less adversarial
+    loss' moves toward the paper; the rows say which natural model each is judged against, and a natural model
+    attacked with another budget, or on fewer images, is refused."""
+    from lat_utils.paths import tables_dir
+    from lat_utils.study.synthesis import claims_against_natural, with_natural_of
+
+    short = {"natural": {"natural": 0.04, "standard": 5.0, "background": 4.0, "exact": 3.0, "broad": 3.5},
+             "standard": 0.05, "background": 0.05, "exact": 0.05, "broad": 0.05}
+    long = {**short, "natural": {"natural": 0.03, "standard": 60.0, "background": 50.0, "exact": 40.0, "broad": 45.0}}
+    for profile, losses, n in (("quick", short, 200), ("paper-natural", long, 1000)):
+        table, per_image = synthetic_results("mnist", losses, seeds=(0, 1), n=n, noise=0.1)
+        table.assign(pgd_steps=20, apgd_steps=50, apgd_targets=3, square_queries=300).to_csv(
+            tables_dir(profile) / "eval_mnist.csv", index=False)
+        per_image.to_csv(tables_dir(profile) / "per_image_mnist.csv.gz", index=False)
+    judged = claims_against_natural("quick", "paper-natural")
+    claim = "MNIST standard model: at least 99% less adversarial loss than the natural model"
+    rows = judged[judged["claim"] == claim].set_index("natural model")
+    assert list(rows.index) == ["quick's own (500 steps)", "paper-natural's (100,000 steps, Adam 0.0001 constant)"]
+    assert rows["ours (%)"].iloc[0] < 99.0 < 99.8 < rows["ours (%)"].iloc[1]
+    assert rows["share of paper"].iloc[1] > rows["share of paper"].iloc[0]
+    assert not judged["claim"].str.contains("accuracy").any()   # the absolute claims are the natural profile's own
+    table = pd.read_csv(tables_dir("quick") / "eval_mnist.csv")
+    images = pd.read_csv(tables_dir("quick") / "per_image_mnist.csv.gz")
+    with pytest.raises(ValueError, match="budgets differ"):
+        with_natural_of(table, images, table.assign(pgd_steps=100), images)
+    with pytest.raises(ValueError, match="evaluated on 100 test images, not 200"):
+        with_natural_of(table, images, table.assign(n=100), images)
