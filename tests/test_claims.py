@@ -12,6 +12,9 @@ from lat_utils.study.verdicts import VERDICTS, Claim, trains_as_paper, verdict
 
 from .helpers import claims_of, synthetic_results
 
+MNIST_LOSSES = {"natural": {"natural": 0.04, "standard": 5.0, "background": 4.0, "exact": 3.0, "broad": 3.5},
+                "standard": 0.01, "background": 0.02, "exact": 0.02, "broad": 0.02}
+
 
 def test_relative_claims_follow_the_papers_definition():
     # natural 1.0 everywhere; standard 0.005 on attacks but 3 natural; LAT models 0.001 on attacks, 0.9 natural
@@ -71,9 +74,28 @@ def test_claims_on_collapsed_models_are_not_comparable():
     claims = claims_of({"cifar10": synthetic_results("cifar10", losses, collapsed=("standard",))})
     standard = claims[claims.index.str.startswith("CIFAR-10 standard")]
     assert (standard.verdict == "not comparable").all()
-    assert standard.reason.str.contains("collapsed CIFAR-10 models .*: standard").all()
+    assert standard.reason.str.contains("every seed of standard collapsed").all()
     background = claims.loc["CIFAR-10 background model: 1.63% less natural loss than the natural model"]
     assert background.verdict != "not comparable"
+
+
+def test_a_claim_is_judged_on_the_seeds_that_learned_with_the_count_beside_it():
+    """One of three seeds of the standard model collapsed (one class for most inputs), and a background model of one
+    seed has a third of the natural model's accuracy: each is left out of its claims, which are judged on the other
+    seeds and say how many were left out."""
+    from lat_utils.study.collapse import collapsed_seeds
+
+    table, per_image = synthetic_results("mnist", MNIST_LOSSES, seeds=(0, 1, 2), n=300, noise=0.05)
+    table.loc[(table["model"] == "standard") & (table["seed"] == 1), "collapsed"] = True
+    weak = (table["model"] == "background") & (table["seed"] == 2) & (table["attack"] == "natural")
+    table.loc[weak, "accuracy"] = 0.27    # the natural model's: 0.9
+    assert collapsed_seeds(table) == {("standard", 1, "stated"), ("background", 2, "stated")}
+    claims = claims_table({"mnist": table}, {"mnist": per_image}, get_profile("quick")).set_index("claim")
+    standard = claims.loc["MNIST standard model: at least 99% less adversarial loss than the natural model"]
+    assert standard.seeds == 2 and "1 of 3 seeds of the standard model collapsed (left out)" in standard.reason
+    assert standard.verdict != "not comparable"
+    background = claims.loc["MNIST background model: 4.35% less natural loss than the natural model"]
+    assert background.seeds == 2 and "1 of 3 seeds of the background model collapsed" in background.reason
 
 
 @pytest.mark.parametrize("kind, low, high, expected", [

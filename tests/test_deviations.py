@@ -235,3 +235,25 @@ def test_the_profiles_own_models_are_found_in_a_table_read_back_from_csv(tmp_pat
         assert set(configuration_table(read, chosen[configuration])["model"]) == set(MODEL_KINDS["mnist"])
     claims = claims_table({"mnist": read}, {"mnist": per_image}, get_profile("deviations"))
     assert (claims.loc[claims["claim"].str.contains("MNIST"), "seeds"] > 0).all()
+
+
+def test_a_claim_is_judged_under_a_configuration_only_on_models_trained_under_it():
+    """The paper's learning rate would change every model's training but retrains only the central ones: a claim on
+    the broad model is not judged under it (mixed configurations), and robustness leaves it out; a claim on the
+    natural and standard models under Madry et al.'s attack is judged (a natural model trains without an attack)."""
+    table, per_image = synthetic_results("mnist", MNIST_LOSSES, seeds=(0, 1), n=300, noise=0.05)
+    for variant in VARIANTS:
+        for model in VARIANTS[variant].localizations:
+            table, per_image = with_variant_models(table, per_image, model, variant, 1.0)
+    table, per_image = with_variant_models(table, per_image, "background", "", 1.0, projection="final")
+    by_configuration = claims_by_configuration({"mnist": table}, {"mnist": per_image}, get_profile("deviations"))
+    verdicts = by_configuration.set_index(["configuration", "claim"])
+    broad = "MNIST broad model: at least 65.3% less adversarial loss than the standard model (all 4 attacks)"
+    for configuration in ("paper_lr", "no_warmup", "madry_attack", FINAL_PROJECTION):
+        assert verdicts.loc[(configuration, broad), "verdict"] == "not comparable"
+        assert verdicts.loc[(configuration, broad), "reason"].startswith("mixed configurations")
+    standard = "MNIST standard model: at least 99% less adversarial loss than the natural model"
+    assert not verdicts.loc[("madry_attack", standard), "reason"].startswith("mixed")
+    assert not verdicts.loc[(FINAL_PROJECTION, standard), "reason"].startswith("mixed")
+    line = robustness(by_configuration).set_index("claim").loc[broad, "robust or depends"]
+    assert line.startswith("robust to our cuts (not judged under final_projection, madry_attack, no_warmup, paper_lr")

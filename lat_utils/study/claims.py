@@ -28,6 +28,7 @@ from ..spec.paper import (
 )
 from ..spec.recipes import PAPER_CNN
 from ..spec.settings import Profile
+from .collapse import collapsed_seeds, without_collapsed
 from .plan import model_name
 from .stats import DIFFERENCE, LESS, MORE, bootstrap_indices, combine_seeds, wilson_with_seeds
 from .verdicts import Cell, Claim, verdict
@@ -167,8 +168,8 @@ class PerImage:
 
 
 def collapsed_models(table: pd.DataFrame) -> set[str]:
-    """Models that predict one class for most inputs in any seed."""
-    return set(table.loc[table["collapsed"].astype(bool), "model"].unique())
+    """Models that collapsed in some seed (``collapse.collapsed_seeds``)."""
+    return {model for model, _, _ in collapsed_seeds(table)}
 
 
 def readings_in(table: pd.DataFrame) -> list[str]:
@@ -189,10 +190,10 @@ def claims_table(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.DataFr
     ``deviations.claims_by_configuration``. ``network``: the network the tables' models are (their training
     judged by ``profile.with_network(network)``)."""
     profile = profile.with_network(network)
-    tables = {d: _own_models(t) for d, t in tables.items()}
-    per_image = {d: _own_models(t) for d, t in per_image.items()}
+    learned = {d: without_collapsed(_own_models(tables[d]), _own_models(per_image[d])) for d in tables}
     rows = []
-    units = {(d, r): (_at_reading(tables[d], r), PerImage(_at_reading(per_image[d], r)))
+    units = {(d, r): (_at_reading(learned[d][0], r), PerImage(_at_reading(learned[d][1], r)),
+                      {m: c for (m, reading), c in learned[d][2].items() if reading == r})
              for d in tables for r in readings_in(tables[d])}
     for claim in CLAIMS:
         readings = [r for d, r in units if d == claim.dataset]
@@ -242,26 +243,27 @@ def claims_by_network(tables: dict[str, pd.DataFrame], per_image: dict[str, pd.D
     return pd.concat(frames, ignore_index=True)
 
 
-def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImage, profile: Profile,
-               network: str) -> dict:
-    """The row of ``claim`` on the models of one dataset at one reading of the eps."""
+def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImage, collapsed: dict,
+               profile: Profile, network: str) -> dict:
+    """The row of ``claim`` on the models of one dataset at one reading of the eps, judged on the seeds of its models
+    that learned (``collapse``); ``collapsed``: per model, the seeds left out and how many it had."""
+    left_out = "; ".join(f"{left} of {of} seeds of the {model} model collapsed (left out)"
+                         for model, (left, of) in collapsed.items() if model in claim.models)
     missing = [m for m in claim.models if m not in set(table["model"])]
-    if missing:
+    if missing or not results.seeds_of(claim.models):
+        reason = (f"every seed of {', '.join(m for m in claim.models if m in collapsed)} collapsed ({left_out})"
+                  if not missing or set(missing) <= set(collapsed) else
+                  f"the profile trains no {dataset_label(claim.dataset)} {' or '.join(missing)} model")
         return {"claim": claim.text, "reading": READING_LABELS[reading], "source": claim.source,
-                "paper (%)": claim.paper, "seeds": 0, "verdict": "not comparable",
-                "reason": f"the profile trains no {dataset_label(claim.dataset)} {' or '.join(missing)} model"}
+                "paper (%)": claim.paper, "seeds": 0, "verdict": "not comparable", "reason": reason}
     points, samples = results.estimate(claim.value, claim.metric, claim.models)
     if claim.kind == "absolute" and claim.metric == "accuracy":   # a proportion of the test images: Wilson
         ours, low, high = wilson_with_seeds(points, results.n)
     else:
         ours, low, high = combine_seeds(points, samples, claim.scale)
-    collapsed = sorted(collapsed_models(table) & set(claim.models))
-    if collapsed:
-        label, reason = "not comparable", (
-            f"rests on collapsed {dataset_label(claim.dataset)} models (one class for >90% of inputs): "
-            f"{', '.join(collapsed)}; their loss is about ln(10) = 2.30 on every input")
-    else:
-        label, reason = verdict(claim, low, high, ours, profile)
+    label, reason = verdict(claim, low, high, ours, profile)
+    if left_out:
+        reason += f"; {left_out}"
     if claim.dataset == "cifar10" and claim.kind == "absolute" and claim.metric == "accuracy":
         reason += "; 95.17% is the natural accuracy of a wide ResNet (Madry et al. report 95.2% for theirs)"
         if network == PAPER_CNN:
@@ -278,21 +280,23 @@ def _covers(seeds: int) -> str:
     return "test images only (one seed)" if seeds == 1 else f"test images and {seeds} seeds"
 
 
-def _only_lat_verdict(beats: list[str], lat: list[str], clearly_loses: list[str], collapsed: set[str]) -> str:
+def _only_lat_verdict(beats: list[str], lat: list[str], clearly_loses: list[str]) -> str:
     """The verdict on "only the LAT models beat the natural model": refuted by any other model that beats it;
-    not comparable without a LAT model or with a collapsed one; supported where a LAT model beats it."""
+    not comparable without a LAT model; supported where a LAT model beats it."""
     if set(beats) - set(LAT_MODELS):
         return "not supported"
-    if not lat or collapsed:
+    if not lat:
         return "not comparable"
     if beats:
         return "supported"
     return "not supported" if set(lat) <= set(clearly_loses) else "inconclusive"
 
 
-def _only_lat_beats_natural(dataset: str, reading: str, table: pd.DataFrame, results: PerImage) -> dict:
+def _only_lat_beats_natural(dataset: str, reading: str, table: pd.DataFrame, results: PerImage,
+                            collapsed: dict) -> dict:
     """The claim "only the LAT models beat the natural model on all inputs" on one dataset at one reading of
-    the eps: a model beats it where the interval of its loss difference lies above 0 in every column."""
+    the eps, on the seeds that learned: a model beats it where the interval of its loss difference lies above 0 in
+    every column."""
     models = [m for m in table["model"].unique() if m != "natural"]
     attacks = list(table["attack"].unique())
     beats, clearly_loses = [], []
@@ -309,11 +313,11 @@ def _only_lat_beats_natural(dataset: str, reading: str, table: pd.DataFrame, res
             beats.append(model)
         if min(highs) < 0:
             clearly_loses.append(model)
-    collapsed = collapsed_models(table)
     lat = [m for m in models if m in LAT_MODELS]
-    label = _only_lat_verdict(beats, lat, clearly_loses, collapsed)
+    label = _only_lat_verdict(beats, lat, clearly_loses)
     seeds = len(results.seeds_of(("natural", *LAT_MODELS[:1])))
-    found = f"{', '.join(beats) or 'none'} beat it" + (f" (collapsed: {', '.join(sorted(collapsed))})" if collapsed else "")
+    found = f"{', '.join(beats) or 'none'} beat it" + "".join(
+        f"; {left} of {of} seeds of the {model} model collapsed (left out)" for model, (left, of) in collapsed.items())
     lat_losing = [m for m in lat if m in clearly_loses]
     found += f"; LAT models with a higher loss in some column: {', '.join(lat_losing) or 'none'}"
     return {"claim": f"{dataset_label(dataset)}: only the LAT models beat the natural model on all inputs "

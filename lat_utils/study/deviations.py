@@ -7,9 +7,12 @@ trains the background model with both projections, Algorithm 1 read literally is
 
 A configuration is the base grid of models with some of them replaced: ``configuration_table`` puts the
 models it retrains in the place of the base's, under the base's names, so that ``claims.claims_table``
-judges every claim on it exactly as on the base. ``claims_by_configuration`` stacks those tables, and
-``robustness`` says per claim whether its verdict is *robust to our cuts* (the same in every configuration)
-or *depends on* the configurations that change it.
+judges every claim on it exactly as on the base. A claim is judged under a configuration only on models trained
+under it: one that rests on a model the change would change but does not retrain (the exact and broad models
+under the paper's learning rate, for instance) is *not comparable: mixed configurations*. The collapsed seeds of
+each configuration's models are left out and counted (``collapse``). ``claims_by_configuration`` stacks those
+tables, and ``robustness`` says per claim whether its verdict is *robust to our cuts* (the same in every
+configuration in which it is judged) or *depends on* the configurations that change it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..spec.paper import MODEL_KINDS
 from ..spec.settings import VARIANTS, Profile
 from .checkpoints import checkpoint_path, load_checkpoint
 from .claims import CLAIMS, claims_table, without_variant
@@ -25,6 +29,10 @@ from .plan import TrainConfig, study_models
 
 BASE = "base"
 FINAL_PROJECTION = "final_projection"
+ATTACK_SETTINGS = {"eps_warmup_fraction", "train_pgd_steps", "train_step_size"}   # read by an adversarial training only
+ADVERSARIAL = tuple(m for m in MODEL_KINDS["mnist"] if m != "natural")
+MASKED = ("background", "exact", "broad")
+MIXED = "mixed configurations"   # where a projection can matter: the mask fixes some pixels
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,12 @@ class Configuration:
     name: str
     label: str
     replaces: dict[str, str] = field(default_factory=dict)
+    touches: tuple[str, ...] = ()   # the MNIST models whose training the change would change
+
+    def mixed(self, models: tuple[str, ...]) -> list[str]:
+        """Those of ``models`` whose training the change would change but which it does not retrain: a claim on them
+        under this configuration would compare models of two configurations."""
+        return [m for m in models if m in self.touches and m not in self.replaces]
 
 
 def configurations(profile: Profile) -> list[Configuration]:
@@ -45,11 +59,13 @@ def configurations(profile: Profile) -> list[Configuration]:
     found = [Configuration(BASE, "the profile's own settings (all of its cuts)")]
     for name in profile.variants:
         variant = VARIANTS[name]
-        found.append(Configuration(name, variant.label, {m: named(m, variant=name) for m in variant.localizations}))
+        attack_only = {setting for setting, _ in variant.settings} <= ATTACK_SETTINGS
+        found.append(Configuration(name, variant.label, {m: named(m, variant=name) for m in variant.localizations},
+                                   ADVERSARIAL if attack_only else MODEL_KINDS["mnist"]))
     if "final" in profile.background_projections:
         found.append(Configuration(FINAL_PROJECTION, "the background model trained with Algorithm 1 read literally "
                                                      "(the mask applied once, after an unmasked PGD)",
-                                   {"background": named("background", projection="final")}))
+                                   {"background": named("background", projection="final")}, MASKED))
     return found
 
 
@@ -73,12 +89,27 @@ def claims_by_configuration(tables: dict[str, pd.DataFrame], per_image: dict[str
     for configuration in configurations(profile):
         chosen = {d: configuration_table(t, configuration) for d, t in tables.items()}
         images = {d: configuration_table(t, configuration) for d, t in per_image.items()}
-        frames.append(claims_table(chosen, images, profile).assign(configuration=configuration.name,
-                                                                   change=configuration.label))
+        judged = claims_table(chosen, images, profile)
+        frames.append(_unmixed(judged, configuration).assign(configuration=configuration.name,
+                                                             change=configuration.label))
     stacked = pd.concat(frames, ignore_index=True)
     not_run = {claim.text for claim in CLAIMS if claim.dataset not in profile.datasets}
     stacked = stacked[~stacked["claim"].isin(not_run)].reset_index(drop=True)
     return stacked[["configuration", "change", *[c for c in stacked.columns if c not in ("configuration", "change")]]]
+
+
+def _unmixed(judged: pd.DataFrame, configuration: Configuration) -> pd.DataFrame:
+    """``judged`` with every claim that rests on a model the configuration would change but does not retrain made
+    *not comparable*, saying which (the combined claims rest on every model of the grid)."""
+    models = {claim.text: claim.models for claim in CLAIMS}
+    judged = judged.copy()
+    for i, claim in judged["claim"].items():
+        mixed = configuration.mixed(models.get(claim, MODEL_KINDS["mnist"]))
+        if mixed and judged.at[i, "verdict"] != "not comparable":
+            judged.loc[i, ["verdict", "reason"]] = "not comparable", (
+                f"{MIXED}: {configuration.name} would change the training of the {', '.join(mixed)} "
+                "model, which it does not retrain (the base's is in its place)")
+    return judged
 
 
 def robustness(by_configuration: pd.DataFrame) -> pd.DataFrame:
@@ -89,9 +120,12 @@ def robustness(by_configuration: pd.DataFrame) -> pd.DataFrame:
     for (claim, reading), part in by_configuration.groupby(["claim", "reading"], sort=False, dropna=False):
         verdicts = dict(zip(part["configuration"], part["verdict"]))
         base = verdicts[BASE]
-        changed = {name: v for name, v in verdicts.items() if v != base}
+        mixed = set(part.loc[part["reason"].astype(str).str.startswith(MIXED), "configuration"])
+        changed = {name: v for name, v in verdicts.items() if v != base and name not in mixed}
         line = ("robust to our cuts" if not changed else
                 "depends on " + ", ".join(f"{name} ({base} -> {v})" for name, v in changed.items()))
+        if mixed:
+            line += f" (not judged under {', '.join(sorted(mixed))}: mixed configurations)"
         rows.append({"claim": claim, "reading": reading, **verdicts, "robust or depends": line})
     return pd.DataFrame(rows)
 
