@@ -476,7 +476,9 @@ def deviations_run_facts() -> dict:
     changes = {name: int((rows.set_index("claim")["verdict"] != base.reindex(rows["claim"]).to_numpy()).sum())
                for name, rows in judged_in.groupby("configuration") if name != "base"}
     mean = evaluation.groupby(["model", "attack"])["accuracy"].mean()
-    collapsed = evaluation[evaluation["collapsed"].astype(bool)].groupby("model")["seed"].nunique()
+    from lat_utils.study.collapse import collapsed_seeds
+
+    collapsed = pd.Series([model for model, _, _ in collapsed_seeds(evaluation)]).value_counts()
     return {"minutes": run["seconds"] / 60, "invocations": len(run["invocations"]), "configurations": configurations,
             "robust": int(robustness["robust or depends"].str.startswith("robust to our cuts").sum()), "claims": len(robustness),
             "fails_everywhere": fails_everywhere, "fails_where_judged": fails_where_judged, "changes": changes,
@@ -497,7 +499,8 @@ def readme_quotes_of_the_deviations_run() -> list[str]:
         f"{len(facts['configurations'])} configurations of {facts['seeds']} seeds each",
         f"{len(facts['fails_everywhere']) or 'no'} claim fails under all {len(facts['configurations'])}",
         *[f"*{claim}*" for claim in facts["fails_where_judged"]],
-        f"collapsed in {collapsed.max()} of {facts['seeds']} seeds",
+        f"the standard model collapsed in {collapsed['standard [no_warmup]']} of {facts['seeds']} seeds and the "
+        f"background model in {collapsed['background [no_warmup]']}",
         f"changes {_verdicts(changes['madry_attack'])}",
         f"changes {_verdicts(changes['final_projection'])}",
         f"{100 * mean[('background (final)', 'background')]:.1f}% against {100 * mean[('background', 'background')]:.1f}%",
