@@ -286,3 +286,14 @@ def test_the_ratio_claims_are_judged_against_another_profiles_natural_model(run_
         with_natural_of(table, images, table.assign(pgd_steps=100), images)
     with pytest.raises(ValueError, match="evaluated on 100 test images, not 200"):
         with_natural_of(table, images, table.assign(n=100), images)
+
+
+def test_a_claim_its_data_cannot_resolve_says_it_is_underpowered():
+    """4.35% less natural loss, on data whose interval spans -60% to +40%: the smallest effect they could detect is
+    many times the paper's, and the verdict's reason leads with *underpowered*; a narrow interval is not."""
+    claim = Claim("4.35% less", "full paper", "mnist", 4.35, "direction", lambda cell: 0.0, ("natural",), scale=LESS)
+    label, reason = verdict(claim, -60.0, 40.0, -10.0, get_profile("quick"))
+    assert label == "inconclusive" and reason.startswith("underpowered: these data detect an effect only from")
+    assert claim.detectable(-60.0, 40.0) > 10
+    assert claim.detectable(3.0, 5.0) < 1
+    assert not verdict(claim, -1.0, 5.0, 2.0, get_profile("quick"))[1].startswith("underpowered")

@@ -45,7 +45,7 @@ def milestones_judged_again(table: pd.DataFrame, profile: str) -> pd.DataFrame:
     """``claims_milestones.csv`` judged by the current rules on the intervals it holds, clipped to each claim's range."""
     settings, by_text = get_profile(profile), {c.text: c for c in CLAIMS}
     table = table.copy()
-    for column in ("share of paper", "share low", "share high", "interval"):
+    for column in ("share of paper", "share low", "share high", "detectable share", "interval"):
         table[column] = table.get(column, float("nan") if column != "interval" else "")
     for i, row in table.iterrows():
         claim = by_text.get(row["claim"])
@@ -54,6 +54,7 @@ def milestones_judged_again(table: pd.DataFrame, profile: str) -> pd.DataFrame:
         low, high = max(row["low (%)"], claim.scale.low), min(row["high (%)"], claim.scale.high)
         table.loc[i, ["low (%)", "high (%)"]] = low, high
         table.loc[i, ["share of paper", "share low", "share high"]] = claim.share(row["ours (%)"], low, high)
+        table.loc[i, "detectable share"] = claim.detectable(low, high)
         table.loc[i, ["verdict", "reason"]] = verdict(claim, low, high, row["ours (%)"], settings)
         table.loc[i, "interval"] = MILESTONE_INTERVAL
     return table

@@ -125,7 +125,8 @@ CLAIMS = (
 )
 
 CLAIM_COLUMNS = ["network", "claim", "reading", "source", "paper (%)", "ours (%)", "low (%)", "high (%)",
-                 "share of paper", "share low", "share high", "seeds", "interval covers", "verdict", "reason"]
+                 "share of paper", "share low", "share high", "detectable share", "seeds", "interval covers", "verdict",
+                 "reason"]
 
 
 def dataset_label(dataset: str) -> str:
@@ -272,7 +273,8 @@ def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImag
         reason += "; CIFAR-10 here is a JPEG copy, not the original pixels"
     return {"claim": claim.text, "reading": READING_LABELS[reading], "source": claim.source,
             "paper (%)": claim.paper, "ours (%)": ours, "low (%)": low, "high (%)": high,
-            **dict(zip(("share of paper", "share low", "share high"), claim.share(ours, low, high))), "seeds": len(points),
+            **dict(zip(("share of paper", "share low", "share high"), claim.share(ours, low, high))),
+            "detectable share": claim.detectable(low, high), "seeds": len(points),
             "interval covers": _covers(len(points)), "verdict": label, "reason": reason}
 
 

@@ -15,7 +15,8 @@ Verdicts (``verdict``):
   for an absolute number, the whole interval within ``Claim.margin`` points of the paper's;
 - *direction only*: the direction holds, and the whole share interval lies below the margin (or above it);
 - *inconclusive*: the interval contains 0 (the direction is not resolved), or reaches both inside and outside
-  the margin (too wide to say whether the magnitude is the paper's);
+  the margin (too wide to say whether the magnitude is the paper's); *underpowered* (said first in its reason) where
+  the smallest effect the data could detect (``Claim.detectable``) is larger than the paper's;
 - *not supported*: the interval lies entirely on the other side of 0, or (an absolute number) entirely
   outside the margin.
 """
@@ -31,6 +32,8 @@ from ..spec.paper import BATCH_SIZE, LEARNING_RATE, TRAIN_STEPS
 from ..spec.settings import OPTIMIZER_LABELS, Profile
 from .stats import PERCENT, Scale
 
+DETECTABLE = (1.959964 + 0.841621) / 1.959964   # half-widths of a 95% interval: the smallest effect a two-sided test
+                                               # at 5% detects with 80% power
 EQUIVALENCE_MARGIN = 0.25   # a relative effect is the paper's if its share of the paper's lies in [0.75, 1.25]
 ABSOLUTE_MARGIN = 1.0      # points: an accuracy is the paper's if our whole interval lies within 1 point of it
 
@@ -65,6 +68,15 @@ class Claim:
             return tuple(float("nan") for _ in values)
         paper = float(self.scale.effect(self.paper))
         return tuple(float(self.scale.effect(v)) / paper for v in values)
+
+    def detectable(self, low: float, high: float) -> float:
+        """The smallest effect, as a share of the paper's, that data giving the 95% interval [low, high] would detect
+        (a two-sided test at 5% with 80% power: ``DETECTABLE`` half-widths on the effect scale); NaN for an absolute
+        claim. Above 1, the data cannot resolve an effect as large as the paper's: the claim is underpowered."""
+        if not self.relative:
+            return float("nan")
+        half = (float(self.scale.effect(high)) - float(self.scale.effect(low))) / 2
+        return DETECTABLE * half / abs(float(self.scale.effect(self.paper)))
 
 
 def trains_as_paper(profile: Profile) -> bool:
@@ -111,7 +123,7 @@ def _relative_verdict(claim: Claim, low: float, high: float, ours: float) -> tup
     """A relative difference ("x% less loss"), or "at least x%": its direction first, then its share of the
     paper's effect against the equivalence margin."""
     if low <= 0 <= high:
-        return "inconclusive", "our interval contains 0: the direction is not resolved"
+        return "inconclusive", _powered(claim, low, high, "our interval contains 0: the direction is not resolved")
     if np.sign(low) != np.sign(claim.paper):
         return "not supported", "our interval lies entirely on the other side of 0"
     share, share_low, share_high = claim.share(ours, low, high)
@@ -123,5 +135,14 @@ def _relative_verdict(claim: Claim, low: float, high: float, ours: float) -> tup
     if share_high < bottom or share_low > top:
         side = "below" if share_high < bottom else "above"
         return "direction only", f"same direction, {found}: {side} the margin [{bottom:g}, {top:g}]"
-    return "inconclusive", (f"same direction, {found}: the interval reaches both inside and outside the margin "
-                            f"[{bottom:g}, {top:g}], too wide to judge the magnitude")
+    return "inconclusive", _powered(claim, low, high, f"same direction, {found}: the interval reaches both inside and "
+                                                      f"outside the margin [{bottom:g}, {top:g}], too wide to judge the magnitude")
+
+
+def _powered(claim: Claim, low: float, high: float, reason: str) -> str:
+    """``reason``, led by *underpowered* where the data could not detect an effect as large as the paper's."""
+    detectable = claim.detectable(low, high)
+    if detectable > 1:
+        return (f"underpowered: these data detect an effect only from {detectable:.2g} times the paper's "
+                f"({claim.paper:g}%); {reason}")
+    return reason
