@@ -139,3 +139,13 @@ def test_chromium_is_found_where_asked(monkeypatch, tmp_path):
     assert browser.find_chromium() is None
     with pytest.raises(browser.BrowserError, match="no Chromium found"):
         browser.Chromium()
+
+
+def test_claims_of_a_dataset_the_profile_does_not_run_are_counted_apart(report_folders):
+    """The deviations profile runs MNIST only: its CIFAR-10 claims ('cifar10 was not run') are not its verdicts."""
+    reports, figures, tables = report_folders
+    pd.DataFrame({"claim": ["a", "b", "c"], "verdict": ["not comparable"] * 3,
+                  "reason": ["needs the paper's training", "cifar10 was not run", "cifar10 was not run"]}).to_csv(
+        tables / "claims.csv", index=False)
+    page = site.render_index("smoke", reports, figures, tables)
+    assert "<strong>not comparable</strong>: 1; and 2 about a dataset this profile does not run" in page

@@ -159,8 +159,11 @@ def _claims_section(path: Path) -> str:
     if not path.exists():
         return "<h2>Claims</h2><p>No claims table yet (<code>05_figures_and_claims</code> has not run).</p>"
     claims = pd.read_csv(path)
-    counts = claims["verdict"].value_counts() if "verdict" in claims else pd.Series(dtype=int)
+    not_run = claims.get("reason", pd.Series("", index=claims.index)).astype(str).str.endswith("was not run")
+    counts = claims.loc[~not_run, "verdict"].value_counts() if "verdict" in claims else pd.Series(dtype=int)
     summary = ", ".join(f"<strong>{_e(str(verdict))}</strong>: {count}" for verdict, count in counts.items())
+    if not_run.any():   # a profile that runs one dataset: the other's claims are not its verdicts
+        summary += f"; and {int(not_run.sum())} about a dataset this profile does not run"
     header = "".join(f"<th>{_e(str(column))}</th>" for column in claims.columns)
     body = "".join("<tr>" + "".join(f"<td{_cell_class(column, value)}>{_e(_cell(value))}</td>"
                                     for column, value in row.items()) + "</tr>"
