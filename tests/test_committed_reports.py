@@ -280,7 +280,14 @@ def readme_quotes_of_the_long_run() -> list[str]:
     facts = long_run_facts()
     claim = facts["claim"]
     cifar = claim.loc["CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"]
+    imagenet = _table("long", "imagenet_extension.csv").query("photos == 'paper (9)' and `eps (x/255)` == 8.0")
+    kept = {rule: (round(row["adversarial top-1 %"] * 9 / 100), round(row["adversarial top-5 %"] * 9 / 100))
+            for rule, row in imagenet.set_index("box rule").iterrows()}
+    box_top1, box_top5 = kept["object's box"]
     return [
+        f"the object's box leaves {box_top1} of the\n9 photos correct in top-1"
+        + (" and in top-5" if box_top5 == box_top1 else f" and {box_top5} in top-5"),
+        "and the best detection's\nbox {} in top-1 and {} in top-5".format(*kept["best detection"]),
         f"**{facts['minutes']:.1f} minutes**",
         f"{facts['trends'].get('still moving', 0)} of the claims' values still move between the last two milestones",
         f"standard model's lower adversarial loss grows to {_interval(cifar)} (*{cifar['verdict']}*",
@@ -629,3 +636,24 @@ def test_the_committed_claims_are_what_the_rules_make_of_the_committed_per_image
         again = pd.read_csv(tmp_path / "reports" / profile / "tables" / name, keep_default_na=False)
         committed = pd.read_csv(PROJECT_ROOT / "reports" / profile / "tables" / name, keep_default_na=False)
         pd.testing.assert_frame_equal(again, committed, obj=f"{profile}/{name}")
+
+
+def test_the_committed_synthesis_is_what_the_committed_claims_tables_make(tmp_path, monkeypatch):
+    """reports/synthesis.csv and docs/synthesis.md are ``python -m lat_utils.report.synthesis`` of the committed
+    claims tables: one row per claim, reading and network, each with its best evidence; both readings of the short
+    version's abstract are there; no interval leaves its range."""
+    from lat_utils.report import synthesis
+
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
+    monkeypatch.setattr("lat_utils.study.synthesis.tables_dir", lambda profile: PROJECT_ROOT / "reports" / profile / "tables")
+    table = synthesis.write(tmp_path)
+    committed = pd.read_csv(PROJECT_ROOT / synthesis.TABLE, keep_default_na=False, na_values=[""])
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / synthesis.TABLE, keep_default_na=False, na_values=[""]),
+                                  committed)
+    assert (tmp_path / synthesis.PAGE).read_text() == (PROJECT_ROOT / synthesis.PAGE).read_text()
+    assert not table.duplicated(["claim", "reading", "network"]).any()
+    assert table["claim"].str.contains("the abstract's other reading").sum() == 3
+    assert table["claim"].str.startswith("MNIST broad model: 6.5% less natural loss than the standard model").any()
+    for row in table[table["claim"].isin(CLAIM) & table["low (%)"].notna()].to_dict("records"):
+        claim = CLAIM[row["claim"]]
+        assert claim.scale.low <= row["low (%)"] <= row["high (%)"] <= claim.scale.high, row

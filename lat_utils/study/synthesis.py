@@ -81,3 +81,73 @@ def against_this_natural_model(natural_profile: str) -> tuple[pd.DataFrame, list
     if len(table):
         table.to_csv(tables_dir(natural_profile) / "claims_against_natural.csv", index=False)
     return table, left_out
+
+
+# --- What this study concludes: per claim, reading and network, the verdict of its best evidence ---
+
+EVIDENCE = ("quick", "long", "deviations", "airbench", "paper-natural")   # the profiles whose claims tables count
+SYNTHESIS_COLUMNS = ["claim", "reading", "network", "verdict", "ours (%)", "low (%)", "high (%)", "share of paper",
+                     "share low", "share high", "detectable share", "paper (%)", "evidence", "robust to our cuts",
+                     "reason"]
+NO_EVIDENCE = ("was not run", "the profile trains no")   # the reasons of a row that judged nothing
+
+
+def _candidates(natural_profile: str) -> pd.DataFrame:
+    """Every judged row of the committed claims tables, and of the ratio claims against ``natural_profile``'s
+    natural model, with what its evidence is: training steps, seeds, test images, and how its natural model trained."""
+    frames = []
+    for profile in EVIDENCE:
+        path = tables_dir(profile) / "claims.csv"
+        if not path.exists():
+            continue
+        rows = pd.read_csv(path, keep_default_na=False, na_values=[""]).assign(profile=profile)
+        frames.append(rows.assign(**{"natural model": f"{profile}'s own"}))
+    against = tables_dir(natural_profile) / "claims_against_natural.csv"
+    if against.exists():
+        rows = pd.read_csv(against, keep_default_na=False, na_values=[""])
+        frames.append(rows[rows["natural model"].str.startswith(natural_profile)])
+    table = pd.concat(frames, ignore_index=True)
+    table = table[~table["reason"].astype(str).str.contains("|".join(NO_EVIDENCE))]
+    images = {p: _images(p) for p in table["profile"].unique()}
+    steps = [get_profile(p).with_network(n).train_steps for p, n in zip(table["profile"], table["network"])]
+    natural_as_paper = table["natural model"].str.startswith(natural_profile) | (table["profile"] == natural_profile)
+    return table.assign(steps=steps, images=table["profile"].map(images), natural_as_paper=natural_as_paper,
+                        judged=table["verdict"] != "not comparable")
+
+
+def _images(profile: str) -> int:
+    """The test images a profile's claims rest on (its evaluation's, the largest of its datasets)."""
+    return max(int(pd.read_csv(path)["n"].max()) for path in tables_dir(profile).glob("eval_*.csv"))
+
+
+def _evidence(row: pd.Series) -> str:
+    seeds = int(row["seeds"])
+    text = (f"{row['profile']}: {row['steps']:,} training steps, {seeds} seed{'s' if seeds != 1 else ''}, "
+            f"{row['images']:,} test images")
+    return text + (f"; natural model: {row['natural model']}" if row["natural model"] != f"{row['profile']}'s own" else "")
+
+
+def best_evidence(natural_profile: str = "paper-natural") -> pd.DataFrame:
+    """Per claim, reading of the eps and network: the row of the strongest evidence that judges it (a verdict
+    other than *not comparable* first, then a natural model trained as the paper's, then the longest training,
+    the most seeds, the most test images), what that evidence is, and whether the deviations study found the claim
+    robust to our cuts (rows of ``SYNTHESIS_COLUMNS``), in the order of ``claims.CLAIMS``."""
+    candidates = _candidates(natural_profile)
+    order = {c.text: i for i, c in enumerate(CLAIMS)}
+    ranked = candidates.sort_values(["judged", "natural_as_paper", "steps", "seeds", "images"], ascending=False,
+                                    kind="stable")
+    best = ranked.drop_duplicates(["claim", "reading", "network"]).copy()
+    best["evidence"] = best.apply(_evidence, axis=1)
+    robust = _robustness()
+    best["robust to our cuts"] = best["claim"].map(robust).fillna("not studied (the deviations study runs MNIST only)")
+    best = best.sort_values(["claim", "network"], key=lambda c: c.map(order).fillna(len(order)) if c.name == "claim" else c,
+                            kind="stable")
+    return best[SYNTHESIS_COLUMNS].reset_index(drop=True)
+
+
+def _robustness() -> dict[str, str]:
+    path = tables_dir("deviations") / "claims_robustness.csv"
+    if not path.exists():
+        return {}
+    table = pd.read_csv(path, keep_default_na=False)
+    return dict(zip(table["claim"], table["robust or depends"]))
