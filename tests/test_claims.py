@@ -297,3 +297,11 @@ def test_a_claim_its_data_cannot_resolve_says_it_is_underpowered():
     assert claim.detectable(-60.0, 40.0) > 10
     assert claim.detectable(3.0, 5.0) < 1
     assert not verdict(claim, -1.0, 5.0, 2.0, get_profile("quick"))[1].startswith("underpowered")
+
+
+def test_claims_where_every_model_collapsed_are_not_comparable():
+    """A dry run's models barely train: where every seed of every model collapsed, each claim says so."""
+    losses = {m: 1.0 for m in MODEL_KINDS["mnist"]}
+    claims = claims_of({"mnist": synthetic_results("mnist", losses, collapsed=tuple(MODEL_KINDS["mnist"]))})
+    mnist = claims[claims.index.str.contains("MNIST") & (claims["reason"] != "mnist was not run")]
+    assert (mnist["verdict"] == "not comparable").all()

@@ -26,6 +26,7 @@ the executors (``executors``, ``slurm``) run the stages; a failed notebook raise
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -88,6 +89,10 @@ def plan(profile: str, together: bool = False) -> list[list[Execution]]:
 # kernel down, which a reader takes for a failure; a notebook's outputs and errors are not the kernel's log:
 # they reach the report, and a failing cell fails the run
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+# a kernel shut down right after a failed cell can leave a ZMQ stream callback raising inside tornado's loop (a race
+# in jupyter_client, seen on a loaded machine): tornado logs it with a traceback on the console, after the failure
+# that the run reports in its one FAILED line; what the notebook did is in its executed copy, not in that log
+logging.getLogger("tornado.general").setLevel(logging.CRITICAL)
 
 
 class NotebookFailed(RuntimeError):

@@ -144,7 +144,7 @@ class PerImage:
             part = part.sort_values("image")
             self.arrays[(int(seed), model, attack, "loss")] = part["loss"].to_numpy(float)
             self.arrays[(int(seed), model, attack, "accuracy")] = part["correct"].to_numpy(float)
-        self.n = int(per_image["image"].max()) + 1
+        self.n = int(per_image["image"].max()) + 1 if len(per_image) else 0   # none left: every model collapsed
         self.indices = bootstrap_indices(self.n)
 
     def seeds_of(self, models: tuple[str, ...]) -> list[int]:
