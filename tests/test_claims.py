@@ -305,3 +305,10 @@ def test_claims_where_every_model_collapsed_are_not_comparable():
     claims = claims_of({"mnist": synthetic_results("mnist", losses, collapsed=tuple(MODEL_KINDS["mnist"]))})
     mnist = claims[claims.index.str.contains("MNIST") & (claims["reason"] != "mnist was not run")]
     assert (mnist["verdict"] == "not comparable").all()
+    # the natural model collapsed in one seed, the standard model in the other: they share no seed that learned
+    table, per_image = synthetic_results("mnist", losses, seeds=(0, 1))
+    table.loc[(table["model"] == "natural") & (table["seed"] == 0), "collapsed"] = True
+    table.loc[(table["model"] != "natural") & (table["seed"] == 1), "collapsed"] = True
+    claims = claims_table({"mnist": table}, {"mnist": per_image}, get_profile("quick")).set_index("claim")
+    assert claims.loc["MNIST standard model: at least 99% less adversarial loss than the natural model", "verdict"] \
+        == "not comparable"

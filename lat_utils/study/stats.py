@@ -92,6 +92,8 @@ def combine_seeds(per_seed: np.ndarray, pooled_bootstrap: np.ndarray,
     sqrt((z sd_boot)^2 + (t_{S-1} sd_seeds / sqrt(S))^2).
     """
     per_seed = np.asarray(per_seed, dtype=float)
+    if not len(per_seed):
+        raise ValueError("no seed to combine: the claim's models share no seed")
     mean = float(per_seed.mean())
     if len(per_seed) == 1:
         low, high = percentile_interval(pooled_bootstrap)
