@@ -657,3 +657,15 @@ def test_the_committed_synthesis_is_what_the_committed_claims_tables_make(tmp_pa
     for row in table[table["claim"].isin(CLAIM) & table["low (%)"].notna()].to_dict("records"):
         claim = CLAIM[row["claim"]]
         assert claim.scale.low <= row["low (%)"] <= row["high (%)"] <= claim.scale.high, row
+
+
+def test_the_readme_says_what_the_synthesis_says():
+    """The README's results open with the synthesis: its counts of verdicts and its one supported claim, computed."""
+    table = pd.read_csv(PROJECT_ROOT / "reports" / "synthesis.csv")
+    counts = table["verdict"].value_counts()
+    readme = _flat((PROJECT_ROOT / "README.md").read_text())
+    quotes = [f"Of its {len(table)} rows: " + ", ".join(f"{counts[v]} *{v}*" for v in verdicts_module.VERDICTS if v in counts)]
+    for row in table[table["verdict"] == "supported"].to_dict("records"):
+        quotes.append(f"ours {row['ours (%)']:.1f}%, {row['share of paper']:.2f} of the paper's effect")
+    missing = [q for q in quotes if _flat(q) not in readme]
+    assert not missing, f"the README does not say what reports/synthesis.csv says: {missing}"
