@@ -13,12 +13,12 @@ from lat_utils.config import get_profile
 from lat_utils.paths import PROJECT_ROOT
 from lat_utils.spec.paper import READING_LABELS
 from lat_utils.spec.settings import DRY_RUN_SUFFIX
-from lat_utils.study import claims, verdicts
+from lat_utils.study import claims, plan, verdicts
 from lat_utils.study import verdicts as verdicts_module
 from lat_utils.study.budgets import MILESTONE_MEASURE
 
 COMMITTED = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "reports").glob("*/tables/claims.csv")
-                   if p.parent.parent.name in ("quick", "long", "airbench", "paper"))
+                   if p.parent.parent.name in ("quick", "long", "airbench", "paper-natural", "paper"))
 CLAIM = {claim.text: claim for claim in claims.CLAIMS}
 # the reasons of a claim judged on no model: every seed of one collapsed, a model not trained, models of two configurations
 NOT_JUDGED = ("every seed of", "the profile trains no", "mixed configurations")
@@ -69,7 +69,10 @@ def test_every_committed_verdict_follows_the_documented_rule(profile):
         assert row["verdict"] == expected, (f"{profile}: {row['claim']} ({row['reading']}): {row['verdict']}, "
                                             f"the rule says {expected}")
         checked += 1
-    assert checked >= (10 if "mnist" in get_profile(profile).datasets else 6)   # a CIFAR-10-only profile: its 6
+    # a CIFAR-10-only profile: its 6 claims; a profile of natural models only: its 2 absolute ones
+    trains_adversarial = any(c.localization != "natural" for d in get_profile(profile).datasets
+                             for c in plan.evaluated_models(d, profile))
+    assert checked >= (2 if not trains_adversarial else 10 if "mnist" in get_profile(profile).datasets else 6)
 
 
 CLAIMS_TABLES = sorted((PROJECT_ROOT / "reports").glob("*/tables/claims*.csv"))
@@ -428,11 +431,14 @@ def test_a_report_names_the_readings_and_projections_its_run_trained(profile):
     """The evaluation tables hold exactly the profile's readings and projections, and the report's sentence on
     the readings it trained names exactly those."""
     settings = get_profile(profile)
-    cifar = _table(profile, "eval_cifar10.csv")
-    assert set(cifar["reading"]) == set(settings.cifar10_readings)
     if "mnist" in settings.datasets:
         mnist = _table(profile, "eval_mnist.csv")
-        assert ("background (final)" in set(mnist["model"])) == ("final" in settings.background_projections)
+        trains_background = any(c.localization == "background" for c in plan.evaluated_models("mnist", profile))
+        assert ("background (final)" in set(mnist["model"])) == (trains_background and "final" in settings.background_projections)
+    if "cifar10" not in settings.datasets:
+        return
+    cifar = _table(profile, "eval_cifar10.csv")
+    assert set(cifar["reading"]) == set(settings.cifar10_readings)
     said = re.findall(rf"readings trained in the {profile} profile: (.*?)(?: \(of \d|\n|$)", "\n".join(report_texts(profile).values()))
     assert said and all(s.strip() == ", ".join(READING_LABELS[r] for r in settings.cifar10_readings) for s in said)
 
@@ -669,3 +675,32 @@ def test_the_readme_says_what_the_synthesis_says():
         quotes.append(f"ours {row['ours (%)']:.1f}%, {row['share of paper']:.2f} of the paper's effect")
     missing = [q for q in quotes if _flat(q) not in readme]
     assert not missing, f"the README does not say what reports/synthesis.csv says: {missing}"
+
+
+# --- the natural model trained as the paper's (reports/paper-natural) ---
+
+def readme_quotes_of_the_paper_natural_run() -> list[str]:
+    """What the README says of the committed paper-natural run, computed from its tables."""
+    folder = PROJECT_ROOT / "reports" / "paper-natural"
+    claim = pd.read_csv(folder / "tables" / "claims.csv").set_index("claim")
+    curves = pd.read_csv(folder / "tables" / "curves_mnist.csv")
+    standard = curves[curves["attack"] == "standard"].groupby("step")["loss"].mean()
+    figure2 = pd.read_csv(folder / "tables" / "fig2_mnist_vs_paper.csv").set_index("model").loc["natural"]
+    seconds = json.loads((folder / "run.json").read_text())["seconds"]
+    natural, exact = (claim.loc["natural MNIST model: natural accuracy 99.19%"],
+                      claim.loc["natural MNIST model under the exact-mask attack: 0.08% accuracy"])
+    return [
+        f"natural accuracy {natural['ours (%)']:.2f}% [{natural['low (%)']:.2f}, {natural['high (%)']:.2f}] against the "
+        f"paper's 99.19%, and {exact['ours (%)']:.2f}% [{exact['low (%)']:.2f}, {exact['high (%)']:.2f}] under the "
+        f"exact-mask attack against its 0.08%: both *{natural['verdict']}*",
+        f"{standard.iloc[0]:.1f} at {standard.index[0]:,} steps, {standard.iloc[-1]:.1f} at {standard.index[-1]:,})",
+        f"it reaches {float(figure2['standard'].split()[0]):.1f} under the standard attack and "
+        f"{float(figure2['background'].split()[0]):.1f} under the background attack",
+        f"**{seconds / 60:.1f} minutes** of wall time",
+    ]
+
+
+def test_the_readme_says_what_the_paper_natural_tables_say():
+    readme = _flat((PROJECT_ROOT / "README.md").read_text())
+    missing = [quote for quote in readme_quotes_of_the_paper_natural_run() if _flat(quote) not in readme]
+    assert not missing, f"the README does not say what the committed paper-natural tables say: {missing}"
