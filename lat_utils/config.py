@@ -79,7 +79,7 @@ def _profile(name: str, description: str, *changes, notes: tuple[str, ...] = ())
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     _profile(
         "smoke", "Seconds per model: checks that every notebook runs end to end. Its numbers mean nothing.",
-        change("a smoke test, not a result", train_steps=10, n_test=50, seeds=(0,), third_party_n=10, imagenet_steps=2,
+        change("a smoke test, not a result", train_steps=10, n_test=50, image_cap=200, seeds=(0,), third_party_n=10, imagenet_steps=2,
                imagenet_extra=0, imagenet_eps_sweep=(), milestones=(0.5, 1.0), curve_n=20, network_train_steps=1),
         change("to converge in few steps", learning_rate=1e-3, lr_schedule="cosine"),
         change("a smoke test", **training_pgd(2), **evaluation_pgd(3), **SMOKE.settings(), sweep_n=20,
@@ -201,7 +201,8 @@ def dry_run(profile: Profile) -> Profile:
     if profile.dry_run:
         raise ValueError(f"{profile.name!r} is already a dry run")
     shrunk = {f.name: dry_run_value(f.name, value) for f in fields(profile)
-              if isinstance(value := getattr(profile, f.name), int) and not isinstance(value, bool)}
+              if isinstance(value := getattr(profile, f.name), int) and not isinstance(value, bool)
+              and f.name != "image_cap"}   # set below, for every dry run
     cut = {name: getattr(profile, name)[:DRY_RUN_COUNT] for name in DRY_RUN_CUT}
     cut |= dry_run_seeds(profile)
     sweep = ", ".join(f"{eps * 255:g}/255" for eps in cut["imagenet_eps_sweep"]) or "none"

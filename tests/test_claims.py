@@ -284,8 +284,13 @@ def test_the_ratio_claims_are_judged_against_another_profiles_natural_model(run_
     images = pd.read_csv(tables_dir("quick") / "per_image_mnist.csv.gz")
     with pytest.raises(ValueError, match="budgets differ"):
         with_natural_of(table, images, table.assign(pgd_steps=100), images)
-    with pytest.raises(ValueError, match="evaluated on 100 test images, not 200"):
+    with pytest.raises(ValueError, match="evaluated on 100 test images under the background attack, not 200"):
         with_natural_of(table, images, table.assign(n=100), images)
+    # natural inputs measured on fewer images by the other (a run from before the whole test set): the images both have
+    fewer = images[(images["attack"] != "natural") | (images["image"] < 150)]
+    _, joined = with_natural_of(table, images, table.assign(n=table["n"].where(table["attack"] != "natural", 150)), fewer)
+    natural = joined[(joined["model"] == "natural") & (joined["attack"] == "natural")]
+    assert natural.groupby("seed")["image"].max().eq(149).all()
 
 
 def test_a_claim_its_data_cannot_resolve_says_it_is_underpowered():
@@ -312,3 +317,28 @@ def test_claims_where_every_model_collapsed_are_not_comparable():
     claims = claims_table({"mnist": table}, {"mnist": per_image}, get_profile("quick")).set_index("claim")
     assert claims.loc["MNIST standard model: at least 99% less adversarial loss than the natural model", "verdict"] \
         == "not comparable"
+
+
+def test_natural_inputs_on_the_whole_test_set_narrow_the_natural_claims_and_pair_with_fewer_attacked_images():
+    """The evaluation measures natural inputs on the whole test set and the attacks on the first n_test images: a
+    natural-loss claim and the natural accuracy rest on all the natural images (a narrower interval than on the
+    attacked ones alone), an attack claim on the attacked images, and a model whose natural inputs were measured on
+    fewer images is compared on the images both have."""
+    losses = {**MNIST_LOSSES, "background": 0.0385}
+    table, per_image = synthetic_results("mnist", losses, n=2000, noise=0.5)
+    attacked = per_image[(per_image["attack"] == "natural") | (per_image["image"] < 200)]
+    short = per_image[per_image["image"] < 200]
+    natural_claim = "MNIST background model: 4.35% less natural loss than the natural model"
+    attack_claim = "MNIST background model: over 99% less adversarial loss than the natural model"
+    whole, first = claims_of({"mnist": (table, attacked)}), claims_of({"mnist": (table, short)})
+    width = {name: t.loc[natural_claim, "high (%)"] - t.loc[natural_claim, "low (%)"] for name, t in
+             (("whole", whole), ("first", first))}
+    assert width["whole"] < 0.5 * width["first"]
+    assert whole.loc[attack_claim, "ours (%)"] == pytest.approx(first.loc[attack_claim, "ours (%)"])
+    accuracy = "natural MNIST model: natural accuracy 99.19%"
+    assert (whole.loc[accuracy, "high (%)"] - whole.loc[accuracy, "low (%)"]
+            < 0.5 * (first.loc[accuracy, "high (%)"] - first.loc[accuracy, "low (%)"]))
+    # the natural model's natural inputs on 200 images only: every model's natural cell is read on those 200
+    mixed = attacked[~((attacked["model"] == "natural") & (attacked["attack"] == "natural") & (attacked["image"] >= 200))]
+    assert claims_of({"mnist": (table, mixed)}).loc[natural_claim, "ours (%)"] == pytest.approx(
+        first.loc[natural_claim, "ours (%)"])

@@ -52,7 +52,9 @@ def test_a_milestone_is_evaluated_once(run_folder, monkeypatch):
     assert list(table.columns) == curves.CURVE_COLUMNS
     assert sorted(table["step"].unique()) == [5, 10]
     assert set(table["attack"]) == {"natural", *ATTACK_KINDS["mnist"]}
-    assert (table["n"] == profile.curve_n).all() and (table["apgd_steps"] == 0).all()
+    natural = table["attack"] == "natural"   # natural inputs on the whole test set (the smoke profile's cap of it)
+    assert (table["n"] == natural.map({True: profile.image_cap, False: profile.curve_n})).all()
+    assert (table["apgd_steps"] == 0).all()
     assert (table.loc[table.attack != "natural", "pgd_steps"] == profile.eval_pgd_steps).all()
     # PGD alone: its accuracy is the reported accuracy
     assert np.allclose(table["accuracy"], table["pgd_accuracy"])

@@ -35,13 +35,13 @@ def test_each_network_is_counted_apart():
 
 
 def test_evaluation_counts_follow_the_code():
-    smoke = get_profile("smoke")  # 50 images; AutoAttack: PGD-3, APGD 4 steps, 2 targets, Square 20 queries
+    smoke = get_profile("smoke")  # 50 attacked images of 200; AutoAttack: PGD-3, APGD 4 steps, 2 targets, Square 20 queries
     apgd = 4 + 1 + FORWARD
     autoattack = (3 + 2 * FORWARD) + 2 * apgd + 2 * apgd + 20 * FORWARD  # APGD-CE, -DLR; APGD-T x 2 targets
     models = 3                                     # CIFAR-10: 3 models at the raw-pixels reading
-    cross = models * 50 * (FORWARD + 2 * autoattack)   # 2 attacks
+    cross = models * (2 * 200 * FORWARD + 50 * 2 * autoattack)   # natural and the collapse check on 200; 2 attacks
     check = models * 2 * 10 * 2 * (4 + 1)              # torchattacks APGD-CE and -DLR on the first 10 images
-    curves = models * 2 * 20 * (2 * FORWARD + 2 * (3 + 2 * FORWARD))  # 2 milestones, 20 images: natural, 2 PGD-3
+    curves = models * 2 * (2 * 200 * FORWARD + 20 * 2 * (3 + 2 * FORWARD))  # 2 milestones: natural on 200, 2 PGD-3 on 20
     assert estimate.evaluation_image_steps(smoke, "cifar10") == pytest.approx(cross + check + curves)
     paper = get_profile("paper")
     assert estimate.evaluation_image_steps(paper, "mnist") > 50 * estimate.evaluation_image_steps(

@@ -172,7 +172,10 @@ def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
     assert len(table) == 3 * len(readings) * 3  # 3 models at each reading x (natural + 2 attacks)
     assert table.groupby("reading")["eps"].nunique().eq(1).all() and table["eps"].nunique() == len(readings)
     table = table[table["reading"] == "stated"]
-    assert table["n"].eq(get_profile("smoke").n_test).all() and not table["exact_data"].any()
+    # natural inputs on the whole test set (the smoke profile's cap of it), the attacks on its first n_test images
+    smoke = get_profile("smoke")
+    assert table["n"].eq(table["attack"].map(lambda a: smoke.image_cap if a == "natural" else smoke.n_test)).all()
+    assert smoke.n_test < smoke.image_cap and not table["exact_data"].any()
     natural = table.set_index(["model", "attack"])
     assert (natural.loc[("natural", "standard"), "loss"] > natural.loc[("natural", "natural"), "loss"])
     assert (table["accuracy_low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["accuracy_high"]).all()
@@ -181,7 +184,7 @@ def test_cross_evaluation_is_tidy_and_cached(run_folder, monkeypatch):
     assert (attacked["accuracy"] <= attacked["pgd_accuracy"]).all(), "AutoAttack starts with PGD: never weaker"
     assert (attacked["loss"] >= attacked["pgd_loss"] - 1e-6).all()
     per_image = pd.read_csv(evaluation.tables_dir("smoke") / "per_image_cifar10.csv.gz", keep_default_na=False)
-    assert len(per_image) == 9 * len(readings) * get_profile("smoke").n_test
+    assert len(per_image) == 3 * len(readings) * (smoke.image_cap + 2 * smoke.n_test)
     per_image = per_image[per_image["reading"] == "stated"]
     means = per_image.groupby(["model", "attack"])["loss"].mean()
     assert means.loc[("natural", "standard")] == pytest.approx(natural.loc[("natural", "standard"), "loss"])

@@ -90,17 +90,17 @@ def training_image_steps(profile: Profile, dataset: str, network: str | None = N
 
 def evaluation_image_steps(profile: Profile, dataset: str, network: str | None = None) -> float:
     """The evaluation of ``dataset`` (in ``02_train``, gathered by ``03_evaluate``; of the models on ``network``,
-    None: all): every model on natural
-    inputs and under every attack with the localized AutoAttack (masked PGD and APGD-CE on every image,
+    None: all): every model on natural inputs (the whole test set) and under every attack (the first ``n_test``) with the localized AutoAttack (masked PGD and APGD-CE on every image,
     APGD-T and Square on the images still correct), then the torchattacks cross-check (APGD-CE and
     APGD-DLR on the first ``third_party_n`` images). An upper bound: it counts every image as surviving
     every attack, whereas a broken image leaves the later attacks."""
     models = _evaluated_models(profile, dataset, network)
-    n = _test_images(profile, profile.n_test, dataset)
+    n, natural = _test_images(profile, profile.n_test, dataset), _test_images(profile, None, dataset)
     apgd = (profile.apgd_steps + 1 + FORWARD) if profile.apgd_steps else 0.0
     autoattack = (attack_image_steps(profile.eval_pgd_steps) + FORWARD + 2 * apgd + profile.apgd_targets * apgd
                   + profile.square_queries * FORWARD)   # APGD-CE and APGD-DLR, APGD-T per target
-    cross = len(models) * n * (FORWARD + len(ATTACK_KINDS[dataset]) * autoattack)
+    cross = len(models) * (2 * natural * FORWARD + n * len(ATTACK_KINDS[dataset]) * autoattack)   # natural: the whole
+    # test set, with the collapse check
     n_check = min(profile.third_party_n, n)
     check = len(models) * len(ATTACK_KINDS[dataset]) * n_check * 2 * (max(profile.apgd_steps, 1) + 1)
     return cross + check + milestone_image_steps(profile, dataset, network)
@@ -129,10 +129,10 @@ def sweep_image_steps(profile: Profile, dataset: str, network: str | None = None
 
 
 def milestone_image_steps(profile: Profile, dataset: str, network: str | None = None) -> float:
-    """The learning curves (``curves``): every model at each milestone, on ``curve_n`` images, natural
-    (and the collapse check) and under every attack with the profile's PGD alone."""
-    n = _test_images(profile, profile.curve_n, dataset)
-    per_milestone = n * (2 * FORWARD + len(ATTACK_KINDS[dataset]) * (attack_image_steps(profile.eval_pgd_steps) + FORWARD))
+    """The learning curves (``curves``): every model at each milestone, natural (and the collapse check) on the
+    whole test set and under every attack with the profile's PGD alone on ``curve_n`` images."""
+    n, natural = _test_images(profile, profile.curve_n, dataset), _test_images(profile, None, dataset)
+    per_milestone = 2 * natural * FORWARD + n * len(ATTACK_KINDS[dataset]) * (attack_image_steps(profile.eval_pgd_steps) + FORWARD)
     return len(_evaluated_models(profile, dataset, network)) * len(profile.milestones) * per_milestone
 
 

@@ -124,7 +124,7 @@ class Profile:
     cifar10_networks: tuple[str, ...]  # the classifiers trained on CIFAR-10 (NETWORKS)
     deviations: tuple[str, ...] = field(default_factory=tuple)
     dry_run: bool = False           # a dry run (config.dry_run): the code path of a profile, not a result
-    image_cap: int | None = None    # dry runs: at most this many test images, cut where the test set is sliced
+    image_cap: int | None = None    # dry runs and smoke tests: at most this many test images, cut where the test set is sliced
 
     def __post_init__(self) -> None:
         for name, value, known in (("attack_precision", self.attack_precision, PRECISIONS),
@@ -212,13 +212,14 @@ LABELS = {
     "network_train_steps": "airbench's training steps", "weight_precision": "weight-pass arithmetic",
     "seeds": "seeds", "eps": "eps", "attack_precision": "attack arithmetic", "optimizer": "optimizer",
     "label_smoothing": "label smoothing", "augment": "augmentation", "variants": "configurations",
+    "image_cap": "test images at most (natural inputs too)",
 }
 
 
 def shown(name: str, value: object) -> str:
     """``value`` of setting ``name`` as a departure line writes it."""
     if value is None:
-        return "all" if name in ("n_test", "sweep_n") else "its recipe's"
+        return "all" if name in ("n_test", "sweep_n", "image_cap") else "its recipe's"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):

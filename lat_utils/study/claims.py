@@ -135,17 +135,21 @@ def dataset_label(dataset: str) -> str:
 
 class PerImage:
     """The per-image results of one dataset (``evaluation.PER_IMAGE_COLUMNS``), as arrays per seed and cell,
-    with the bootstrap resamples of the test images that every cell shares (a paired bootstrap)."""
+    with the bootstrap resamples of the test images that every cell of a size shares (a paired bootstrap).
+
+    Natural inputs are measured on more images (the whole test set) than the attacks (the first ``n_test``); each
+    input type's cells are cut to the images every model of it has (the first ones: the same images everywhere),
+    and cells of one size share their resamples."""
 
     def __init__(self, per_image: pd.DataFrame) -> None:
         self.seeds = sorted(int(s) for s in per_image["seed"].unique())
+        common = per_image.groupby(["seed", "model", "attack"])["image"].max().groupby("attack").min() + 1
         self.arrays: dict[tuple[int, str, str, str], np.ndarray] = {}
         for (seed, model, attack), part in per_image.groupby(["seed", "model", "attack"]):
-            part = part.sort_values("image")
+            part = part.sort_values("image").iloc[:int(common[attack])]
             self.arrays[(int(seed), model, attack, "loss")] = part["loss"].to_numpy(float)
             self.arrays[(int(seed), model, attack, "accuracy")] = part["correct"].to_numpy(float)
-        self.n = int(per_image["image"].max()) + 1 if len(per_image) else 0   # none left: every model collapsed
-        self.indices = bootstrap_indices(self.n)
+        self.indices = {n: bootstrap_indices(n) for n in {len(a) for a in self.arrays.values()}}
 
     def seeds_of(self, models: tuple[str, ...]) -> list[int]:
         """The seeds in which every one of ``models`` was evaluated (a profile may train some with more seeds)."""
@@ -153,19 +157,22 @@ class PerImage:
         return [seed for seed in self.seeds if all((seed, model) in present for model in models)]
 
     def estimate(self, value: Callable[[Cell], np.ndarray], metric: str,
-                 models: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """``value`` per seed (each seed that has all ``models``) on the full test set, and the bootstrap
-        samples of its mean over those seeds."""
-        points, samples = [], []
+                 models: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, int]:
+        """``value`` per seed (each seed that has all ``models``) on all the images of its cells, the bootstrap
+        samples of its mean over those seeds, and the fewest images of a cell it read."""
+        points, samples, sizes = [], [], []
         for seed in self.seeds_of(models):
             def full(model: str, attack: str, seed: int = seed) -> float:
-                return float(self.arrays[(seed, model, attack, metric)].mean())
+                cell = self.arrays[(seed, model, attack, metric)]
+                sizes.append(len(cell))
+                return float(cell.mean())
 
             def resampled(model: str, attack: str, seed: int = seed) -> np.ndarray:
-                return self.arrays[(seed, model, attack, metric)][self.indices].mean(axis=1)
+                cell = self.arrays[(seed, model, attack, metric)]
+                return cell[self.indices[len(cell)]].mean(axis=1)
             points.append(float(value(full)))
             samples.append(value(resampled))
-        return np.array(points), np.mean(samples, axis=0)
+        return np.array(points), np.mean(samples, axis=0), min(sizes, default=0)
 
 
 def collapsed_models(table: pd.DataFrame) -> set[str]:
@@ -257,9 +264,9 @@ def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImag
                   f"the profile trains no {dataset_label(claim.dataset)} {' or '.join(missing)} model")
         return {"claim": claim.text, "reading": READING_LABELS[reading], "source": claim.source,
                 "paper (%)": claim.paper, "seeds": 0, "verdict": "not comparable", "reason": reason}
-    points, samples = results.estimate(claim.value, claim.metric, claim.models)
+    points, samples, images = results.estimate(claim.value, claim.metric, claim.models)
     if claim.kind == "absolute" and claim.metric == "accuracy":   # a proportion of the test images: Wilson
-        ours, low, high = wilson_with_seeds(points, results.n)
+        ours, low, high = wilson_with_seeds(points, images)
     else:
         ours, low, high = combine_seeds(points, samples, claim.scale)
     label, reason = verdict(claim, low, high, ours, profile)
@@ -307,7 +314,7 @@ def _only_lat_beats_natural(dataset: str, reading: str, table: pd.DataFrame, res
         for attack in attacks:
             def difference(cell: Cell, model: str = model, attack: str = attack) -> np.ndarray:
                 return cell("natural", attack) - cell(model, attack)
-            points, samples = results.estimate(difference, "loss", ("natural", model))
+            points, samples, _ = results.estimate(difference, "loss", ("natural", model))
             _, low, high = combine_seeds(points, samples, DIFFERENCE)
             lows.append(low)
             highs.append(high)

@@ -1,6 +1,8 @@
 """Cross-evaluation: every model of a dataset on natural inputs and under every localized attack.
 
-Each cell (model x input type) is measured on the profile's test images:
+Each cell (model x input type) is measured on test images: natural inputs on the whole test set (one forward pass
+per image, so the natural-loss claims, a few percent of a heavy-tailed mean, rest on 10,000 images), every attack on
+the profile's first ``n_test`` (the first images of the same test set, so cells pair image by image):
 
 - ``accuracy``: robust accuracy under the localized AutoAttack (``attacks.localized_autoattack``:
   the profile's masked PGD, APGD-CE, APGD-DLR, APGD-T and Square, the worst case per image); natural accuracy
@@ -123,8 +125,9 @@ def evaluate_model(config: TrainConfig, *, progress: bool = True) -> pd.DataFram
 
 def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[[], nn.Module], cache_path: Path,
                     seal: str, *, salt: str = "", progress: bool = True) -> dict:
-    """The cache of one model's evaluation on the first ``profile.n_test`` test images: natural inputs and
-    every attack of its dataset under ``profile``'s localized AutoAttack, each cell computed only if missing.
+    """The cache of one model's evaluation: natural inputs on the whole test set (at most ``profile.image_cap``
+    images) and every attack of its dataset under ``profile``'s localized AutoAttack on the first
+    ``profile.n_test``, each cell computed only if missing.
 
     ``cache_path`` holds the cells (saved after each, so an interrupted evaluation resumes at the cell it
     was in); they are reused only if made with the same settings from the weights sealed as ``seal``
@@ -132,8 +135,10 @@ def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[
     random starts are seeded from the model, the cell and ``salt``. The model is loaded only if a cell is missing.
     """
     precision = resolve_precision(profile.attack_precision, device())
-    images, labels, exact = first_test_images(config.dataset, profile.n_test, profile.image_cap)
-    cache = load_cell_cache(cache_path, {"settings": _settings(profile, precision, len(images)), "checkpoint": seal})
+    all_images, all_labels, exact = first_test_images(config.dataset, None, profile.image_cap)
+    images, labels = all_images[:profile.n_test], all_labels[:profile.n_test]
+    settings = _settings(profile, precision, len(images), len(all_images))
+    cache = load_cell_cache(cache_path, {"settings": settings, "checkpoint": seal})
     cache.update(profile=profile, precision=precision, exact=exact)
     model = None
     attacks = ("natural", *ATTACK_KINDS[config.dataset])
@@ -142,10 +147,10 @@ def evaluated_cells(config: TrainConfig, profile: Profile, load_model: Callable[
             continue
         model = model or load_model()
         if "collapsed" not in cache:
-            cache["collapsed"] = is_collapsed(model, images)
+            cache["collapsed"] = is_collapsed(model, all_images)
         torch.manual_seed(_cell_seed(config, attack + salt))
         if attack == "natural":
-            loss, correct = natural_scores(model, images, labels)
+            loss, correct = natural_scores(model, all_images, all_labels)
             cache["cells"][attack] = {"loss": loss, "correct": correct}
         else:
             cache["cells"][attack] = attacked_scores(model, images, labels, attack, profile, precision)
@@ -194,19 +199,20 @@ TEST_SET_COLUMNS = ["dataset", "model", "seed", "n", "accuracy", "accuracy_low",
 
 
 def test_set_accuracy(dataset: str, profile_name: str) -> pd.DataFrame:
-    """Every trained model of ``dataset`` (its weights once: a natural model serves every reading) on the whole test
-    set, natural inputs only: one forward pass per image, cheap where the attacks see only the profile's first
-    ``n_test`` images. Accuracy in % with its 95% Wilson interval, and the mean cross-entropy (rows of
-    ``TEST_SET_COLUMNS``); written to ``reports/<profile>/tables/test_set_<dataset>.csv``."""
-    profile = get_profile(profile_name)
-    images, labels, exact = first_test_images(dataset, None, profile.image_cap)
-    rows = []
-    for config in dict.fromkeys(c.trained for c in evaluated_models(dataset, profile_name)):
-        losses, correct = natural_scores(load_trained(config), images, labels)
+    """Every trained model of ``dataset`` (its weights once: a natural model serves every reading) on natural inputs,
+    which the evaluation measures on the whole test set: accuracy in % with its 95% Wilson interval, and the mean
+    cross-entropy (rows of ``TEST_SET_COLUMNS``), read from the evaluation's caches (``cross_evaluate`` first); written
+    to ``reports/<profile>/tables/test_set_<dataset>.csv``."""
+    rows, first_reading = [], {}
+    for config in evaluated_models(dataset, profile_name):
+        first_reading.setdefault(config.trained, config)   # a natural model's natural inputs: the same at every reading
+    for config in first_reading.values():
+        cache = evaluation_cache(config, progress=False)
+        losses, correct = cache["cells"]["natural"]["loss"], cache["cells"]["natural"]["correct"]
         low, high = wilson_interval(int(correct.sum()), len(correct))
         rows.append({"dataset": dataset, "model": config.name, "seed": config.seed, "n": len(correct),
                      "accuracy": 100 * float(correct.float().mean()), "accuracy_low": 100 * low,
-                     "accuracy_high": 100 * high, "loss": float(losses.mean()), "exact_data": exact})
+                     "accuracy_high": 100 * high, "loss": float(losses.mean()), "exact_data": cache["exact"]})
     table = pd.DataFrame(rows, columns=TEST_SET_COLUMNS)
     table.to_csv(tables_dir(profile_name) / f"test_set_{dataset}.csv", index=False)
     return table
@@ -233,9 +239,9 @@ def pgd_overestimate(table: pd.DataFrame) -> pd.DataFrame:
 
 # --- the evaluation cache: one file per model, one entry per cell ---
 
-def _settings(profile: Profile, precision: str, n: int) -> dict:
+def _settings(profile: Profile, precision: str, n: int, n_natural: int) -> dict:
     """Everything a cached cell depends on besides the checkpoint: the images, the eps, the attacks' budgets."""
-    return {"n": n, "eps": profile.eps, "pgd_steps": profile.eval_pgd_steps, "pgd_step_size": profile.eval_step_size,
+    return {"n": n, "n_natural": n_natural, "eps": profile.eps, "pgd_steps": profile.eval_pgd_steps, "pgd_step_size": profile.eval_step_size,
             **profile.autoattack.settings(), "precision": precision, "ensemble": list(ATTACK_NAMES)}
 
 
@@ -260,16 +266,18 @@ def load_cell_cache(path: Path, key: dict) -> dict:
         try:
             cache = load_sealed(path)
             if cache.get("key") == key:
-                _check_cells(path, cache, key["settings"]["n"])
+                settings = key["settings"]   # the eps sweep's caches hold every cell on the same n images
+                _check_cells(path, cache, settings["n"], settings.get("n_natural", settings["n"]))
                 return {k: v for k, v in cache.items() if k in _STORED}
         except DamagedFileError as error:
             print(f"Rebuilding the evaluation cache: {error}")
     return {"key": key, "cells": {}}
 
 
-def _check_cells(path: Path, cache: dict, n: int) -> None:
-    """Every cached cell holds a loss and a correctness per image, each of its columns ``n`` long, and
-    every cross-check holds per-image booleans; else a DamagedFileError that says which is not."""
+def _check_cells(path: Path, cache: dict, n: int, n_natural: int) -> None:
+    """Every cached cell holds a loss and a correctness per image, each of its columns ``n`` long (``n_natural``
+    for the natural cell), and every cross-check holds per-image booleans; else a DamagedFileError that says which
+    is not."""
     cells = cache.get("cells")
     if not isinstance(cells, dict):
         raise DamagedFileError(path, "has no table of cells")
@@ -277,8 +285,9 @@ def _check_cells(path: Path, cache: dict, n: int) -> None:
         if not isinstance(cell, dict) or not {"loss", "correct"} <= set(cell):
             raise DamagedFileError(path, f"holds a cell {attack!r} without its losses and correctness")
         lengths = {name: len(column) for name, column in cell.items()}
-        if any(length != n for length in lengths.values()):
-            raise DamagedFileError(path, f"holds a cell {attack!r} with columns of lengths {lengths}, not {n} "
+        expected = n_natural if attack == "natural" else n
+        if any(length != expected for length in lengths.values()):
+            raise DamagedFileError(path, f"holds a cell {attack!r} with columns of lengths {lengths}, not {expected} "
                                          "(one per test image)")
     for entry, broken in cache.get("third_party", {}).items():
         if not isinstance(broken, torch.Tensor) or broken.dtype != torch.bool or len(broken) > n:

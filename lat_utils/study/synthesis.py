@@ -22,18 +22,23 @@ BUDGET_COLUMNS = ("pgd_steps", "apgd_steps", "apgd_targets", "square_queries")  
 def with_natural_of(table: pd.DataFrame, per_image: pd.DataFrame, natural_table: pd.DataFrame,
                     natural_per_image: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One profile's MNIST evaluation and per-image tables with the natural model's rows taken from another's, on the
-    test images the first evaluates (the other's first ``n``); a ValueError naming the difference where the other
-    evaluated fewer images or attacked with another budget."""
-    n = int(table["n"].max())
+    test images the first evaluates (the other's first ``n`` of each input type); a ValueError naming the difference
+    where the other attacked fewer images or with another budget. Natural inputs are the exception: where one
+    profile measured them on fewer images (a run from before they were measured on the whole test set), the claims
+    read the images both have (``claims.PerImage``)."""
     theirs = natural_table[natural_table["model"] == NATURAL]
-    if int(theirs["n"].min()) < n:
-        raise ValueError(f"the other natural model is evaluated on {int(theirs['n'].min())} test images, not {n}")
+    ours_n, theirs_n = (t[t["model"] == NATURAL].groupby("attack")["n"].min() for t in (table, theirs))
+    for attack, n in ours_n.items():
+        if attack != "natural" and theirs_n.get(attack, 0) < n:
+            raise ValueError(f"the other natural model is evaluated on {int(theirs_n.get(attack, 0))} test images "
+                             f"under the {attack} attack, not {n}")
     ours = table[table["model"] == NATURAL].set_index("attack")[list(BUDGET_COLUMNS)].drop_duplicates()
     other = theirs.set_index("attack")[list(BUDGET_COLUMNS)].drop_duplicates()
     if not ours.sort_index().equals(other.sort_index()):
         raise ValueError(f"the attacks' budgets differ: {ours.to_dict('index')} against {other.to_dict('index')}")
-    images = natural_per_image[(natural_per_image["model"] == NATURAL) & (natural_per_image["image"] < n)]
-    # the evaluation rows keep their own statistics (of the other's n images): the claims read the per-image rows
+    natural_rows = natural_per_image[natural_per_image["model"] == NATURAL]
+    images = natural_rows[natural_rows["image"] < natural_rows["attack"].map(ours_n)]
+    # the evaluation rows keep their own statistics (of the other's images): the claims read the per-image rows
     return (pd.concat([table[table["model"] != NATURAL], theirs], ignore_index=True),
             pd.concat([per_image[per_image["model"] != NATURAL], images], ignore_index=True))
 
