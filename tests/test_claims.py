@@ -342,3 +342,12 @@ def test_natural_inputs_on_the_whole_test_set_narrow_the_natural_claims_and_pair
     mixed = attacked[~((attacked["model"] == "natural") & (attacked["attack"] == "natural") & (attacked["image"] >= 200))]
     assert claims_of({"mnist": (table, mixed)}).loc[natural_claim, "ours (%)"] == pytest.approx(
         first.loc[natural_claim, "ours (%)"])
+
+
+def test_the_detectable_effect_is_the_stated_test_and_power():
+    from statistics import NormalDist
+
+    from lat_utils.study import verdicts
+
+    assert verdicts.Z_CONFIDENCE == pytest.approx(NormalDist().inv_cdf(1 - (1 - verdicts.CONFIDENCE) / 2), abs=1e-6)
+    assert verdicts.Z_POWER == pytest.approx(NormalDist().inv_cdf(verdicts.POWER), abs=1e-6)

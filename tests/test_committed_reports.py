@@ -11,7 +11,7 @@ import pytest
 
 from lat_utils.config import get_profile
 from lat_utils.paths import PROJECT_ROOT
-from lat_utils.spec.paper import READING_LABELS
+from lat_utils.spec.paper import READING_LABELS, TRAIN_STEPS
 from lat_utils.spec.settings import DRY_RUN_SUFFIX
 from lat_utils.study import claims, plan, verdicts
 from lat_utils.study import verdicts as verdicts_module
@@ -198,6 +198,9 @@ def readme_quotes_of_the_quick_run() -> list[str]:
     readings = _table("quick", "eps_sweep_readings.csv").set_index(["attack", "center", "eps_255"])
     natural = {p: _table(p, "eval_cifar10.csv").query("model == 'natural' and attack == 'natural'")["accuracy"].iloc[0]
                for p in ("quick", "long")}
+    cifar_standard = claim.loc["CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"]
+    mnist_sweep = _table("quick", "eps_sweep.csv").query("dataset == 'mnist' and attack == 'exact'").set_index("eps_255")
+    exact = _table("quick", "eval_mnist.csv").query("model == 'natural' and attack == 'exact'").iloc[0]
     return [
         f"**{facts['minutes']:.1f} minutes**",
         f"by more than 1 point in {(over > 1).sum()} of the {len(over)} attacked MNIST cells",
@@ -216,6 +219,10 @@ def readme_quotes_of_the_quick_run() -> list[str]:
         f"is *{kept['verdict']}* ({_interval(kept)})",
         f"({100 * natural['quick']:.0f}% in\n  the quick run, {100 * natural['long']:.0f}% in the long one)",
         "{2} images per cell) flags {0} of the {1} MNIST cells".format(*facts["flagged"]["mnist"]),
+        f"the standard model has {_interval(cifar_standard)} less adversarial loss than the natural model",
+        "up to 16/255 ({:.0f}% [{:.0f}, {:.0f}])".format(*mnist_sweep.loc[16.0, ["kept", "kept_low", "kept_high"]]),
+        "falls only at 0.3 ({:.1f}% [{:.1f}, {:.1f}] under the full evaluation".format(
+            *(100 * exact[["accuracy", "accuracy_low", "accuracy_high"]])),
     ]
 
 
@@ -287,6 +294,7 @@ def readme_quotes_of_the_long_run() -> list[str]:
     kept = {rule: (round(row["adversarial top-1 %"] * 9 / 100), round(row["adversarial top-5 %"] * 9 / 100))
             for rule, row in imagenet.set_index("box rule").iterrows()}
     box_top1, box_top5 = kept["object's box"]
+    quick_cifar = _table("quick", "claims.csv").set_index("claim").loc[cifar.name]
     return [
         f"the object's box leaves {box_top1} of the\n9 photos correct in top-1"
         + (" and in top-5" if box_top5 == box_top1 else f" and {box_top5} in top-5"),
@@ -294,6 +302,9 @@ def readme_quotes_of_the_long_run() -> list[str]:
         f"**{facts['minutes']:.1f} minutes**",
         f"{facts['trends'].get('still moving', 0)} of the claims' values still move between the last two milestones",
         f"standard model's lower adversarial loss grows to {_interval(cifar)} (*{cifar['verdict']}*",
+        f"at {get_profile('long').train_steps:,} steps ({100 * get_profile('long').train_steps / TRAIN_STEPS:.0f}% of "
+        "the paper's training)",
+        f"as in the quick run's {quick_cifar['ours (%)']:.1f}%",
     ]
 
 
@@ -495,8 +506,18 @@ def deviations_run_facts() -> dict:
     return {"minutes": run["seconds"] / 60, "invocations": len(run["invocations"]), "configurations": configurations,
             "robust": int(robustness["robust or depends"].str.startswith("robust to our cuts").sum()), "claims": len(robustness),
             "fails_everywhere": fails_everywhere, "fails_where_judged": fails_where_judged, "changes": changes,
-            "mean": mean, "collapsed": collapsed,
+            "mean": mean, "collapsed": collapsed, "floored": _floored_accuracy(evaluation),
             "seeds": int(evaluation["seed"].nunique())}
+
+
+def _floored_accuracy(evaluation: pd.DataFrame) -> float:
+    """The natural accuracy of the one model the accuracy floor (and not the one-class rule) finds collapsed."""
+    from lat_utils.study.collapse import collapsed_seeds
+
+    natural = evaluation[evaluation["attack"] == "natural"].set_index(["model", "seed", "reading"])
+    floored = [key for key in collapsed_seeds(evaluation) if not natural.loc[key, "collapsed"]]
+    assert len(floored) == 1, floored
+    return float(natural.loc[floored[0], "accuracy"])
 
 
 def _verdicts(count: int) -> str:
@@ -518,6 +539,17 @@ def readme_quotes_of_the_deviations_run() -> list[str]:
         f"changes {_verdicts(changes['final_projection'])}",
         f"{100 * mean[('background (final)', 'background')]:.1f}% against {100 * mean[('background', 'background')]:.1f}%",
     ]
+
+
+def readme_quotes_of_the_deviations_headline() -> list[str]:
+    """What the README's paragraph on the deviations run says beyond docs/results.md's quotes."""
+    facts = deviations_run_facts()
+    return [f"the accuracy floor: {100 * facts['floored']:.0f}% natural accuracy",
+            f"Its {facts['minutes']:.1f} minutes ({_count_words(facts['invocations'])} invocations)"]
+
+
+def _count_words(count: int) -> str:
+    return {1: "one", 2: "two", 3: "three"}.get(count, str(count))
 
 
 def results_quotes_of_the_deviations_run() -> list[str]:
@@ -582,6 +614,19 @@ def readme_quotes_of_the_airbench_run() -> list[str]:
         _interval(facts["claims"].loc["CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"]),
         _interval(facts["claims"].loc["CIFAR-10 background model: 15.98% less adversarial loss than the natural model"]),
         f"{facts['test_set'].loc['standard on airbench', 'accuracy']:.1f}% each",
+    ]
+
+
+def readme_quotes_of_the_airbench_headline() -> list[str]:
+    """What the README's CIFAR-10 section says of the airbench run beyond docs/results.md's quotes."""
+    facts = airbench_run_facts()
+    crossings = facts["crossings"]
+    return [
+        f"{crossings.loc[('airbench', 'background', 16), 'eps_255']:.1f}/255 with a 16x16 block",
+        f"{facts['readings'].loc[('background', 6, 8.0), 'kept']:.1f}% at 8/255",
+        "(the paper CNN's: {} at {:.0f}% on the quick sweep's images, {} at {:.1f}% on the long one's)".format(
+            _crossing(crossings.loc[("quick", "background", 6)]), crossings.loc[("quick", "background", 6), "natural_accuracy"],
+            _crossing(crossings.loc[("long", "background", 6)]), crossings.loc[("long", "background", 6), "natural_accuracy"]),
     ]
 
 
@@ -665,15 +710,20 @@ def test_the_committed_synthesis_is_what_the_committed_claims_tables_make(tmp_pa
         assert claim.scale.low <= row["low (%)"] <= row["high (%)"] <= claim.scale.high, row
 
 
-def test_the_readme_says_what_the_synthesis_says():
-    """The README's results open with the synthesis: its counts of verdicts and its one supported claim, computed."""
+def readme_quotes_of_the_synthesis() -> list[str]:
+    """What the README says of reports/synthesis.csv: its counts of verdicts and each supported claim's value."""
     table = pd.read_csv(PROJECT_ROOT / "reports" / "synthesis.csv")
     counts = table["verdict"].value_counts()
-    readme = _flat((PROJECT_ROOT / "README.md").read_text())
     quotes = [f"Of its {len(table)} rows: " + ", ".join(f"{counts[v]} *{v}*" for v in verdicts_module.VERDICTS if v in counts)]
     for row in table[table["verdict"] == "supported"].to_dict("records"):
         quotes.append(f"ours {row['ours (%)']:.1f}%, {row['share of paper']:.2f} of the paper's effect")
-    missing = [q for q in quotes if _flat(q) not in readme]
+    return quotes
+
+
+def test_the_readme_says_what_the_synthesis_says():
+    """The README's results open with the synthesis: its counts of verdicts and its one supported claim, computed."""
+    readme = _flat((PROJECT_ROOT / "README.md").read_text())
+    missing = [q for q in readme_quotes_of_the_synthesis() if _flat(q) not in readme]
     assert not missing, f"the README does not say what reports/synthesis.csv says: {missing}"
 
 
@@ -704,3 +754,10 @@ def test_the_readme_says_what_the_paper_natural_tables_say():
     readme = _flat((PROJECT_ROOT / "README.md").read_text())
     missing = [quote for quote in readme_quotes_of_the_paper_natural_run() if _flat(quote) not in readme]
     assert not missing, f"the README does not say what the committed paper-natural tables say: {missing}"
+
+
+@pytest.mark.parametrize("name", ["readme_quotes_of_the_deviations_headline", "readme_quotes_of_the_airbench_headline"])
+def test_the_readme_says_what_its_headline_quotes_compute(name):
+    readme = _flat((PROJECT_ROOT / "README.md").read_text())
+    missing = [quote for quote in globals()[name]() if _flat(quote) not in readme]
+    assert not missing, f"the README does not say what {name} computes: {missing}"

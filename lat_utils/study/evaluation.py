@@ -58,7 +58,10 @@ def first_test_images(dataset: str, n: int | None, cap: int | None = None) -> tu
     return images[:n][:cap], labels[:n][:cap], provenance.exact
 
 
-def is_collapsed(model: nn.Module, images: torch.Tensor, threshold: float = 0.9) -> bool:
+ONE_CLASS_SHARE = 0.9   # a model that predicts one class for more than this share of the test images has collapsed
+
+
+def is_collapsed(model: nn.Module, images: torch.Tensor, threshold: float = ONE_CLASS_SHARE) -> bool:
     """True when one class takes more than ``threshold`` of the predictions: a model that did not learn."""
     with torch.no_grad():
         predictions = model(images.to(next(model.parameters()).device)).argmax(1)

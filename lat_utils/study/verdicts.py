@@ -32,8 +32,10 @@ from ..spec.paper import BATCH_SIZE, LEARNING_RATE, TRAIN_STEPS
 from ..spec.settings import OPTIMIZER_LABELS, Profile
 from .stats import PERCENT, Scale
 
-DETECTABLE = (1.959964 + 0.841621) / 1.959964   # half-widths of a 95% interval: the smallest effect a two-sided test
-                                               # at 5% detects with 80% power
+CONFIDENCE = 0.95   # every interval of the study
+POWER = 0.80        # the smallest detectable effect: a two-sided test at 1 - CONFIDENCE with this power
+Z_CONFIDENCE, Z_POWER = 1.959964, 0.841621   # the normal quantiles of 0.975 and 0.80 (tests/test_claims.py checks)
+DETECTABLE = (Z_CONFIDENCE + Z_POWER) / Z_CONFIDENCE   # in half-widths of the 95% interval
 EQUIVALENCE_MARGIN = 0.25   # a relative effect is the paper's if its share of the paper's lies in [0.75, 1.25]
 ABSOLUTE_MARGIN = 1.0      # points: an accuracy is the paper's if our whole interval lies within 1 point of it
 
