@@ -20,6 +20,7 @@ from lat_utils.study.budgets import MILESTONE_MEASURE
 COMMITTED = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "reports").glob("*/tables/claims.csv")
                    if p.parent.parent.name in ("quick", "long", "airbench", "paper-natural", "paper"))
 CLAIM = {claim.text: claim for claim in claims.CLAIMS}
+CIFAR_STANDARD = "CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"
 # the reasons of a claim judged on no model: every seed of one collapsed, a model not trained, models of two configurations
 NOT_JUDGED = ("every seed of", "the profile trains no", "mixed configurations")
 def documented_verdict(claim, low: float, high: float, trains_as_paper: bool) -> str:
@@ -254,6 +255,19 @@ def results_quotes_of_the_quick_run() -> list[str]:
     ]
 
 
+def results_quotes_of_the_quick_run_times() -> list[str]:
+    """What docs/results.md says of the quick run's notebooks and of its PGD overestimates, from its tables."""
+    timings = pd.read_csv(PROJECT_ROOT / "reports" / "quick" / "timings.csv").set_index("notebook")["seconds"]
+    adversarial = timings[timings.index.str.contains("standard|background|broad|exact")]
+    evaluation = _table("quick", "eval_mnist.csv").set_index(["model", "attack"])
+    cell = evaluation.loc[("background", "standard")]
+    return [f"ImageNet {timings['01_imagenet_attack.ipynb'] / 60:.1f} min on one core",
+            f"{adversarial.min() / 60:.1f}-{adversarial.max() / 60:.1f} min, two at a time; the eps sweep "
+            f"{timings['04_cifar10_eps.ipynb'] / 60:.1f} min)",
+            f"the background model under the standard attack\n  {100 * cell['pgd_accuracy']:.1f}% vs {100 * cell['accuracy']:.1f}%",
+            f"the CIFAR-10 standard model {_interval(_table('quick', 'claims.csv').set_index('claim').loc[CIFAR_STANDARD])} less"]
+
+
 def test_the_results_page_says_what_the_quick_tables_say():
     results = (PROJECT_ROOT / "docs" / "results.md").read_text()
     missing = [quote for quote in results_quotes_of_the_quick_run() if quote not in results]
@@ -343,6 +357,71 @@ def results_quotes_of_the_long_run() -> list[str]:
         f"by more than 1 point in {(over > 1).sum()} of the {len(over)} attacked MNIST cells",
         f"by up to {over.max():.1f} points (the {worst['model']} model under the {worst['attack']} attack)",
     ]
+
+
+def results_quotes_of_the_long_run_against_the_quick_run() -> list[str]:
+    """What docs/results.md says of the long run against the quick run, and of the long run's time, from their tables."""
+    quick, long = (_table(p, "claims.csv").set_index("claim") for p in ("quick", "long"))
+    row = quick.loc
+    natural_loss = row["MNIST background model: 4.35% less natural loss than the natural model"]
+    more = row["MNIST standard model: 39.9% more natural loss than the natural model"]
+    broad = row["MNIST broad model: 6.5% less natural loss than the standard model"]
+    up_to = row["MNIST broad model: up to 99.7% less adversarial loss than the standard model (all 4 attacks)"]
+    cifar = row["CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"]
+    cifar_natural = row["CIFAR-10 background model: 1.63% less natural loss than the natural model"]
+    standard = row["MNIST standard model: at least 99% less adversarial loss than the natural model"]
+    background = row["MNIST background model: over 99% less adversarial loss than the natural model"]
+    crossings = _table("quick", "eps_sweep_crossings.csv").set_index(["attack", "center"])["eps_255"]
+    run = json.loads((PROJECT_ROOT / "reports" / "long" / "run.json").read_text())
+    timings = pd.read_csv(PROJECT_ROOT / "reports" / "long" / "timings.csv").set_index("notebook")["seconds"]
+    gathering = timings[timings.index.str.match(r"0[3-7]_")].sum()
+    first, second = (seconds / 60 for seconds in run["invocations"])
+    return [
+        f"goes from {natural_loss['ours (%)']:.0f}% (*{natural_loss['verdict']}*, quick)",
+        f"from {more['ours (%)']:+.0f}% (*{more['verdict']}*)",
+        f"from {broad['ours (%)']:.0f}% less to",
+        f"*{up_to['verdict']}* ({up_to['ours (%)']:+.0f}%)",
+        f"quick {_interval(cifar)}, *{cifar['verdict']}* too",
+        f"quick {cifar_natural['ours (%)']:.2f}%",
+        f"as in the quick run ({crossings[('background', 6)]:.1f}/255, {crossings[('background', 16)]:.1f}/255 with the "
+        "16x16 block",
+        f"(quick {standard['ours (%)']:.1f}% and {background['ours (%)']:.1f}%, *{standard['verdict']}*)",
+        f"At {get_profile('long').train_steps:,} steps ({100 * get_profile('long').train_steps / TRAIN_STEPS:.0f}% of "
+        "the paper's training",
+        f"stopped with a session after {first:.0f} min and resumed from its checkpoints by the next, {second:.0f} min)",
+        f"ImageNet {timings['01_imagenet_attack.ipynb'] / 60:.1f} min beside the first training",
+        f"claims, eps sweep and budgets {gathering / 60:.1f} min",
+        f"*{long.loc[standard.name, 'verdict']}*",
+    ]
+
+
+def test_the_results_page_says_what_the_long_run_against_the_quick_run_says():
+    results = _flat((PROJECT_ROOT / "docs" / "results.md").read_text())
+    missing = [q for q in results_quotes_of_the_long_run_against_the_quick_run() if _flat(q) not in results]
+    assert not missing, f"docs/results.md does not say what the committed quick and long tables say: {missing}"
+
+
+def results_quotes_of_the_imagenet_run() -> list[str]:
+    """What docs/results.md says of the quick run's ImageNet attack (Tables 1 and 2), from its tables."""
+    rules = _table("quick", "imagenet_box_rules_summary.csv").set_index("box rule")
+    best, box, size, paper = (rules.loc[r] for r in ("best detection", "object's box", "paper's box size", "paper (Inception v3)"))
+    seconds = pd.read_csv(PROJECT_ROOT / "reports" / "quick" / "timings.csv").set_index("notebook")["seconds"]
+    return [
+        f"{best['still correct top-1 after the attack']:.0f} stay correct under the best detection (boxes "
+        f"{best['mean box % of image']:.1f}% of the image on average, mean confidence in the correct class "
+        f"{best['mean confidence after the attack']:.3f}), {box['still correct top-1 after the attack']:.0f} under the "
+        f"object's box ({box['mean box % of image']:.1f}%, {box['mean confidence after the attack']:.3f};",
+        f"{size['still correct top-1 after the attack']:.0f} under the paper's box size ({size['mean box % of image']:.1f}%, "
+        f"{size['mean confidence after the attack']:.3f}), against the paper's {paper['still correct top-1 after the attack']:.0f} "
+        f"of 9 ({paper['mean % altered']:.1f}% of the pixels altered, confidence {paper['mean confidence after the attack']:.6f})",
+        f"the notebook took {seconds['01_imagenet_attack.ipynb']:.1f} s",
+    ]
+
+
+def test_the_results_page_says_what_the_imagenet_tables_say():
+    results = _flat((PROJECT_ROOT / "docs" / "results.md").read_text())
+    missing = [q for q in results_quotes_of_the_imagenet_run() if _flat(q) not in results]
+    assert not missing, f"docs/results.md does not say what the committed ImageNet tables say: {missing}"
 
 
 def test_the_readme_says_what_the_long_tables_say():
@@ -541,6 +620,17 @@ def readme_quotes_of_the_deviations_run() -> list[str]:
     ]
 
 
+def results_quotes_of_the_deviations_time() -> list[str]:
+    """What docs/results.md says of the deviations run's time and collapsed seeds, from its run record and tables."""
+    facts = deviations_run_facts()
+    run = json.loads((PROJECT_ROOT / "reports" / "deviations" / "run.json").read_text())
+    first, second = (seconds / 60 for seconds in run["invocations"])
+    return [f"(6,223 s; two invocations: {first:.0f} min, then stopped with a session and resumed from its checkpoints "
+            f"by the next, {second:.0f} min)".replace("6,223", f"{run['seconds']:,.0f}"),
+            f"It is {100 * facts['minutes'] / 150:.0f}% of the 150-minute limit",
+            f"for the background model of seed 1, {100 * facts['floored']:.0f}% natural accuracy"]
+
+
 def readme_quotes_of_the_deviations_headline() -> list[str]:
     """What the README's paragraph on the deviations run says beyond docs/results.md's quotes."""
     facts = deviations_run_facts()
@@ -652,6 +742,31 @@ def results_quotes_of_the_airbench_run() -> list[str]:
         f"{timings['02_train_cifar10-airbench-natural-seed0.ipynb']:,.0f} s",
         f"{timings['02_train_cifar10-airbench-standard-per_step-eps_raw-seed0.ipynb']:,.0f} s",
         f"({timings['04_cifar10_eps.ipynb']:,.0f} s)",
+        *_airbench_times_and_accuracies(facts),
+    ]
+
+
+def _airbench_times_and_accuracies(facts: dict) -> list[str]:
+    """docs/results.md's airbench section: the accuracies beside the crossings, the invocations, the notebooks' times."""
+    crossings, timings = facts["crossings"], facts["timings"]
+    accuracy = {p: crossings.loc[(p, "background", 6), "natural_accuracy"] for p in ("quick", "long", "airbench")}
+    run = json.loads((PROJECT_ROOT / "reports" / "airbench" / "run.json").read_text())
+    first, second = (seconds / 60 for seconds in run["invocations"])
+    natural = facts["evaluation"].loc[("natural on airbench", "natural")]
+    gathering = timings[timings.index.str.match(r"0[3-7]_")].sum()
+    return [
+        f"the natural model has {100 * natural['accuracy']:.1f}% and keeps",
+        f"at {accuracy['quick']:.0f}% natural accuracy in the quick run and {accuracy['long']:.1f}% in the long one (on each "
+        f"sweep's images; airbench's: {accuracy['airbench']:.1f}%)",
+        "({}, {} and {} at {:.0f}%, {:.1f}% and {:.0f}%)".format(
+            *(f"{crossings.loc[(p, 'background', 6), 'eps_255']:.1f}/255" for p in ("quick", "long", "airbench")),
+            accuracy["quick"], accuracy["long"], accuracy["airbench"]),
+        f"the standard model's {timings['02_train_cifar10-airbench-standard-per_step-eps_raw-seed0.ipynb'] / 60:.0f} "
+        "minutes on one thread",
+        f"two invocations: {first:.0f} min, then stopped with a session and resumed from its checkpoints, {second:.0f} min)",
+        f"what was left of its notebook ({timings['02_train_cifar10-airbench-background-per_step-eps_raw-seed0.ipynb']:.0f} s "
+        "of it)",
+        f"the sweep ({timings['04_cifar10_eps.ipynb']:.0f} s) and the figures {gathering / 60:.0f} minutes",
     ]
 
 
@@ -750,14 +865,37 @@ def readme_quotes_of_the_paper_natural_run() -> list[str]:
     ]
 
 
+def results_quotes_of_the_paper_natural_run() -> list[str]:
+    """What docs/results.md says of the committed paper-natural run beyond the README's quotes, from its tables."""
+    folder = PROJECT_ROOT / "reports" / "paper-natural"
+    claim = pd.read_csv(folder / "tables" / "claims.csv").set_index("claim")
+    test_set = pd.read_csv(folder / "tables" / "test_set_mnist.csv")
+    run = json.loads((folder / "run.json").read_text())
+    timings = pd.read_csv(folder / "timings.csv").set_index("notebook")["seconds"]
+    trainings = timings[timings.index.str.startswith("02_")].sort_values()
+    natural, exact = (claim.loc["natural MNIST model: natural accuracy 99.19%"],
+                      claim.loc["natural MNIST model under the exact-mask attack: 0.08% accuracy"])
+    return [
+        f"{natural['ours (%)']:.2f}% [{natural['low (%)']:.2f}, {natural['high (%)']:.2f}] against the paper's 99.19%, and "
+        f"{exact['ours (%)']:.2f}% [{exact['low (%)']:.2f}, {exact['high (%)']:.2f}] under the exact-mask attack",
+        " and ".join(f"{a:.2f}%" for a in test_set["accuracy"]),
+        f"({run['seconds']:,.0f} s; two invocations: the first stopped after {run['invocations'][0] / 60:.1f} minutes",
+        f"the two trainings {trainings.iloc[0]:,.0f} s and {trainings.iloc[1]:,.0f} s side by side, the evaluation, tables "
+        f"and figures {timings[timings.index.str.match(r'0[3-7]_')].sum():.0f} s",
+    ]
+
+
 def test_the_readme_says_what_the_paper_natural_tables_say():
     readme = _flat((PROJECT_ROOT / "README.md").read_text())
     missing = [quote for quote in readme_quotes_of_the_paper_natural_run() if _flat(quote) not in readme]
     assert not missing, f"the README does not say what the committed paper-natural tables say: {missing}"
 
 
-@pytest.mark.parametrize("name", ["readme_quotes_of_the_deviations_headline", "readme_quotes_of_the_airbench_headline"])
-def test_the_readme_says_what_its_headline_quotes_compute(name):
-    readme = _flat((PROJECT_ROOT / "README.md").read_text())
-    missing = [quote for quote in globals()[name]() if _flat(quote) not in readme]
-    assert not missing, f"the README does not say what {name} computes: {missing}"
+@pytest.mark.parametrize("name", ["readme_quotes_of_the_deviations_headline", "readme_quotes_of_the_airbench_headline",
+                                  "results_quotes_of_the_deviations_time", "results_quotes_of_the_paper_natural_run",
+                                  "results_quotes_of_the_quick_run_times"])
+def test_the_pages_say_what_their_quotes_compute(name):
+    page = "README.md" if name.startswith("readme") else "docs/results.md"
+    text = _flat((PROJECT_ROOT / page).read_text())
+    missing = [quote for quote in globals()[name]() if _flat(quote) not in text]
+    assert not missing, f"{page} does not say what {name} computes: {missing}"
