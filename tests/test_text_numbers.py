@@ -10,8 +10,8 @@ import re
 
 from lat_utils.config import PROFILES
 from lat_utils.paths import PROJECT_ROOT
-from lat_utils.spec import paper, recipes
 from lat_utils.runner.invocations import Invocations
+from lat_utils.spec import paper, recipes
 from lat_utils.study import collapse, evaluation, stats, sweep, training, verdicts
 from lat_utils.study.claims import CLAIMS
 

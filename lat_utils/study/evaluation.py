@@ -30,7 +30,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..attacks import ATTACK_NAMES, PGD, localized_autoattack, resolve_precision
-from ..config import get_profile
 from ..data import load_dataset
 from ..devices import device
 from ..masks import epsilon_matrix
