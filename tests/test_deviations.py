@@ -14,12 +14,14 @@ from lat_utils.study import TrainConfig, claims_table, study_models
 from lat_utils.study.checkpoints import checkpoint_path, fingerprint, load_checkpoint, save_checkpoint
 from lat_utils.study.deviations import (
     BASE,
+    BUDGET_AXIS,
     FINAL_PROJECTION,
     claims_by_configuration,
     configuration_table,
     configurations,
     robustness,
     trained_settings,
+    with_budget_axis,
 )
 from lat_utils.study.plan import model_name
 
@@ -211,7 +213,9 @@ def test_the_deviations_notebooks_run_on_a_variants_model(run_folder):
     by_configuration = pd.read_csv(tables_dir(profile) / "claims_by_configuration.csv", keep_default_na=False)
     assert set(by_configuration["configuration"]) == {BASE, *VARIANTS, FINAL_PROJECTION}
     assert by_configuration.groupby("configuration").size().nunique() == 1   # every claim in every configuration
-    lines = pd.read_csv(tables_dir(profile) / "claims_robustness.csv", keep_default_na=False)["robust or depends"]
+    robust = pd.read_csv(tables_dir(profile) / "claims_robustness.csv", keep_default_na=False)
+    assert (robust[BUDGET_AXIS] == "not measured: no long run here").all()   # the test's output folder has none
+    lines = robust["robust or depends"]
     assert lines.str.match(r"^(robust to our cuts|depends on .+)( \(not judged under .+: mixed configurations\))?$").all()
     used = trained_settings(profile).set_index(["model", "seed"])
     trained = used.loc[("natural [paper_lr]", 0)]   # the one the notebook trained, as the profile's dry run trains it
@@ -257,3 +261,20 @@ def test_a_claim_is_judged_under_a_configuration_only_on_models_trained_under_it
     assert not verdicts.loc[(FINAL_PROJECTION, standard), "reason"].startswith("mixed")
     line = robustness(by_configuration).set_index("claim").loc[broad, "robust or depends"]
     assert line.startswith("robust to our cuts (not judged under final_projection, madry_attack, no_warmup, paper_lr")
+
+
+def test_the_budget_is_an_axis_beside_the_configurations():
+    """The budget is not retrained by the deviations study: each claim's line says how its verdict moves across the
+    long profile's budgets (its claims_trends.csv, on the paper's CNN), "stable" where it does not."""
+    table = pd.DataFrame({"claim": ["a", "b", "c"], "reading": ["as stated (0.3)"] * 3, "robust or depends": ["robust to our cuts"] * 3})
+    trends = pd.DataFrame({
+        "claim": ["a", "b", "b"], "network": ["paper_cnn", "paper_cnn", "airbench"], "reading": ["as stated (0.3)"] * 3,
+        "first verdict": ["direction only", "inconclusive", "x"], "last verdict": ["direction only", "supported", "x"],
+        "trend": ["stable", "toward the paper", "stable"],
+        "why": ["'direction only' at all 9 budgets", "16.5% at long, 1/64 -> 98.4% at long, end; paper 99%", "?"]})
+    axis = with_budget_axis(table, trends).set_index("claim")[BUDGET_AXIS]
+    assert axis["a"] == "stable: 'direction only' at all 9 budgets"
+    assert axis["b"] == ("toward the paper: inconclusive -> supported (16.5% at long, 1/64 -> 98.4% at long, end; "
+                         "paper 99%)")
+    assert axis["c"].startswith("not measured")
+    assert (with_budget_axis(table, None)[BUDGET_AXIS] == "not measured: no long run here").all()

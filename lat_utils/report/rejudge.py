@@ -3,7 +3,8 @@ alone: no model is trained, loaded or attacked.
 
 ``python -m lat_utils.report.rejudge quick long deviations airbench`` rewrites, for each profile,
 - ``claims.csv`` from ``eval_<dataset>.csv`` and ``per_image_<dataset>.csv.gz`` (as ``05_figures_and_claims`` makes it);
-- the deviations study's ``claims_by_configuration.csv`` and ``claims_robustness.csv`` (as ``08_deviations`` does);
+- the deviations study's ``claims_by_configuration.csv`` and ``claims_robustness.csv`` (as ``08_deviations`` does,
+  the budget axis read from the long profile's committed ``claims_trends.csv``);
 - ``claims_milestones.csv`` from its own rows: the per-image results of the milestones are not committed, so each
   row keeps the interval it was computed with (on the linear scale), clipped to its statistic's range, and is judged
   by the current rules, its ``interval`` column saying so;
@@ -23,7 +24,8 @@ import pandas as pd
 
 from ..config import get_profile
 from ..paths import reports_dir, tables_dir
-from ..study import claims_across_budgets, claims_by_configuration, claims_by_network, compared_with, robustness, trends
+from ..study import (claims_across_budgets, claims_by_configuration, claims_by_network, compared_with, long_trends,
+                     robustness, trends, with_budget_axis)
 from ..study.claims import CLAIMS
 from ..study.verdicts import verdict
 from .site import RUN_RECORD, write_index
@@ -69,7 +71,7 @@ def rejudge(profile: str) -> list[str]:
     if settings.variants:
         by_configuration = claims_by_configuration(tables, per_image, settings)
         by_configuration.to_csv(folder / "claims_by_configuration.csv", index=False)
-        robustness(by_configuration).to_csv(folder / "claims_robustness.csv", index=False)
+        with_budget_axis(robustness(by_configuration), long_trends()).to_csv(folder / "claims_robustness.csv", index=False)
         written += ["claims_by_configuration.csv", "claims_robustness.csv"]
     if (folder / "claims_milestones.csv").exists():
         milestones = pd.read_csv(folder / "claims_milestones.csv", keep_default_na=False, na_values=[""])

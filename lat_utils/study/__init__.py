@@ -26,7 +26,7 @@ from .checkpoints import checkpoint_path, load_trained
 from .claims import CLAIMS, claims_by_network, claims_table, collapsed_models, paper_figure2
 from .crosscheck import LocalizingWrapper, third_party_check, third_party_checks
 from .curves import evaluate_milestones, learning_curves, milestone_claims
-from .deviations import claims_by_configuration, configurations, robustness
+from .deviations import claims_by_configuration, configurations, long_trends, robustness, with_budget_axis
 from .evaluation import cross_evaluate, evaluate_model, first_test_images, pgd_overestimate, test_set_accuracy
 from .optimizers import adam, optimizer_for
 from .plan import TrainConfig, evaluated_models, group_name, readings_of, shown_model, study_models, together_groups
@@ -42,6 +42,6 @@ __all__ = [
     "collapsed_models", "configurations", "robustness",
     "combine_seeds", "compared_with", "cross_evaluate", "crossings_by_profile", "eps_sweep", "evaluate_milestones", "evaluated_models", "evaluate_model", "shown_model",
     "group_name", "kept_crossings", "learning_curves", "load_trained", "milestone_claims", "paper_figure2",
-    "pgd_overestimate", "reading_consistency", "readings_of", "study_models", "sweep_cells", "sweep_settings", "first_test_images", "test_set_accuracy", "third_party_check", "third_party_checks", "together_groups",
+    "pgd_overestimate", "reading_consistency", "readings_of", "long_trends", "with_budget_axis", "study_models", "sweep_cells", "sweep_settings", "first_test_images", "test_set_accuracy", "third_party_check", "third_party_checks", "together_groups",
     "adam", "optimizer_for", "train_model", "train_together", "trained_models", "training_step", "TrainingStep", "trends", "verdict", "wilson_interval",
 ]

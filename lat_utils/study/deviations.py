@@ -12,7 +12,9 @@ under it: one that rests on a model the change would change but does not retrain
 under the paper's learning rate, for instance) is *not comparable: mixed configurations*. The collapsed seeds of
 each configuration's models are left out and counted (``collapse``). ``claims_by_configuration`` stacks those
 tables, and ``robustness`` says per claim whether its verdict is *robust to our cuts* (the same in every
-configuration in which it is judged) or *depends on* the configurations that change it.
+configuration in which it is judged) or *depends on* the configurations that change it. The budget, the largest
+cut, is not retrained here: ``with_budget_axis`` sets beside each claim how its verdict moves across the long
+profile's milestones and the quick run's budget.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..paths import tables_dir
 from ..spec.paper import MODEL_KINDS
+from ..spec.recipes import PAPER_CNN
 from ..spec.settings import VARIANTS, Profile
 from .checkpoints import checkpoint_path, load_checkpoint
 from .claims import CLAIMS, claims_table, without_variant
@@ -128,6 +132,34 @@ def robustness(by_configuration: pd.DataFrame) -> pd.DataFrame:
             line += f" (not judged under {', '.join(sorted(mixed))}: mixed configurations)"
         rows.append({"claim": claim, "reading": reading, **verdicts, "robust or depends": line})
     return pd.DataFrame(rows)
+
+
+BUDGET_AXIS = "across budgets (the long profile)"
+
+
+def with_budget_axis(table: pd.DataFrame, trends: pd.DataFrame | None) -> pd.DataFrame:
+    """``robustness``'s table with the budget, the largest of our cuts, as one more axis: per claim, how its verdict
+    moves across the quick and long runs' budgets (``budgets.trends`` of the long profile, on the paper's CNN):
+    *stable* at every budget, or its first and last verdicts and which way its value moved. "not measured" where
+    no long run's trends are at hand."""
+    if trends is None:
+        return table.assign(**{BUDGET_AXIS: "not measured: no long run here"})
+    own = trends[trends["network"] == PAPER_CNN].set_index(["claim", "reading"])
+    lines = []
+    for claim, reading in zip(table["claim"], table["reading"]):
+        if (claim, reading) not in own.index:
+            lines.append("not measured: no milestone of the long run holds it")
+            continue
+        row = own.loc[(claim, reading)]
+        lines.append(f"stable: {row['why']}" if row["trend"] == "stable" else
+                     f"{row['trend']}: {row['first verdict']} -> {row['last verdict']} ({row['why']})")
+    return table.assign(**{BUDGET_AXIS: lines})
+
+
+def long_trends() -> pd.DataFrame | None:
+    """The long profile's ``claims_trends.csv`` (``06_budgets``), where a long run's reports are here."""
+    path = tables_dir("long") / "claims_trends.csv"
+    return pd.read_csv(path, keep_default_na=False) if path.exists() else None
 
 
 SETTINGS_SHOWN = ("train_steps", "learning_rate", "lr_schedule", "eps_warmup_fraction", "train_pgd_steps",

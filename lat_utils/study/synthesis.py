@@ -14,6 +14,7 @@ import pandas as pd
 from ..config import get_profile
 from ..paths import tables_dir
 from .claims import CLAIMS, claims_table
+from .deviations import BUDGET_AXIS
 
 NATURAL = "natural"
 BUDGET_COLUMNS = ("pgd_steps", "apgd_steps", "apgd_targets", "square_queries")   # what an attack's result depends on
@@ -155,4 +156,6 @@ def _robustness() -> dict[str, str]:
     if not path.exists():
         return {}
     table = pd.read_csv(path, keep_default_na=False)
-    return dict(zip(table["claim"], table["robust or depends"]))
+    budget = table.get(BUDGET_AXIS, pd.Series([""] * len(table)))
+    lines = [f"{line}; across budgets: {axis}" if axis else line for line, axis in zip(table["robust or depends"], budget)]
+    return dict(zip(table["claim"], lines))
