@@ -16,8 +16,8 @@ by ``tests/test_layout.py``), so a change belongs in the lowest layer that needs
 0. foundations: ``spec/`` (what the paper states, the attacks' named budgets, the networks' recipes, a run's
    settings and the named changes that make a profile), ``config`` (the paper's setting and the profiles), ``checks``
    (input checks), ``paths`` (where outputs go, atomic writes), ``sealed`` (the checksummed file format of
-   every tensor file a run keeps), ``progress`` (bars, wall time), ``devices``, ``quiet`` (native libraries'
-   log lines kept out of the reports);
+   every tensor file a run keeps), ``progress`` (bars, wall time, native libraries' log lines kept
+   out of the reports), ``devices``, ``images`` (every saved figure and notebook image as a compact PNG);
 1. the core: ``masks``, ``models``, ``data``, ``attacks/`` (one family, one contract);
 2. ``imagenet/``: the paper's Section 3 on an ImageNet classifier;
 3. ``study/``: training, evaluation, learning curves, claims, budgets, statistics;
@@ -34,7 +34,7 @@ from .models import PaperCNN
 __version__ = "0.1.0"
 
 LAYERS = (
-    ("spec", "config", "checks", "paths", "sealed", "progress", "devices", "quiet"),
+    ("spec", "config", "checks", "paths", "sealed", "progress", "devices", "images"),
     ("masks", "models", "data", "attacks"),
     ("imagenet",),
     ("study",),

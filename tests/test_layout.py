@@ -226,3 +226,20 @@ def test_modules_are_small_and_carry_no_history():
     found = {str(p.relative_to(PROJECT_ROOT)): line.strip() for p in PACKAGE.rglob("*.py")
              for line in p.read_text().splitlines() if history.search(line)}
     assert found == {}
+
+
+TRACKED_LIMIT = 40_000_000   # bytes: a checkout travels to a GPU machine of 64 MiB with the notebook stack's wheels
+
+
+def test_the_tracked_files_are_light_enough_to_travel():
+    """The committed files (``git ls-files``) fit the GPU machine's working tree with room for the wheels and the
+    data: executed notebooks without their HTML pages (``python -m lat_utils.report.pages`` builds them), figures
+    and notebook images with a palette (``lat_utils.images``)."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = [PROJECT_ROOT / name for name in listed.stdout.decode().split("\0") if name]
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    assert total <= TRACKED_LIMIT, f"the tracked files take {total / 1e6:.1f} MB, more than {TRACKED_LIMIT / 1e6:.0f} MB"
+    pages = [f.name for f in files if f.suffix == ".html" and f.parent.parent.name == "reports" and f.name != "index.html"]
+    assert not pages, f"executed notebooks' HTML pages are built, not committed: {pages[:3]}"

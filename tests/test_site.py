@@ -34,7 +34,7 @@ def report_folders(tmp_path):
     (reports / site.RUN_RECORD).write_text(json.dumps({"device": "CPU: Test CPU, 2 cores", "finished": "2026-01-02",
                                                        "attack_precision": "fp32", "seconds": 80.0, "jobs": 2}))
     for name in ("01_imagenet_attack", "02_train_mnist-natural-seed0"):
-        (reports / f"{name}.html").write_text("<html></html>")
+        (reports / f"{name}.ipynb").write_text("{}")   # an executed notebook: its page is built from it
     return reports, figures, tables
 
 
@@ -149,3 +149,42 @@ def test_claims_of_a_dataset_the_profile_does_not_run_are_counted_apart(report_f
         tables / "claims.csv", index=False)
     page = site.render_index("smoke", reports, figures, tables)
     assert "<strong>not comparable</strong>: 1; and 2 about a dataset this profile does not run" in page
+
+
+def test_the_pages_are_built_from_the_executed_notebooks_where_missing_or_older(run_folder):
+    """``python -m lat_utils.report.pages`` renders each executed notebook's HTML page, only where it is missing or
+    older than its notebook; its images already compact (a palette of at most 256 colours)."""
+    import base64
+    import io
+    import os
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from lat_utils import images
+    from lat_utils.paths import reports_dir
+    from lat_utils.report import pages
+    from lat_utils.report.portable import make_file_portable
+
+    folder = reports_dir("smoke")
+    fig, ax = plt.subplots()
+    ax.plot(range(10), [x * x for x in range(10)])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=150)
+    plt.close(fig)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": base64.b64encode(buffer.getvalue()).decode()})])])
+    nbformat.write(notebook, folder / "03_evaluate_mnist.ipynb")
+    (folder / site.INDEX).write_text("<html></html>")
+    make_file_portable(folder / "03_evaluate_mnist.ipynb")   # as a run leaves it
+    png = base64.b64decode(nbformat.read(folder / "03_evaluate_mnist.ipynb", as_version=4).cells[0].outputs[0].data["image/png"])
+    assert len(png) < len(buffer.getvalue()) and Image.open(io.BytesIO(png)).mode == "P"
+    assert Image.open(io.BytesIO(png)).size == Image.open(io.BytesIO(buffer.getvalue())).size
+    assert images.compact_png(png) == png   # compact already: kept as it is
+    built = pages.build_pages(workers=1)
+    assert built == [folder / "03_evaluate_mnist.html"] and "<html" in built[0].read_text()
+    assert pages.build_pages(workers=1) == []   # up to date: nothing rebuilt
+    os.utime(folder / "03_evaluate_mnist.ipynb", (built[0].stat().st_mtime + 10,) * 2)
+    assert pages.build_pages(["smoke"], workers=1) == built
+    with pytest.raises(FileNotFoundError, match="no report folder 'nothing'"):
+        pages.build_pages(["nothing"])

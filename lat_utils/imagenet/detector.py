@@ -16,7 +16,7 @@ import torchvision.transforms.functional as TF
 
 from ..data import MIRROR_ENV, DataNotFoundError, offline_mirror
 from ..masks import Box
-from ..quiet import native_stderr_silenced
+from ..progress import native_stderr_silenced
 from .classifier import _torchvision_state_dict
 
 TFLITE_DETECTOR = "detector/ssd_mobilenet_v1_coco_quant.tflite"

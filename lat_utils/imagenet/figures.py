@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from ..images import save_figure
 from .attack import PaperRun
 from .boxes import BEST_DETECTION, OBJECTS_BOX, Candidates, black_outside, kept_boxes
 from .photos import class_names
@@ -56,7 +57,7 @@ def figure1(run: PaperRun, path: Path | None = None):
                  f"{run.classifier}; box rule: {run.rule}; boxes from {run.detector}", fontsize=10)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=80)
+        save_figure(fig, path, dpi=80)
     return fig
 
 
@@ -95,7 +96,7 @@ def candidates_figure(candidates: Candidates, images: torch.Tensor, path: Path |
                  "dashed: best detection, thick: object's box", fontsize=10)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=80)
+        save_figure(fig, path, dpi=80)
     return fig
 
 
@@ -125,5 +126,5 @@ def plot_extension(summary: pd.DataFrame, path: Path | None = None):
     left.legend(fontsize=7), right.legend(fontsize=7)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=100)
+        save_figure(fig, path, dpi=100)
     return fig

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..images import save_figure
 from ..spec.paper import (
     ATTACK_KINDS,
     CIFAR10_READINGS,
@@ -42,7 +43,7 @@ def _seaborn():
 
 def _save(fig: plt.Figure, path: str | Path | None) -> plt.Figure:
     if path is not None:
-        fig.savefig(path, dpi=130, bbox_inches="tight")
+        save_figure(fig, path, dpi=130, bbox_inches="tight")
     return fig
 
 

@@ -1,4 +1,4 @@
-"""Executed notebooks that travel: no absolute path of the machine that ran them.
+"""Executed notebooks that travel: no absolute path of the machine that ran them, and compact images.
 
 Papermill records the absolute input and output paths of every execution in the notebook's
 metadata, and a notebook's own prints (a checkpoint's path, the folder of the tables) show absolute
@@ -65,9 +65,12 @@ def _make_output_portable(output: dict, relative: Callable[[str], str]) -> None:
 
 
 def make_file_portable(path: Path) -> None:
-    """:func:`make_portable` on the executed notebook at ``path``, rewritten atomically."""
+    """:func:`make_portable` on the executed notebook at ``path``, its images compacted (``images.compact_images``),
+    rewritten atomically."""
     import nbformat  # imported here: it costs seconds (jsonschema), and the notebooks import this package
 
+    from ..images import compact_images
+
     notebook = nbformat.read(path, as_version=4)
-    make_portable(notebook, outputs=output_root())
+    compact_images(make_portable(notebook, outputs=output_root()))
     write_atomically(path, lambda tmp: nbformat.write(notebook, tmp))

@@ -24,8 +24,16 @@ import pandas as pd
 
 from ..config import get_profile
 from ..paths import reports_dir, tables_dir
-from ..study import (claims_across_budgets, claims_by_configuration, claims_by_network, compared_with, long_trends,
-                     robustness, trends, with_budget_axis)
+from ..study import (
+    claims_across_budgets,
+    claims_by_configuration,
+    claims_by_network,
+    compared_with,
+    long_trends,
+    robustness,
+    trends,
+    with_budget_axis,
+)
 from ..study.claims import CLAIMS
 from ..study.verdicts import verdict
 from .site import RUN_RECORD, write_index

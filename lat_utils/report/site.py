@@ -175,7 +175,7 @@ def _claims_section(path: Path) -> str:
 
 
 def _notebooks_section(reports: Path, timings: dict[str, float]) -> str:
-    pages = sorted(p for p in reports.glob("*.html") if p.name != INDEX)
+    pages = sorted(p.with_suffix(".html") for p in reports.glob("*.ipynb"))   # built by python -m lat_utils.report.pages
     if not pages:
         return "<h2>Executed notebooks</h2><p>None yet.</p>"
     rows = []
@@ -185,7 +185,8 @@ def _notebooks_section(reports: Path, timings: dict[str, float]) -> str:
         rows.append(f"<tr><td><a href='{_e(page.name)}'>{_e(page.stem)}</a></td><td>{_e(role)}</td>"
                     f"<td class='num'>{'' if seconds is None else f'{seconds:.0f} s'}</td></tr>")
     return ("<h2>Executed notebooks</h2><p>Each notebook as it ran, with its outputs "
-            "(the <code>.ipynb</code> beside each page opens in JupyterLab).</p>"
+            "(the <code>.ipynb</code> beside each page opens in JupyterLab; in a fresh clone, "
+            "<code>python -m lat_utils.report.pages</code> builds the pages first, in under a minute).</p>"
             f"<table><tr><th>notebook</th><th>what it holds</th><th>wall time</th></tr>{''.join(rows)}</table>")
 
 

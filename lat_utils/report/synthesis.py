@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..images import save_figure
 from ..paths import PROJECT_ROOT, output_root
 from ..study.synthesis import best_evidence
 from ..study.verdicts import EQUIVALENCE_MARGIN
@@ -45,7 +46,7 @@ def shares_figure(table: pd.DataFrame, path: str | Path | None = None) -> plt.Fi
     ax.set_title("What this study concludes: each relative claim's best evidence against the paper's effect")
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        save_figure(fig, path, dpi=110, bbox_inches="tight")
     return fig
 
 

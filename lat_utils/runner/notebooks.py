@@ -34,9 +34,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..config import get_profile
-from ..paths import PROJECT_ROOT, reports_dir, write_atomically
+from ..paths import PROJECT_ROOT, reports_dir
 from ..progress import ENV as PROGRESS_ENV
 from ..progress import TEXT as PROGRESS_TEXT
+from ..report.pages import render_page
 from ..report.portable import make_file_portable
 from ..spec.paper import DATASETS
 from ..study.plan import explorer_name, group_name, shown_model, study_models, together_groups
@@ -105,7 +106,6 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
     The executed copy is written as the notebook runs (a failed one shows where it failed); its HTML page is
     removed first and written last, so that the pair means a finished execution, whatever stopped an earlier one."""
     import papermill
-    from nbconvert import HTMLExporter
 
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
@@ -129,8 +129,7 @@ def execute(execution: Execution, profile: str, threads: int | None = None, gpu:
         raise NotebookFailed(f"{execution.notebook} {execution.parameters} failed in cell {error.exec_count} "
                              f"({error.ename}: {error.evalue}); see the executed copy {output}") from None
     make_file_portable(output)
-    body, _ = HTMLExporter().from_filename(str(output))
-    write_atomically(page, lambda tmp: tmp.write_text(body, encoding="utf-8"))  # the last file: whole or none
+    render_page(output)   # the last file, whole or none
     return time.perf_counter() - start
 
 
