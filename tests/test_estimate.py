@@ -9,6 +9,7 @@ import pytest
 from lat_utils.config import PROFILES, get_profile
 from lat_utils.runner import estimate
 from lat_utils.runner.estimate import FORWARD
+from lat_utils.study.sweep import CIFAR10_BLOCKS
 
 
 def test_training_counts_follow_the_code():
@@ -72,7 +73,8 @@ def test_every_profile_is_counted(name):
 def test_sweep_counts_follow_the_code():
     smoke = get_profile("smoke")  # sweep: 20 images, PGD-2, APGD-CE and APGD-DLR of 2 steps, at 10 eps
     per_eps = (2 + 2 * FORWARD) + 2 * (2 + 1 + FORWARD)
-    assert estimate.sweep_image_steps(smoke, "cifar10") == pytest.approx(3 * 20 * (FORWARD + 10 * per_eps))
+    cifar_series = 1 + len(CIFAR10_BLOCKS)   # the standard mask, the background mask with each block
+    assert estimate.sweep_image_steps(smoke, "cifar10") == pytest.approx(cifar_series * 20 * (FORWARD + 10 * per_eps))
     assert estimate.sweep_image_steps(smoke, "mnist") == pytest.approx(1 * 20 * (FORWARD + 10 * per_eps))
 
 

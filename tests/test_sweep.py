@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from lat_utils import config
 from lat_utils.masks import epsilon_matrix
 from lat_utils.paths import runs_dir, tables_dir
-from lat_utils.report.plots import eps_sweep_figure
+from lat_utils.report.sweep_figures import crossing_by_block, eps_sweep_figure
 from lat_utils.sealed import load_sealed, save_sealed
 from lat_utils.spec.paper import PAPER_CIFAR10_KEPT as PAPER_KEPT
 from lat_utils.study import sweep
@@ -224,3 +224,20 @@ def test_each_reading_is_tested_at_its_eps():
                         "cifar10 the field's usual (8/255)": "keeps less than the paper's",
                         "mnist as stated (0.3)": "consistent"}   # 0% [0, 0.7] contains the paper's 0.08%
     assert (consistency.loc[consistency["dataset"] == "cifar10", "paper kept"] == PAPER_KEPT).all()
+
+
+def test_the_crossing_is_drawn_against_the_blocks_size(tmp_path):
+    """The background attack is swept with every block of CIFAR10_BLOCKS (at least 4, from 6x6 to 20x20 or more); the
+    figure draws one line per profile and network, a point per block with its interval, and marks MNIST's share."""
+    from lat_utils.report.sweep_figures import MNIST_SHARE_SIDE
+    from lat_utils.study.sweep import CIFAR10_BLOCKS, SWEEP_SERIES
+
+    assert len(CIFAR10_BLOCKS) >= 4 and min(CIFAR10_BLOCKS) == 6 and max(CIFAR10_BLOCKS) >= 20
+    assert {("cifar10", "background", block) for block in CIFAR10_BLOCKS} <= set(SWEEP_SERIES)
+    table = pd.concat([_synthetic([1, 2, 4, 8], [90 - block, 80 - block, 50, 20], center=block)
+                       for block in CIFAR10_BLOCKS], ignore_index=True)
+    crossings = kept_crossings(table).assign(profile="quick")
+    figure = crossing_by_block(crossings, tmp_path / "by_block.png")
+    (line,) = figure.axes[0].get_lines()[:1]
+    assert list(line.get_xdata()) == sorted(CIFAR10_BLOCKS) and (tmp_path / "by_block.png").stat().st_size > 0
+    assert 6 < MNIST_SHARE_SIDE < 7   # 6x6 of 28x28 is 4.6% of MNIST; the same share of 32x32 is a 6.9 block
