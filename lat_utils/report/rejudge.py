@@ -8,7 +8,8 @@ alone: no model is trained, loaded or attacked.
 - ``claims_milestones.csv`` from its own rows: the per-image results of the milestones are not committed, so each
   row keeps the interval it was computed with (on the linear scale), clipped to its statistic's range, and is judged
   by the current rules, its ``interval`` column saying so;
-- ``claims_budgets.csv`` and ``claims_trends.csv`` (as ``06_budgets`` makes them, from the tables above);
+- ``claims_budgets.csv`` and ``claims_trends.csv`` (as ``06_budgets`` makes them, from the tables above), and the
+  crossings beside the other profiles' (``eps_sweep_crossings_by_profile.csv``, as ``04_cifar10_eps`` does);
 and records in ``run.json`` what was judged again and how, which the landing page shows. The executed notebooks
 keep the tables of their run: where they differ, the CSV files are the current rules' verdicts.
 """
@@ -29,6 +30,7 @@ from ..study import (
     claims_by_configuration,
     claims_by_network,
     compared_with,
+    crossings_by_profile,
     long_trends,
     robustness,
     trends,
@@ -99,6 +101,16 @@ def budgets_again(profile: str) -> list[str]:
     return ["claims_budgets.csv", "claims_trends.csv"]
 
 
+def crossings_again(profile: str) -> list[str]:
+    """``04_cifar10_eps``'s crossings beside the other profiles' (``eps_sweep_crossings_by_profile.csv``) of
+    ``profile``, from their committed sweeps: a profile rerun since is read as it now stands."""
+    folder = tables_dir(profile)
+    if not (folder / "eps_sweep_crossings_by_profile.csv").exists():
+        return []
+    crossings_by_profile(compared_with(profile)).to_csv(folder / "eps_sweep_crossings_by_profile.csv", index=False)
+    return ["eps_sweep_crossings_by_profile.csv"]
+
+
 def _record(profile: str, written: list[str]) -> None:
     """Say in ``run.json`` (shown on the landing page) which tables were judged again, when and how."""
     path = reports_dir(profile) / RUN_RECORD
@@ -118,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         get_profile(profile)   # an unknown profile is refused before any table is written
     written = {profile: rejudge(profile) for profile in args.profiles}
     for profile in args.profiles:   # 06's budgets read every compared profile's claims: judged again above
-        written[profile] += budgets_again(profile)
+        written[profile] += budgets_again(profile) + crossings_again(profile)
         _record(profile, written[profile])
         write_index(profile)
         print(f"{profile}: judged again: {', '.join(written[profile])}")

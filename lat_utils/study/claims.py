@@ -156,19 +156,21 @@ class PerImage:
         present = {(seed, model) for seed, model, _, _ in self.arrays}
         return [seed for seed in self.seeds if all((seed, model) in present for model in models)]
 
-    def estimate(self, value: Callable[[Cell], np.ndarray], metric: str,
-                 models: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, int]:
-        """``value`` per seed (each seed that has all ``models``) on all the images of its cells, the bootstrap
-        samples of its mean over those seeds, and the fewest images of a cell it read."""
+    def estimate(self, value: Callable[[Cell], np.ndarray], metric: str, models: tuple[str, ...],
+                 paired: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+        """``value`` per seed (each seed that has all ``models``) on all the images of its cells (``paired``: on the
+        images every cell has, e.g. a share of a model's natural accuracy kept under an attack, image by image),
+        the bootstrap samples of its mean over those seeds, and the fewest images of a cell it read."""
+        limit = min((len(a) for a in self.arrays.values()), default=0) if paired else None
         points, samples, sizes = [], [], []
         for seed in self.seeds_of(models):
             def full(model: str, attack: str, seed: int = seed) -> float:
-                cell = self.arrays[(seed, model, attack, metric)]
+                cell = self.arrays[(seed, model, attack, metric)][:limit]
                 sizes.append(len(cell))
                 return float(cell.mean())
 
             def resampled(model: str, attack: str, seed: int = seed) -> np.ndarray:
-                cell = self.arrays[(seed, model, attack, metric)]
+                cell = self.arrays[(seed, model, attack, metric)][:limit]
                 return cell[self.indices[len(cell)]].mean(axis=1)
             points.append(float(value(full)))
             samples.append(value(resampled))
@@ -264,7 +266,7 @@ def _claim_row(claim: Claim, reading: str, table: pd.DataFrame, results: PerImag
                   f"the profile trains no {dataset_label(claim.dataset)} {' or '.join(missing)} model")
         return {"claim": claim.text, "reading": READING_LABELS[reading], "source": claim.source,
                 "paper (%)": claim.paper, "seeds": 0, "verdict": "not comparable", "reason": reason}
-    points, samples, images = results.estimate(claim.value, claim.metric, claim.models)
+    points, samples, images = results.estimate(claim.value, claim.metric, claim.models, paired=claim.kind == "value")
     if claim.kind == "absolute" and claim.metric == "accuracy":   # a proportion of the test images: Wilson
         ours, low, high = wilson_with_seeds(points, images)
     else:

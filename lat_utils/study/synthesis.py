@@ -122,14 +122,20 @@ def _candidates(natural_profile: str) -> pd.DataFrame:
 
 
 def _images(profile: str) -> int:
-    """The test images a profile's claims rest on (its evaluation's, the largest of its datasets)."""
-    return max(int(pd.read_csv(path)["n"].max()) for path in tables_dir(profile).glob("eval_*.csv"))
+    """The attacked test images a profile's claims rest on (its evaluation's, the largest of its datasets)."""
+    return max(int(pd.read_csv(path).query("attack != 'natural'")["n"].max()) for path in tables_dir(profile).glob("eval_*.csv"))
+
+
+def _natural_images(profile: str) -> int:
+    """The test images a profile scores natural inputs on (its evaluation's, the largest of its datasets)."""
+    return max(int(pd.read_csv(path).query("attack == 'natural'")["n"].max()) for path in tables_dir(profile).glob("eval_*.csv"))
 
 
 def _evidence(row: pd.Series) -> str:
     seeds = int(row["seeds"])
+    natural = _natural_images(row["profile"])
     text = (f"{row['profile']}: {row['steps']:,} training steps, {seeds} seed{'s' if seeds != 1 else ''}, "
-            f"{row['images']:,} test images")
+            f"{row['images']:,} attacked test images" + (f", natural inputs on {natural:,}" if natural > row["images"] else ""))
     return text + (f"; natural model: {row['natural model']}" if row["natural model"] != f"{row['profile']}'s own" else "")
 
 
