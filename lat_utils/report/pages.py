@@ -14,7 +14,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ..paths import reports_dir, write_atomically
+from ..paths import output_root, write_atomically
 from .site import INDEX
 
 
@@ -38,7 +38,7 @@ def missing_pages(folder: Path) -> list[Path]:
 def build_pages(profiles: list[str] | None = None, workers: int | None = None) -> list[Path]:
     """``render_page`` of every notebook of ``profiles``' report folders (every folder with a landing page when
     None) that ``missing_pages`` finds; the pages written."""
-    root = reports_dir("quick").parent
+    root = output_root() / "reports"
     folders = ([root / p for p in profiles] if profiles else
                sorted(p.parent for p in root.glob(f"*/{INDEX}")))
     for folder in folders:

@@ -114,26 +114,25 @@ def _candidates(natural_profile: str) -> pd.DataFrame:
         frames.append(rows[rows["natural model"].str.startswith(natural_profile)])
     table = pd.concat(frames, ignore_index=True)
     table = table[~table["reason"].astype(str).str.contains("|".join(NO_EVIDENCE))]
-    images = {p: _images(p) for p in table["profile"].unique()}
+    counts = {p: _image_counts(p) for p in table["profile"].unique()}
     steps = [get_profile(p).with_network(n).train_steps for p, n in zip(table["profile"], table["network"])]
     natural_as_paper = table["natural model"].str.startswith(natural_profile) | (table["profile"] == natural_profile)
-    return table.assign(steps=steps, images=table["profile"].map(images), natural_as_paper=natural_as_paper,
+    return table.assign(steps=steps, images=table["profile"].map(lambda p: counts[p][0]),
+                        natural_images=table["profile"].map(lambda p: counts[p][1]), natural_as_paper=natural_as_paper,
                         judged=table["verdict"] != "not comparable")
 
 
-def _images(profile: str) -> int:
-    """The attacked test images a profile's claims rest on (its evaluation's, the largest of its datasets)."""
-    return max(int(pd.read_csv(path).query("attack != 'natural'")["n"].max()) for path in tables_dir(profile).glob("eval_*.csv"))
-
-
-def _natural_images(profile: str) -> int:
-    """The test images a profile scores natural inputs on (its evaluation's, the largest of its datasets)."""
-    return max(int(pd.read_csv(path).query("attack == 'natural'")["n"].max()) for path in tables_dir(profile).glob("eval_*.csv"))
+def _image_counts(profile: str) -> tuple[int, int]:
+    """The test images a profile's claims rest on (its evaluation's, the largest of its datasets): the attacked
+    ones, and those it scores natural inputs on."""
+    tables = [pd.read_csv(path) for path in tables_dir(profile).glob("eval_*.csv")]
+    natural = [t["attack"] == "natural" for t in tables]
+    return (max(int(t.loc[~n, "n"].max()) for t, n in zip(tables, natural)),
+            max(int(t.loc[n, "n"].max()) for t, n in zip(tables, natural)))
 
 
 def _evidence(row: pd.Series) -> str:
-    seeds = int(row["seeds"])
-    natural = _natural_images(row["profile"])
+    seeds, natural = int(row["seeds"]), int(row["natural_images"])
     text = (f"{row['profile']}: {row['steps']:,} training steps, {seeds} seed{'s' if seeds != 1 else ''}, "
             f"{row['images']:,} attacked test images" + (f", natural inputs on {natural:,}" if natural > row["images"] else ""))
     return text + (f"; natural model: {row['natural model']}" if row["natural model"] != f"{row['profile']}'s own" else "")
