@@ -13,6 +13,10 @@ queries), each after a warm-up and with the device synchronised around the timin
   on a GPU); in image-steps per second (one image through one forward and backward pass: a step is
   models x batch x (PGD steps + 1) of them) and as a share of the device's limit: the step's FLOPs (torch's
   FlopCounterMode) per second over the dense matmul FLOP/s measured here in the attack's arithmetic;
+- **the training step captured as one CUDA graph** (``study.graphs.CapturedStep``, as the training loop runs it on
+  a GPU) against the same step run eagerly, for one model and 5 and 15 models stacked: ms per step each way, the
+  captured step's share of the device's limit, and 100,000 steps of such a group at that rate (the paper profile's
+  training of it); on a CPU the graph-ready step run eagerly;
 - **host synchronisations**: the calls that make the host wait for the GPU (counted with
   ``torch.cuda.set_sync_debug_mode``, per line of code; none counted on a CPU): per training step as the
   training loop calls it (its training set checked once, so none are expected), and over a whole training
@@ -48,13 +52,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from lat_utils.attacks import ATTACK_NAMES, PGD, localized_autoattack, masked_pgd, resolve_precision
+from lat_utils.attacks import ATTACK_NAMES, PGD, localized_autoattack, resolve_precision
 from lat_utils.config import get_profile
 from lat_utils.data import load_dataset
 from lat_utils.devices import cpu_model, device, device_name
 from lat_utils.masks import epsilon_matrix
 from lat_utils.models import StackedModels, fast_layout, model_for
-from lat_utils.spec.paper import EPS, TRAIN_PGD_ITERATE
+from lat_utils.spec.paper import EPS
+from lat_utils.study.graphs import WARMUP_STEPS, CapturedStep
 from lat_utils.study.optimizers import adam, learning_rate_at
 from lat_utils.study.plan import TrainConfig
 from lat_utils.study.training import eps_at, train_model, training_step
@@ -144,42 +149,35 @@ def training_rows(settings, images, labels, dev, *, batch: int, seconds: float, 
     return rows
 
 
-def graphed_attack_row(settings, images, labels, dev, *, batch: int, seconds: float) -> dict:
-    """An experiment (the study does not use it): the training step's attack (``masked_pgd`` as the training loop
-    calls it, background mask, one model) captured once as a CUDA graph and replayed, against the same attack
-    run eagerly: how much of the launch-bound step is launches. Skipped on a CPU."""
-    if dev.type != "cuda":
-        return {"skipped": "CUDA graphs need a GPU"}
-    torch.manual_seed(0)
-    model = fast_layout(model_for("mnist"), dev).eval()
-    x, y = fast_layout(images[:batch].to(dev)), labels[:batch].to(dev)
-    eps = epsilon_matrix(x, "background", EPS)
-
-    def attack() -> torch.Tensor:
-        return masked_pgd(model, x, y, eps,
-                          PGD(steps=settings.train_pgd_steps, step_size=settings.train_step_size,
-                              iterate=TRAIN_PGD_ITERATE),
-                          precision=settings.attack_precision, check_inputs=False)
-
-    eager = seconds_per_call(attack, dev, warmup=2, seconds=seconds)
-    try:
-        side = torch.cuda.Stream()  # warm-up on a side stream before capture, as torch.cuda.graph asks
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(3):
-                attack()
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            out = attack()
-        graphed = seconds_per_call(graph.replay, dev, warmup=2, seconds=seconds)
-    except Exception as error:  # noqa: BLE001 - an experiment: report why it failed, keep the check going
-        return {"eager_ms": 1000 * eager, "failed": f"{type(error).__name__}: {error}"[:500]}
-    graph.replay()
-    synchronize(dev)
-    outside = ((out - x).abs() - eps).clamp(min=0).max().item()  # the replayed attack still within its budget
-    return {"eager_ms": 1000 * eager, "graphed_ms": 1000 * graphed, "speedup": eager / graphed,
-            "largest_step_outside_budget": outside}
+def captured_step_rows(settings, images, labels, dev, *, batch: int, seconds: float, limit: float,
+                       counts: tuple[int, ...]) -> dict[str, dict]:
+    """The study's training step as the training loop runs it on a GPU (``graphs.CapturedStep``: captured as one
+    CUDA graph, replayed) against the same step run eagerly, for one model and for ``counts`` models stacked into one
+    network (the adversarial MNIST localizations in turn): ms per step each way, the speed-up, the captured step's
+    share of the device's limit, and the paper profile's MNIST training at that rate (100,000 steps of each group).
+    On a CPU the "captured" step is the graph-ready one run eagerly (mode "ready"): what the CPU half can check."""
+    rows = {}
+    x, y = images[:batch].to(dev), labels[:batch].to(dev)
+    mode = "capture" if dev.type == "cuda" else "ready"
+    for count in counts:
+        localizations = [STACKED[i % len(STACKED)] for i in range(count)]
+        timings = {}
+        for how in ("eager", mode):
+            torch.manual_seed(0)
+            nets = [model_for("mnist") for _ in localizations]
+            model = fast_layout(nets[0], dev) if count == 1 else StackedModels(nets).to(dev)
+            xs = fast_layout(x) if count == 1 else x
+            optimizer = adam(model.parameters(), settings.learning_rate, capturable=how == "capture")
+            step = CapturedStep(lambda a, b, eps, model=model, optimizer=optimizer: training_step(
+                model, optimizer, (a, b), localizations, eps=eps, settings=settings, check_inputs=False), how)
+            timings[how] = seconds_per_call(lambda step=step: step((xs, y), EPS), dev,
+                                            warmup=WARMUP_STEPS + 2, seconds=seconds)
+        flops = count * step_flops(x, y, settings)
+        rows[f"{count} stacked"] = {
+            "models": count, "eager_ms": 1000 * timings["eager"], f"{mode}_ms": 1000 * timings[mode],
+            "speedup": timings["eager"] / timings[mode], "share_of_limit": flops / timings[mode] / limit,
+            "paper_training_hours": settings.train_steps * timings[mode] / 3600}
+    return rows
 
 
 def training_loop_row(dev: torch.device, profile: str) -> dict:
@@ -273,9 +271,16 @@ def main() -> None:
               f"{row['tflop_per_second']:7.2f} TFLOP/s = {100 * row['share_of_limit']:5.1f}% of limit  "
               f"host syncs/step: {row['host_syncs_per_step']} {row['host_syncs_at'] or ''}")
 
-    graphed = graphed_attack_row(settings, train_images, train_labels, dev, batch=settings.batch_size,
-                                 seconds=0.2 if args.tiny else 5.0)
-    print(f"\nthe training attack as one CUDA graph (experiment): {graphed}")
+    captured = captured_step_rows(settings, train_images, train_labels, dev, batch=settings.batch_size,
+                                  seconds=0.2 if args.tiny else 5.0, limit=limit, counts=(1, 2) if args.tiny else (1, 5, 15))
+    how = "captured as one CUDA graph" if dev.type == "cuda" else "graph-ready, run eagerly (no CUDA here)"
+    print(f"\nthe training step {how}, against the eager step ({settings.train_steps:,} steps of a group of stacked "
+          "models: its training time at that rate):")
+    for name, row in captured.items():
+        graphed = row.get("capture_ms", row.get("ready_ms"))
+        print(f"  {name:12s} eager {row['eager_ms']:8.1f} ms/step  graph {graphed:8.1f} ms/step  "
+              f"speed-up {row['speedup']:5.2f}x  {100 * row['share_of_limit']:5.1f}% of limit  "
+              f"{row['paper_training_hours']:7.2f} h")
 
     loop = training_loop_row(dev, "smoke" if args.tiny else "quick")
     print(f"\ntraining loop (train_model, {loop['profile']} profile, {loop['steps']} steps, background): "
@@ -302,7 +307,7 @@ def main() -> None:
             "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "device": machine,
             "torch": torch.__version__, "attack_precision": precision, "limit_flop_per_second": limit,
-            "profile": settings.name, "training_step": training, "training_loop": loop, "graphed_attack": graphed, "autoattack": autoattack, "dry_run": dry_run,
+            "profile": settings.name, "training_step": training, "training_loop": loop, "captured_step": captured, "autoattack": autoattack, "dry_run": dry_run,
         }, indent=1))
 
 

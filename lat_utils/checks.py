@@ -44,6 +44,18 @@ def check_number(value: float, name: str, *, low: float = 0.0) -> None:
         raise ValueError(f"{name} must be a finite number >= {low:g}, got {value!r}")
 
 
+def check_scalar_tensor(value: object, name: str) -> bool:
+    """Whether ``value`` is a 0-d floating-point tensor (a per-step value of the graph-ready training step, which
+    the caller checked and which is not read here: reading it would make the host wait for the device); a TypeError
+    for any other tensor."""
+    if not isinstance(value, torch.Tensor):
+        return False
+    if value.dim() != 0 or not value.is_floating_point():
+        raise TypeError(f"{name} as a tensor must be a 0-d floating-point one, got shape {tuple(value.shape)} "
+                        f"and dtype {value.dtype}")
+    return True
+
+
 def check_eps(eps: float) -> None:
     """A number in [0, 1]: inputs live in [0, 1], so larger budgets mean nothing."""
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):

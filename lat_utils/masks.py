@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .checks import check_eps, check_images
+from .checks import check_eps, check_images, check_scalar_tensor
 from .spec.paper import BACKGROUND_CENTER, BROAD_DILATION, EXACT_THRESHOLD
 
 MASK_KINDS = ("standard", "background", "exact", "broad", "bbox")
@@ -62,7 +62,7 @@ def fixed_pixels(
 def epsilon_matrix(
     images: torch.Tensor,
     kind: str,
-    eps: float,
+    eps: float | torch.Tensor,
     *,
     center: int = BACKGROUND_CENTER,
     threshold: float = EXACT_THRESHOLD,
@@ -71,14 +71,18 @@ def epsilon_matrix(
 ) -> torch.Tensor:
     """The epsilon matrix of ``images`` (N, C, H, W in [0, 1]) for the localization ``kind``.
 
-    Same shape, dtype and device as ``images``; every entry is ``eps`` (may change) or 0 (fixed).
+    Same shape, dtype and device as ``images``; every entry is ``eps`` (may change) or 0 (fixed). ``eps`` is a
+    number in [0, 1], or a 0-d tensor that is not read (the graph-ready training step's: its caller checks it).
     The same pixels are fixed in every channel. ``box`` (for ``bbox``) is one ``(x0, y0, x1, y1)``
     end-exclusive pixel box per image, as a sequence of tuples or an (N, 4) tensor. ``check_inputs=False``
     skips reading the images' values (the caller checked them).
     """
-    check_eps(eps)
     fixed = fixed_pixels(images, kind, center=center, threshold=threshold, box=box, check_inputs=check_inputs)
-    budget = torch.full_like(images, float(eps))
+    if check_scalar_tensor(eps, "eps"):   # the graph-ready training step's: on the device, not read
+        budget = eps.to(dtype=images.dtype, device=images.device).expand_as(images)
+    else:
+        check_eps(eps)
+        budget = torch.full_like(images, float(eps))
     return budget.masked_fill(fixed.expand_as(images), 0.0)
 
 

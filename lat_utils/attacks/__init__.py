@@ -10,12 +10,13 @@ mode and parameters (and their gradients) are left as they were; batched, on the
 - ``localized_autoattack``: the ensemble of the three, each only on what is still unbroken.
 """
 
-from ._common import AUTO_PRECISION_VARIABLE, resolve_precision
+from ._common import AUTO_PRECISION_VARIABLE, capturing, resolve_precision
 from .apgd import APGD_LOSSES, masked_apgd
 from .autoattack import ATTACK_NAMES, AutoAttackResult, localized_autoattack
 from .pgd import PGD, masked_pgd
 from .square import masked_square
 
-__all__ = ["APGD_LOSSES", "ATTACK_NAMES", "AUTO_PRECISION_VARIABLE", "AutoAttackResult", "PGD", "localized_autoattack",
+__all__ = ["APGD_LOSSES", "ATTACK_NAMES", "AUTO_PRECISION_VARIABLE", "AutoAttackResult", "PGD", "capturing",
+           "localized_autoattack",
            "masked_apgd", "masked_pgd",
            "masked_square", "resolve_precision"]

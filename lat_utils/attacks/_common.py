@@ -102,8 +102,14 @@ def eval_mode(model: nn.Module) -> Iterator[None]:
 
 def autocast(x: torch.Tensor, bf16: bool):
     """One bf16 autocast context for a whole attack (so the weights are cast once, not at every step);
-    element-wise work outside the model (steps, projections) is not autocast and stays float32."""
-    return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16)
+    element-wise work outside the model (steps, projections) is not autocast and stays float32. While a CUDA graph
+    is captured (``study.graphs``) its cache of cast weights is off, as PyTorch requires there."""
+    return torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=not capturing(x.device))
+
+
+def capturing(device: torch.device) -> bool:
+    """Whether a CUDA graph is being captured on ``device``'s current stream (``study.graphs.CapturedStep``)."""
+    return device.type == "cuda" and torch.cuda.is_current_stream_capturing()
 
 
 AUTO_PRECISION_VARIABLE = "LAT_AUTO_PRECISION"

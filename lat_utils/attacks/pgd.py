@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..checks import check_count, check_number
+from ..checks import check_count, check_number, check_scalar_tensor
 from ..spec.paper import PGD_ITERATES, PGD_RANDOM_START, PROJECTIONS
 from ._common import (
     autocast,
@@ -41,17 +41,20 @@ class PGD:
     projects onto [x - E, x + E] ∩ [0, 1] after every step (the random start is drawn inside the same box): pixels
     with E = 0 never move. ``projection="final"`` is Algorithm 1 read literally: an unmasked PGD with budget max(E)
     of each image, then one clip into [x - E, x + E]. ``iterate`` is "best" (per image the iterate of highest loss,
-    the last included) or "last" (training's: Algorithm 1 adds PGD's last iterate). Checked when made."""
+    the last included) or "last" (training's: Algorithm 1 adds PGD's last iterate). Checked when made; a
+    ``step_size`` may be a 0-d tensor (the graph-ready training step's, which changes during the eps warm-up
+    without a new graph), then not read."""
 
     steps: int
-    step_size: float
+    step_size: float | torch.Tensor
     projection: str = "per_step"
     iterate: str = "best"
     random_start: bool = PGD_RANDOM_START
 
     def __post_init__(self) -> None:
         check_count(self.steps, "steps")
-        check_number(self.step_size, "step_size")
+        if not check_scalar_tensor(self.step_size, "step_size"):   # a tensor: the graph-ready training step's
+            check_number(self.step_size, "step_size")
         if self.projection not in PROJECTIONS:
             raise ValueError(f"unknown projection {self.projection!r}: choose one of {PROJECTIONS}")
         if self.iterate not in PGD_ITERATES:

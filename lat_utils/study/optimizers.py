@@ -43,27 +43,35 @@ def network_for(dataset: str, network: str, device: torch.device, *, fresh: bool
     return fast_layout(model, device)
 
 
-def adam(parameters: Iterable[torch.Tensor], learning_rate: float) -> torch.optim.Adam:
+def adam(parameters: Iterable[torch.Tensor], learning_rate: float, *, capturable: bool = False) -> torch.optim.Adam:
     """The paper's optimizer, Adam, in PyTorch's fused implementation (one kernel for the whole update:
     about 4x faster than the default on the 2-core CPU, see bench/train_step.py); the default one where
-    this PyTorch or device has no fused Adam."""
+    this PyTorch or device has no fused Adam. ``capturable``: for a step captured as a CUDA graph
+    (``graphs.CapturedStep``), its state and learning rate (a tensor, which ``set_learning_rate`` fills) on the
+    parameters' device."""
     parameters = list(parameters)
+    if capturable:
+        rate = torch.tensor(learning_rate, device=parameters[0].device)
+        return torch.optim.Adam(parameters, lr=rate, capturable=True)
     try:
         return torch.optim.Adam(parameters, lr=learning_rate, fused=True)
     except (RuntimeError, ValueError, TypeError):
         return torch.optim.Adam(parameters, lr=learning_rate)
 
 
-def optimizer_for(model: nn.Module, settings: Profile) -> torch.optim.Optimizer:
+def optimizer_for(model: nn.Module, settings: Profile, *, capturable: bool = False) -> torch.optim.Optimizer:
     """The optimizer of ``settings.optimizer`` over ``model``'s trainable parameters: the paper's ``adam``, or
     airbench94's recipe ("airbench_sgd", ``recipes.NETWORKS``): SGD with Nesterov momentum, batch norm's shifts at
     ``AIRBENCH_BIAS_LR_SCALE`` times the learning rate, a weight decay that shrinks the weights by
     ``AIRBENCH_WEIGHT_DECAY`` per step at the peak learning rate whatever a group's rate, and the whitening layer's
     bias trained for the first ``AIRBENCH_WHITEN_BIAS_FRACTION`` of the steps only, all inside its weight averaging
     (``Lookahead``). Each parameter group keeps its
-    factor of the scheduled rate in ``"lr_scale"`` (``set_learning_rate``; Adam's: 1)."""
+    factor of the scheduled rate in ``"lr_scale"`` (``set_learning_rate``; Adam's: 1). ``capturable``: Adam's
+    state on the device, for a step captured as a CUDA graph (``adam``)."""
     if settings.optimizer == "adam":
-        return adam(model.parameters(), settings.learning_rate)
+        return adam(model.parameters(), settings.learning_rate, capturable=capturable)
+    if capturable:
+        raise ValueError(f"only Adam is captured as a CUDA graph, not {settings.optimizer!r} (graphs.step_mode)")
     if settings.optimizer != "airbench_sgd":
         raise ValueError(f"unknown optimizer {settings.optimizer!r}: choose one of {OPTIMIZERS}")
     shifts = [m.bias for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
@@ -135,7 +143,11 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, step: int, profile: Prof
     rate = learning_rate_at(step, profile)
     for group in optimizer.param_groups:
         trains = step < group.get("until", 1.0) * profile.train_steps
-        group["lr"] = rate * group.get("lr_scale", 1.0) if trains else 0.0
+        value = rate * group.get("lr_scale", 1.0) if trains else 0.0
+        if isinstance(group["lr"], torch.Tensor):   # a captured step's: filled on the device, the graph reads it
+            group["lr"].fill_(value)
+        else:
+            group["lr"] = value
 
 
 def augmented(images: torch.Tensor, step: int, seed: int, translate: int = AIRBENCH_TRANSLATE) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..attacks import PGD, masked_pgd, resolve_precision
+from ..attacks import PGD, capturing, masked_pgd, resolve_precision
 from ..checks import check_images
 from ..data import load_dataset
 from ..devices import device
@@ -42,6 +42,7 @@ from .checkpoints import (
     stacked_optimizer_state,
     trim_log,
 )
+from .graphs import CapturedStep, step_mode
 from .optimizers import augmented, network_for, optimizer_for, set_learning_rate
 from .plan import TrainConfig, together_groups
 
@@ -74,7 +75,7 @@ def eps_at(step: int, profile: Profile) -> float:
 
 
 def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: tuple[torch.Tensor, torch.Tensor],
-                  localization: str | Sequence[str], *, eps: float, settings: Profile,
+                  localization: str | Sequence[str], *, eps: float | torch.Tensor, settings: Profile,
                   projection: str = "per_step", check_inputs: bool = True) -> TrainingStep:
     """One step of localized adversarial training (the paper's Algorithm 1) on a minibatch (images, labels).
 
@@ -86,7 +87,9 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: tup
     ``model`` may be a ``StackedModels`` of several models with one localization each (a sequence): every
     model then gets the same batch, attacked within its own epsilon matrix, and the gradient of its own loss.
     ``check_inputs=False`` skips the checks that read the batch's values (the training loop checks its whole
-    training set once instead, so that a step on a GPU never waits for the device).
+    training set once instead, so that a step on a GPU never waits for the device). ``eps`` may be a 0-d tensor on
+    the device (``graphs.CapturedStep``'s: the step then holds no per-step Python number, and one captured graph
+    serves the whole warm-up); the caller checks it.
     """
     images, labels = batch
     localizations = (localization,) if isinstance(localization, str) else tuple(localization)
@@ -116,7 +119,7 @@ def _weight_arithmetic(settings: Profile, device: torch.device):
     """The weight pass's arithmetic (``Profile.weight_precision``): bf16 autocast where it resolves to bf16 (its
     backward follows), nothing otherwise; the weights, the optimizer and the loss stay float32."""
     bf16 = resolve_precision(settings.weight_precision, device) == "bf16"
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=not capturing(device))
 
 
 def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every: float = 60.0) -> TrainedModel:
@@ -126,7 +129,7 @@ def train_model(config: TrainConfig, *, progress: bool = True, checkpoint_every:
     torch.manual_seed(config.seed)
     state = load_checkpoint(checkpoint_path(config), config)
     model = network_for(config.dataset, config.network, dev, fresh=state is None)
-    optimizer = optimizer_for(model, config.settings)
+    optimizer = optimizer_for(model, config.settings, capturable=step_mode(config.settings, dev) == "capture")
     start, seconds = 0, 0.0
     if state is not None:
         model.load_state_dict(state["model"])
@@ -168,7 +171,7 @@ def train_together(configs: list[TrainConfig], *, progress: bool = True,
         if states[config]:
             models[-1].load_state_dict(states[config]["model"])
     stacked = StackedModels(models).to(device())
-    optimizer = optimizer_for(stacked, first.settings)
+    optimizer = optimizer_for(stacked, first.settings, capturable=step_mode(first.settings, device()) == "capture")
     seconds = 0.0
     if start:
         optimizer.load_state_dict(stacked_optimizer_state([states[c]["optimizer"] for c in todo]))
@@ -206,6 +209,11 @@ def _train_steps(configs: list[TrainConfig], network: nn.Module, optimizer: torc
     bar = tqdm(range(start, profile.train_steps), initial=start, total=profile.train_steps, desc=desc,
                disable=not progress, mininterval=2.0)
     began, last_save = time.perf_counter() - seconds, time.perf_counter()
+    localizations = [c.localization for c in configs]
+    one_step = CapturedStep(lambda x, y, eps: training_step(network, optimizer, (x, y), localizations, eps=eps,
+                                                            settings=profile, projection=first.projection,
+                                                            check_inputs=False),  # checked once, above
+                            step_mode(profile, dev))   # a CUDA graph where it can be captured (graphs)
     network.train()
     for step in bar:
         index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), first.seed, dev)
@@ -215,8 +223,7 @@ def _train_steps(configs: list[TrainConfig], network: nn.Module, optimizer: torc
             x = augmented(x, step, first.seed)
         eps = eps_at(step, profile)
         set_learning_rate(optimizer, step, profile)
-        done = training_step(network, optimizer, (x, y), [c.localization for c in configs], eps=eps, settings=profile,
-                             projection=first.projection, check_inputs=False)  # checked once, above
+        done = one_step((x, y), eps)
         if step + 1 in milestones:
             for m, config in enumerate(configs):
                 save_milestone(config, _share_of(network, m), step + 1)
