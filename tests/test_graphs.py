@@ -13,7 +13,7 @@ from lat_utils.config import get_profile
 from lat_utils.models import StackedModels, model_for
 from lat_utils.study import graphs
 from lat_utils.study.graphs import CapturedStep, step_mode
-from lat_utils.study.optimizers import optimizer_for, set_learning_rate
+from lat_utils.study.optimizers import learning_rate_at, optimizer_for, rates_on_device, set_learning_rate
 from lat_utils.study.training import eps_at, training_step
 
 # A warm-up that changes eps at every step, a cosine learning rate, a short PGD: what the captured graph must follow
@@ -87,6 +87,21 @@ def test_the_graph_ready_step_never_reads_the_device(digits):
     with _HostReads() as reads:   # the counter does see a read
         images.sum().item()
     assert reads.reads
+
+
+def test_a_captured_optimizer_keeps_its_learning_rate_a_tensor_after_a_checkpoint():
+    """A captured step reads the learning rate from a tensor that set_learning_rate fills; a checkpoint's optimizer
+    state brings Python numbers back, which rates_on_device turns into tensors again."""
+    model = model_for("mnist")
+    optimizer = optimizer_for(model, SETTINGS, capturable=True)
+    rate = optimizer.param_groups[0]["lr"]
+    assert isinstance(rate, torch.Tensor)
+    set_learning_rate(optimizer, 3, SETTINGS)
+    assert optimizer.param_groups[0]["lr"] is rate and rate.item() == pytest.approx(learning_rate_at(3, SETTINGS))
+    saved = optimizer_for(model, SETTINGS).state_dict()   # an eager run's checkpoint: Python learning rates
+    optimizer.load_state_dict(saved)
+    rates_on_device(optimizer)
+    assert all(isinstance(group["lr"], torch.Tensor) for group in optimizer.param_groups)
 
 
 def test_the_step_mode_captures_only_where_a_graph_can_hold_the_step(monkeypatch):

@@ -51,8 +51,9 @@ def adam(parameters: Iterable[torch.Tensor], learning_rate: float, *, capturable
     parameters' device."""
     parameters = list(parameters)
     if capturable:
-        rate = torch.tensor(learning_rate, device=parameters[0].device)
-        return torch.optim.Adam(parameters, lr=rate, capturable=True)
+        optimizer = torch.optim.Adam(parameters, lr=learning_rate, capturable=True)
+        rates_on_device(optimizer)
+        return optimizer
     try:
         return torch.optim.Adam(parameters, lr=learning_rate, fused=True)
     except (RuntimeError, ValueError, TypeError):
@@ -135,6 +136,15 @@ class Lookahead:
     def load_state_dict(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
         self.steps, self.average = state["steps"], state["average"]
+
+
+def rates_on_device(optimizer: torch.optim.Optimizer) -> None:
+    """Each parameter group's learning rate as a 0-d tensor on its parameters' device, which ``set_learning_rate``
+    fills in place: what a step captured as a CUDA graph reads at every replay (a Python number would be frozen
+    into the graph). Called again after a checkpoint's state is loaded, which brings Python numbers back."""
+    for group in optimizer.param_groups:
+        if not isinstance(group["lr"], torch.Tensor):
+            group["lr"] = torch.tensor(float(group["lr"]), device=group["params"][0].device)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, step: int, profile: Profile) -> None:

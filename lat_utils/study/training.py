@@ -43,7 +43,7 @@ from .checkpoints import (
     trim_log,
 )
 from .graphs import CapturedStep, step_mode
-from .optimizers import augmented, network_for, optimizer_for, set_learning_rate
+from .optimizers import augmented, network_for, optimizer_for, rates_on_device, set_learning_rate
 from .plan import TrainConfig, together_groups
 
 
@@ -209,11 +209,7 @@ def _train_steps(configs: list[TrainConfig], network: nn.Module, optimizer: torc
     bar = tqdm(range(start, profile.train_steps), initial=start, total=profile.train_steps, desc=desc,
                disable=not progress, mininterval=2.0)
     began, last_save = time.perf_counter() - seconds, time.perf_counter()
-    localizations = [c.localization for c in configs]
-    one_step = CapturedStep(lambda x, y, eps: training_step(network, optimizer, (x, y), localizations, eps=eps,
-                                                            settings=profile, projection=first.projection,
-                                                            check_inputs=False),  # checked once, above
-                            step_mode(profile, dev))   # a CUDA graph where it can be captured (graphs)
+    one_step = _loop_step(configs, network, optimizer, dev)
     network.train()
     for step in bar:
         index = _batch_indices(step, steps_per_epoch, profile.batch_size, len(images), first.seed, dev)
@@ -244,6 +240,21 @@ def _train_steps(configs: list[TrainConfig], network: nn.Module, optimizer: torc
             last_save = time.perf_counter()
     bar.close()
     return time.perf_counter() - began
+
+
+def _loop_step(configs: list[TrainConfig], network: nn.Module, optimizer: torch.optim.Optimizer,
+               dev: torch.device) -> CapturedStep[TrainingStep]:
+    """The training loop's step, ``training_step`` on its checked training set: captured as a CUDA graph where one
+    can hold it (``graphs.step_mode``; its learning rate then a tensor the graph reads), else run eagerly."""
+    first, settings = configs[0], configs[0].settings
+    mode = step_mode(settings, dev)
+    if mode == "capture":
+        rates_on_device(optimizer)
+    localizations = [c.localization for c in configs]
+    return CapturedStep(lambda x, y, eps: training_step(network, optimizer, (x, y), localizations, eps=eps,
+                                                        settings=settings, projection=first.projection,
+                                                        check_inputs=False),  # checked once, by the loop
+                        mode)
 
 
 def _share_of(network: nn.Module, index: int) -> dict:
