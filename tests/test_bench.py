@@ -67,7 +67,9 @@ def test_gpu_check_runs_its_cpu_half(tmp_path):
     assert saved["autoattack"]["images_per_second"] > 0 and saved["dry_run"] == {"skipped": "--tiny"}
     loop = saved["training_loop"]   # a whole training call ran (its syncs are counted on a GPU only)
     assert loop["steps"] == 10 and loop["seconds"] > 0 and loop["host_syncs"] is None
-    assert saved["graphed_attack"] == {"skipped": "CUDA graphs need a GPU"}
+    captured = saved["captured_step"]   # on a CPU the graph-ready step run eagerly, against the eager one
+    assert [row["models"] for row in captured.values()] == [1, 2]
+    assert all(row["eager_ms"] > 0 and row["ready_ms"] > 0 and row["paper_training_hours"] > 0 for row in captured.values())
 
 
 def test_training_call_benchmark_runs_and_saves_json(tmp_path):
