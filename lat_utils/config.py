@@ -7,7 +7,7 @@ profile takes on which machine is in docs/running.md and bench/README.md, not he
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 
 from .spec.budgets import (
     CPU,
@@ -32,7 +32,7 @@ from .spec.paper import (
     TRAIN_STEPS,
 )
 from .spec.recipes import AIRBENCH_BATCH_SIZE, AIRBENCH_LEARNING_RATE, AIRBENCH_STEPS, PAPER_CNN
-from .spec.settings import DRY_RUN_COUNT, DRY_RUN_IMAGES, DRY_RUN_SUFFIX, Profile, change, dry_run_value
+from .spec.settings import DRY_RUN_SUFFIX, Profile, change, dry_run
 
 # Learning curves: the fractions of training at which a profile keeps and evaluates the weights
 MILESTONES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
@@ -219,41 +219,6 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
                "adversarial models with the paper's PGD-100)", cifar10_networks=(PAPER_CNN, "airbench")),
     ),
 )}
-
-
-# --- Dry runs: a profile's exact code path with its counts shrunk, so it finishes in minutes on a CPU ---
-DRY_RUN_CUT = ("imagenet_eps_sweep", "cifar10_readings")  # tuples cut to their first DRY_RUN_COUNT values
-
-
-def dry_run(profile: Profile) -> Profile:
-    """``profile`` with every int setting shrunk (``settings.dry_run_value``), its ImageNet eps sweep and CIFAR-10
-    readings cut to their first ``DRY_RUN_COUNT`` values (a sweep stays several), its seeds to those of
-    ``dry_run_seeds``, and everything else kept: schedules, precision and ``n_test`` (None stays None, so the
-    full-test-set path runs; ``image_cap`` cuts it where it is sliced)."""
-    if profile.dry_run:
-        raise ValueError(f"{profile.name!r} is already a dry run")
-    shrunk = {f.name: dry_run_value(f.name, value) for f in fields(profile)
-              if isinstance(value := getattr(profile, f.name), int) and not isinstance(value, bool)
-              and f.name != "image_cap"}   # set below, for every dry run
-    cut = {name: getattr(profile, name)[:DRY_RUN_COUNT] for name in DRY_RUN_CUT}
-    cut |= dry_run_seeds(profile)
-    sweep = ", ".join(f"{eps * 255:g}/255" for eps in cut["imagenet_eps_sweep"]) or "none"
-    also = f", the central models also {cut['central_seeds']}" if cut["central_seeds"] else ""
-    return replace(
-        profile, **shrunk, **cut, name=profile.name + DRY_RUN_SUFFIX, dry_run=True, image_cap=DRY_RUN_IMAGES,
-        description=f"DRY RUN of the {profile.name} profile: its code path with every count shrunk; "
-                    "its numbers mean nothing. " + profile.description,
-        deviations=(f"DRY RUN: counts shrunk ({', '.join(f'{k}={v}' for k, v in shrunk.items())}; "
-                    f"seeds {cut['seeds']}{also}; at most {DRY_RUN_IMAGES} test images; ImageNet eps {sweep}): "
-                    "not a result", *profile.deviations),
-    )
-
-
-def dry_run_seeds(profile: Profile) -> dict[str, tuple[int, ...]]:
-    """A dry run's seeds: every model in the profile's first seed, the central models also in its next one (of
-    ``seeds`` or else ``central_seeds``), so that several seeds stay several where a claim combines them."""
-    extra = (*profile.seeds[1:], *profile.central_seeds)[:1]
-    return {"seeds": profile.seeds[:1], "central_seeds": extra}
 
 
 def get_profile(name: str) -> Profile:

@@ -83,7 +83,7 @@ def test_dry_run_shrinks_every_count_and_keeps_the_code_path(name):
     # what decides the code path is kept: several seeds (training together), full-test-set indexing, schedules,
     # an ImageNet sweep (its first values: it still reuses the paper's eps), the arithmetic
     assert (dry.n_test is None) == (base.n_test is None)
-    for field in config.DRY_RUN_CUT:  # several stay several
+    for field in settings.DRY_RUN_CUT:  # several stay several
         assert getattr(dry, field) == getattr(base, field)[:settings.DRY_RUN_COUNT], field
         assert min(len(getattr(base, field)), 2) == min(len(getattr(dry, field)), 2), field
     # every model in the first seed; the central models in two where the profile has several
@@ -102,12 +102,12 @@ def test_a_new_count_field_is_shrunk_without_being_listed(monkeypatch):
         future_queries: int = 5000
 
     extended = Extended(**{**dataclasses.asdict(get_profile("paper"))})
-    assert config.dry_run(extended).future_queries == settings.DRY_RUN_COUNT
+    assert settings.dry_run(extended).future_queries == settings.DRY_RUN_COUNT
 
 
 def test_a_dry_run_of_a_dry_run_or_of_an_unknown_profile_is_refused():
     with pytest.raises(ValueError, match="already a dry run"):
-        config.dry_run(get_profile("paper-dry-run"))
+        settings.dry_run(get_profile("paper-dry-run"))
     with pytest.raises(ValueError, match="unknown profile 'huge-dry-run'"):
         get_profile("huge-dry-run")
 

@@ -10,7 +10,7 @@ One run at a time works on a profile's output folder (``lock``): a second is ref
 (exit code 75), or waits for it with ``--wait``. Ctrl-C or SIGTERM stops every notebook the run started within
 seconds (``stopping``), keeps what finished, prints one line that says how to resume, and exits with 130 or 143.
 
-``--dry-run`` runs a profile's code path with every count shrunk (``config.dry_run``) into
+``--dry-run`` runs a profile's code path with every count shrunk (``spec.settings.dry_run``) into
 ``<profile>-dry-run`` folders; ``--estimate`` prints what each stage costs and exits (``estimate``);
 ``--executor slurm`` runs each notebook as a SLURM job through submitit (``slurm``).
 """

@@ -60,7 +60,7 @@ VARIANTS = {v.name: v for v in (
             ("standard", "background")),
 )}
 
-# --- Dry runs (config.dry_run): a profile's exact code path with its counts shrunk, minutes on a CPU ---
+# --- Dry runs (dry_run, below): a profile's exact code path with its counts shrunk, minutes on a CPU ---
 DRY_RUN_SUFFIX = "-dry-run"     # "paper-dry-run" is the dry run of "paper"
 DRY_RUN_IMAGES = 32             # test images per evaluation
 DRY_RUN_BATCH = 64              # training images per step, at most (the paper CNN's 50 stay; airbench's 1,024 shrink)
@@ -123,7 +123,7 @@ class Profile:
     network_train_steps: int | None  # a Network's training steps in this profile (None: its recipe's)
     cifar10_networks: tuple[str, ...]  # the classifiers trained on CIFAR-10 (NETWORKS)
     deviations: tuple[str, ...] = field(default_factory=tuple)
-    dry_run: bool = False           # a dry run (config.dry_run): the code path of a profile, not a result
+    dry_run: bool = False           # a dry run (dry_run): the code path of a profile, not a result
     image_cap: int | None = None    # dry runs and smoke tests: at most this many test images, cut where the test set is sliced
 
     def __post_init__(self) -> None:
@@ -240,3 +240,38 @@ def departure(one: Change, paper: Profile) -> str:
     parts = [f"{LABELS[key]} {shown(key, value)} instead of {shown(key, getattr(paper, key))}"
              for key, value in one.settings]
     return f"{'; '.join(parts)}: {one.reason}"
+
+
+# --- A profile's dry run: its exact code path with its counts shrunk, so it finishes in minutes on a CPU ---
+DRY_RUN_CUT = ("imagenet_eps_sweep", "cifar10_readings")  # tuples cut to their first DRY_RUN_COUNT values
+
+
+def dry_run(profile: Profile) -> Profile:
+    """``profile`` with every int setting shrunk (``settings.dry_run_value``), its ImageNet eps sweep and CIFAR-10
+    readings cut to their first ``DRY_RUN_COUNT`` values (a sweep stays several), its seeds to those of
+    ``dry_run_seeds``, and everything else kept: schedules, precision and ``n_test`` (None stays None, so the
+    full-test-set path runs; ``image_cap`` cuts it where it is sliced)."""
+    if profile.dry_run:
+        raise ValueError(f"{profile.name!r} is already a dry run")
+    shrunk = {f.name: dry_run_value(f.name, value) for f in fields(profile)
+              if isinstance(value := getattr(profile, f.name), int) and not isinstance(value, bool)
+              and f.name != "image_cap"}   # set below, for every dry run
+    cut = {name: getattr(profile, name)[:DRY_RUN_COUNT] for name in DRY_RUN_CUT}
+    cut |= dry_run_seeds(profile)
+    sweep = ", ".join(f"{eps * 255:g}/255" for eps in cut["imagenet_eps_sweep"]) or "none"
+    also = f", the central models also {cut['central_seeds']}" if cut["central_seeds"] else ""
+    return replace(
+        profile, **shrunk, **cut, name=profile.name + DRY_RUN_SUFFIX, dry_run=True, image_cap=DRY_RUN_IMAGES,
+        description=f"DRY RUN of the {profile.name} profile: its code path with every count shrunk; "
+                    "its numbers mean nothing. " + profile.description,
+        deviations=(f"DRY RUN: counts shrunk ({', '.join(f'{k}={v}' for k, v in shrunk.items())}; "
+                    f"seeds {cut['seeds']}{also}; at most {DRY_RUN_IMAGES} test images; ImageNet eps {sweep}): "
+                    "not a result", *profile.deviations),
+    )
+
+
+def dry_run_seeds(profile: Profile) -> dict[str, tuple[int, ...]]:
+    """A dry run's seeds: every model in the profile's first seed, the central models also in its next one (of
+    ``seeds`` or else ``central_seeds``), so that several seeds stay several where a claim combines them."""
+    extra = (*profile.seeds[1:], *profile.central_seeds)[:1]
+    return {"seeds": profile.seeds[:1], "central_seeds": extra}
