@@ -11,7 +11,7 @@ import pytest
 
 from lat_utils.config import get_profile
 from lat_utils.paths import PROJECT_ROOT
-from lat_utils.spec.paper import READING_LABELS, TRAIN_STEPS
+from lat_utils.spec.paper import CIFAR10_READINGS, CROSSING_255, CROSSING_SOURCE, READING_LABELS, TRAIN_STEPS
 from lat_utils.spec.settings import DRY_RUN_SUFFIX
 from lat_utils.study import claims, plan, verdicts
 from lat_utils.study import verdicts as verdicts_module
@@ -862,6 +862,31 @@ def test_the_readme_says_what_the_synthesis_says():
     readme = _flat((PROJECT_ROOT / "README.md").read_text())
     missing = [q for q in readme_quotes_of_the_synthesis() if _flat(q) not in readme]
     assert not missing, f"the README does not say what reports/synthesis.csv says: {missing}"
+
+
+def test_the_readme_shows_the_cifar10_claims_by_regime():
+    """The README's CIFAR-10 section shows each CIFAR-10 claim's verdict per network and eps, as the synthesis makes
+    it from the committed tables: a column per regime judged, none empty."""
+    from lat_utils.report.synthesis import regimes_markdown
+    from lat_utils.study.synthesis import cifar10_regimes
+
+    table = pd.read_csv(PROJECT_ROOT / "reports" / "synthesis.csv", keep_default_na=False, na_values=[""])
+    regimes = cifar10_regimes(table)
+    judged = table[table["claim"].str.contains("CIFAR-10")][["network", "reading"]].drop_duplicates()
+    assert len(regimes.columns) == 1 + len(judged) and len(regimes) == 7
+    assert all(regimes[c].ne("").any() for c in regimes.columns[1:])
+    assert regimes_markdown(table) in (PROJECT_ROOT / "README.md").read_text()
+
+
+def test_the_crossing_eps_is_the_committed_sweeps():
+    """The eps the cifar10-eps profile trains at is the crossing of the committed sweep it names, fixed to two
+    decimals of /255 (spec.CROSSING_255)."""
+    profile, network, attack, center = CROSSING_SOURCE
+    crossings = _table(profile, "eps_sweep_crossings.csv")
+    row = crossings[(crossings["network"] == network) & (crossings["attack"] == attack)
+                    & (crossings["center"] == center)].iloc[0]
+    assert round(row["eps_255"], 2) == CROSSING_255
+    assert CIFAR10_READINGS["crossing"] * 255 == pytest.approx(CROSSING_255)
 
 
 # --- the natural model trained as the paper's (reports/paper-natural) ---

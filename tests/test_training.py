@@ -117,11 +117,23 @@ def test_study_models_cover_the_paper():
         ("natural", "stated"), ("standard", "raw"), ("background", "raw")]
     evaluated = [(c.name, c.reading) for c in plan.evaluated_models("cifar10", "quick")]
     assert evaluated == [("natural", "raw"), ("standard", "raw"), ("background", "raw")]
+    # where adversarial training shows: the paper CNN at 8/255 and at the crossing eps, airbench's network at 8/255
+    assert [(c.name, c.reading) for c in study_models("cifar10", "cifar10-eps")] == [
+            ("natural", "stated"), ("standard", "usual"), ("standard", "crossing"), ("background", "usual"),
+        ("background", "crossing")]
+    assert [(c.name, c.reading) for c in study_models("cifar10", "airbench-usual")] == [
+        ("natural on airbench", "stated"), ("standard on airbench", "usual"), ("background on airbench", "usual")]
+    evaluated = [(c.name, c.reading, c.settings.eps * 255) for c in plan.evaluated_models("cifar10", "cifar10-eps")]
+    assert [(name, reading) for name, reading, _ in evaluated] == [
+        (m, r) for m in ("natural", "standard", "background") for r in ("usual", "crossing")]
+    assert [eps for *_, eps in evaluated] == pytest.approx([8, paper.CROSSING_255] * 3)
 
 
-def test_a_reading_reaches_the_training_and_the_evaluation(run_folder, monkeypatch):
-    """A raw-pixels CIFAR-10 model is trained and attacked at 0.3/255: no perturbation exceeds it."""
-    raw = paper.CIFAR10_READINGS["raw"]
+@pytest.mark.parametrize("reading", ["raw", "crossing"])
+def test_a_reading_reaches_the_training_and_the_evaluation(run_folder, monkeypatch, reading):
+    """A CIFAR-10 model of a reading (raw pixels: 0.3/255; the crossing: 1.24/255) is trained and attacked at its
+    eps: no perturbation exceeds it."""
+    raw = paper.CIFAR10_READINGS[reading]
     changes = {"training": [], "evaluation": []}
     real_pgd, real_autoattack = training.masked_pgd, evaluation.localized_autoattack
 
@@ -137,14 +149,16 @@ def test_a_reading_reaches_the_training_and_the_evaluation(run_folder, monkeypat
 
     monkeypatch.setattr(training, "masked_pgd", recorded_pgd)
     monkeypatch.setattr(evaluation, "localized_autoattack", recorded_autoattack)
-    cfg = TrainConfig("cifar10", "standard", profile="smoke", reading="raw")
+    cfg = TrainConfig("cifar10", "standard", profile="smoke", reading=reading)
     train_model(cfg, progress=False)
     table = evaluation.evaluate_model(cfg, progress=False)
     assert len(changes["training"]) == get_profile("smoke").train_steps and changes["evaluation"]
     changed, budgets = zip(*changes["training"], *changes["evaluation"])
     assert max(changed) <= raw + 1e-6 and max(budgets) == pytest.approx(raw)
     assert max(change for change, _ in changes["evaluation"]) > raw / 2  # the attack did use its budget
-    assert (table["reading"] == "raw").all() and table["eps"].eq(raw).all()
+    assert (table["reading"] == reading).all() and table["eps"].eq(raw).all()
+    assert f"eps_{reading}" in cfg.key and checkpoints.fingerprint(cfg)["config"]["reading"] == reading
+    assert checkpoints.fingerprint(cfg)["training"]["eps"] == pytest.approx(raw)
     assert cfg.settings.eval_step_size == pytest.approx(get_profile("smoke").eval_step_size * raw / paper.EPS)
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..images import save_figure
 from ..paths import PROJECT_ROOT, output_root
-from ..study.synthesis import best_evidence
+from ..study.synthesis import best_evidence, cifar10_regimes
 from ..study.verdicts import EQUIVALENCE_MARGIN
 from .plots import VERDICT_COLOURS
 
@@ -77,7 +77,21 @@ def markdown(table: pd.DataFrame) -> str:
         cells = [row["claim"], row["reading"], row["network"], f"*{row['verdict']}*", ours, share, detectable,
                  row["evidence"], row["robust to our cuts"]]
         lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    lines += ["", "## The CIFAR-10 claims by regime", "",
+              "Each CIFAR-10 claim's verdict (of its best evidence, above) per network and eps; blank where no "
+              "committed profile trains that regime. The readings of the paper's \"eps 0.3\" and the eps its numbers "
+              "point to are in [the README](../README.md#what-the-papers-cifar-10-numbers-mean).", "",
+              regimes_markdown(table)]
     return "\n".join(lines) + "\n"
+
+
+def regimes_markdown(table: pd.DataFrame) -> str:
+    """``cifar10_regimes`` of the synthesis as a markdown table (the README's CIFAR-10 section shows it)."""
+    regimes = cifar10_regimes(table)
+    lines = ["| " + " | ".join(regimes.columns) + " |", "| " + " | ".join("---" for _ in regimes.columns) + " |"]
+    lines += ["| " + " | ".join(f"*{c}*" if c and i else str(c) for i, c in enumerate(row)) + " |"
+              for row in regimes.itertuples(index=False)]
+    return "\n".join(lines)
 
 
 def write(root: Path | None = None) -> pd.DataFrame:

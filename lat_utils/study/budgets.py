@@ -24,7 +24,7 @@ BUDGET_COLUMNS = ["claim", "network", "reading", "paper (%)", "profile", "budget
 TREND_COLUMNS = ["claim", "network", "reading", "paper (%)", "budgets", "first verdict", "last verdict", "trend", "why",
                  "last milestones", "move"]
 MILESTONE_MEASURE = "PGD-"   # how the milestone rows' measure begins (the end rows use the localized AutoAttack)
-COMPARED = ("quick", "long", "airbench", "paper")    # the profiles 06_budgets compares
+COMPARED = ("quick", "long", "airbench", "cifar10-eps", "airbench-usual", "paper")   # the profiles 06_budgets compares
 
 
 def compared_with(profile: str) -> tuple[str, ...]:

@@ -133,6 +133,11 @@ def dataset_label(dataset: str) -> str:
     return {"mnist": "MNIST", "cifar10": "CIFAR-10"}[dataset]
 
 
+def only_lat_claim(dataset: str) -> str:
+    """The text of the claim, on ``dataset``, that only the LAT models beat the natural model on every input type."""
+    return f"{dataset_label(dataset)}: only the LAT models beat the natural model on all inputs (lower loss in every column)"
+
+
 class PerImage:
     """The per-image results of one dataset (``evaluation.PER_IMAGE_COLUMNS``), as arrays per seed and cell,
     with the bootstrap resamples of the test images that every cell of a size shares (a paired bootstrap).
@@ -331,8 +336,7 @@ def _only_lat_beats_natural(dataset: str, reading: str, table: pd.DataFrame, res
         f"; {left} of {of} seeds of the {model} model collapsed (left out)" for model, (left, of) in collapsed.items())
     lat_losing = [m for m in lat if m in clearly_loses]
     found += f"; LAT models with a higher loss in some column: {', '.join(lat_losing) or 'none'}"
-    return {"claim": f"{dataset_label(dataset)}: only the LAT models beat the natural model on all inputs "
-                     "(lower loss in every column)",
+    return {"claim": only_lat_claim(dataset),
             "reading": READING_LABELS[reading], "source": "both", "paper (%)": np.nan, "ours (%)": np.nan,
             "low (%)": np.nan, "high (%)": np.nan, "seeds": seeds, "interval covers": _covers(seeds), "verdict": label,
             "reason": found + " (a model beats it where its loss is lower in every column, with the interval of the "

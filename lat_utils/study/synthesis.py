@@ -13,7 +13,9 @@ import pandas as pd
 
 from ..config import get_profile
 from ..paths import tables_dir
-from .claims import CLAIMS, claims_table
+from ..spec.paper import READING_LABELS
+from ..spec.recipes import NETWORKS
+from .claims import CLAIMS, claims_table, only_lat_claim
 from .deviations import BUDGET_AXIS
 
 NATURAL = "natural"
@@ -91,7 +93,8 @@ def against_this_natural_model(natural_profile: str) -> tuple[pd.DataFrame, list
 
 # --- What this study concludes: per claim, reading and network, the verdict of its best evidence ---
 
-EVIDENCE = ("quick", "long", "deviations", "airbench", "paper-natural")   # the profiles whose claims tables count
+# the profiles whose claims tables count
+EVIDENCE = ("quick", "long", "deviations", "airbench", "paper-natural", "cifar10-eps", "airbench-usual")
 SYNTHESIS_COLUMNS = ["claim", "reading", "network", "verdict", "ours (%)", "low (%)", "high (%)", "share of paper",
                      "share low", "share high", "detectable share", "paper (%)", "evidence", "robust to our cuts",
                      "reason"]
@@ -151,9 +154,24 @@ def best_evidence(natural_profile: str = "paper-natural") -> pd.DataFrame:
     best["evidence"] = best.apply(_evidence, axis=1)
     robust = _robustness()
     best["robust to our cuts"] = best["claim"].map(robust).fillna("not studied (the deviations study runs MNIST only)")
-    best = best.sort_values(["claim", "network"], key=lambda c: c.map(order).fillna(len(order)) if c.name == "claim" else c,
+    ranks = {"claim": order, "reading": {label: i for i, label in enumerate(READING_LABELS.values())},
+             "network": {name: i for i, name in enumerate(NETWORKS)}}
+    best = best.sort_values(["claim", "network", "reading"], key=lambda c: c.map(ranks[c.name]).fillna(len(ranks[c.name])),
                             kind="stable")
     return best[SYNTHESIS_COLUMNS].reset_index(drop=True)
+
+
+def cifar10_regimes(synthesis: pd.DataFrame) -> pd.DataFrame:
+    """The CIFAR-10 claims' verdicts by regime: one row per claim, one column per network and reading of the eps
+    that judged any (``best_evidence``'s rows), in the order of the networks and of ``READING_LABELS``; empty where
+    no profile trains that regime."""
+    cifar10 = {c.text for c in CLAIMS if c.dataset == "cifar10"} | {only_lat_claim("cifar10")}
+    rows = synthesis[synthesis["claim"].isin(cifar10)]
+    table = rows.pivot_table(index="claim", columns=["network", "reading"], values="verdict", aggfunc="first", sort=False)
+    columns = sorted(table.columns, key=lambda c: (list(NETWORKS).index(c[0]), list(READING_LABELS.values()).index(c[1])))
+    table = table[columns].fillna("")
+    table.columns = [f"{network}, {reading}" for network, reading in columns]
+    return table.reset_index()
 
 
 def _robustness() -> dict[str, str]:
