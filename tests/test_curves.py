@@ -90,8 +90,8 @@ def test_claims_use_the_seeds_their_models_have():
     assert claims.loc["MNIST broad model: 6.5% less natural loss than the standard model"].seeds == 1
 
 
-def _claims_file(folder, values, verdicts, steps=None, network="paper_cnn"):
-    rows = pd.DataFrame({"claim": ["a", "b", "c"], "reading": "", "source": "full paper",
+def _claims_file(folder, values, verdicts, steps=None, network="paper_cnn", reading="as stated (0.3)"):
+    rows = pd.DataFrame({"claim": ["a", "b", "c"], "reading": reading, "source": "full paper",
                          "paper (%)": [10.0, 10.0, np.nan],
                          "ours (%)": values, "low (%)": np.array(values) - 1, "high (%)": np.array(values) + 1,
                          "share of paper": np.array(values) / 10, "share low": (np.array(values) - 1) / 10,
@@ -115,8 +115,11 @@ def test_claims_across_budgets_and_their_trends(tmp_path, monkeypatch):
     _claims_file(folders["long"], [5.0, 11.0, np.nan], ["direction only", "supported", "inconclusive"],
                  steps=[long_steps // 2, long_steps])
     _claims_file(folders["airbench"], [50.0, 12.0, np.nan], ["not supported", "supported", "supported"], network="airbench")
+    _claims_file(folders["cifar10-eps"], [np.nan] * 3, ["not comparable"] * 3, reading="")   # its dataset not run
     table, left_out = budgets.claims_across_budgets()
-    assert left_out == ["The paper profile has not run here (no paper/tables/claims.csv): left out."]
+    assert left_out == [f"The {p} profile has not run here (no {p}/tables/claims.csv): left out."
+                        for p in ("airbench-usual", "paper")]
+    assert "cifar10-eps" not in set(table["profile"])   # claims it did not judge are no budget of theirs
     assert list(table.columns) == budgets.BUDGET_COLUMNS
     # the airbench profile's claims are on its own network: followed apart from the paper CNN's budgets
     assert list(table.loc[table["network"] == "airbench", "budget"].unique()) == ["airbench, end"]

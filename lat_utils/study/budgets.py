@@ -110,8 +110,10 @@ def movement(part: pd.DataFrame) -> tuple[str, str]:
 
 
 def _with_reading(claims: pd.DataFrame) -> pd.DataFrame:
-    """A claims table with an empty ``reading`` where a claim has none (its dataset was not run)."""
-    return claims.assign(reading=claims["reading"].astype(object).fillna("").astype(str))  # read all empty: float
+    """A claims table without the claims its profile did not judge (their dataset was not run: no reading), its
+    readings as strings (a column read all empty is float)."""
+    claims = claims.assign(reading=claims["reading"].astype(object).fillna("").astype(str))
+    return claims[claims["reading"] != ""]
 
 
 def _fraction(fraction: float) -> str:
