@@ -146,6 +146,7 @@ def test_every_committed_budgets_page_reads_the_committed_runs(profile):
         end = rows[~rows["measure"].str.startswith(MILESTONE_MEASURE)]
         committed = pd.read_csv(PROJECT_ROOT / "reports" / other / "tables" / "claims.csv", keep_default_na=False,
                                 na_values=[""])
+        committed = committed[committed["reading"].notna()]   # a claim of a dataset the run did not run: no budget
         keys = ["claim", "network", "reading"] if "network" in committed else ["claim", "reading"]
         both = end.merge(committed, on=keys, suffixes=("", " committed"))
         assert len(both) == len(end) == len(committed), f"{profile}'s page lists other claims of {other} than its run"
@@ -876,6 +877,41 @@ def test_the_readme_shows_the_cifar10_claims_by_regime():
     assert len(regimes.columns) == 1 + len(judged) and len(regimes) == 7
     assert all(regimes[c].ne("").any() for c in regimes.columns[1:])
     assert regimes_markdown(table) in (PROJECT_ROOT / "README.md").read_text()
+
+
+def readme_quotes_of_the_cifar10_eps_run() -> list[str]:
+    """What the README says of the committed cifar10-eps run (the paper CNN at 8/255 and at the crossing eps), from
+    its tables."""
+    claims_of_run = _table("cifar10-eps", "claims.csv").set_index(["claim", "reading"])
+    usual, crossing = READING_LABELS["usual"], READING_LABELS["crossing"]
+    standard_adversarial = "CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"
+    standard_natural = "CIFAR-10 standard model: 88.9% more natural loss than the natural model"
+    background_natural = "CIFAR-10 background model: 1.63% less natural loss than the natural model"
+    kept = "natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)"
+    crossings = _table("cifar10-eps", "eps_sweep_crossings.csv").query("attack == 'background'")
+    seconds = json.loads((PROJECT_ROOT / "reports" / "cifar10-eps" / "run.json").read_text())["seconds"]
+    row = claims_of_run.loc
+    return [
+        f"{_interval(row[(standard_adversarial, usual)])} less adversarial loss than the natural model (the paper: 95.7%; "
+        f"{row[(standard_adversarial, usual)]['share of paper']:.2f} of its effect) and "
+        f"{_interval(row[(standard_natural, usual)])} more natural loss (the paper: 88.9%; "
+        f"{row[(standard_natural, usual)]['share of paper']:.2f})",
+        f"keeps {row[(kept, usual)]['ours (%)']:.1f}% of its accuracy",
+        f"{-row[(background_natural, usual)]['ours (%)']:.1f}% [{-row[(background_natural, usual)]['high (%)']:.1f}, "
+        f"{-row[(background_natural, usual)]['low (%)']:.1f}] more natural loss",
+        f"({_interval(row[(kept, crossing)])} on this evaluation's 1,000 images)",
+        f"{_interval(row[(standard_adversarial, crossing)])} less adversarial loss "
+        f"({row[(standard_adversarial, crossing)]['share of paper']:.2g} of the paper's effect)",
+        f"({_interval(row[(standard_natural, crossing)])}, *{row[(standard_natural, crossing)]['verdict']}*)",
+        "crosses at {}, {}, {} and {} with 6x6".format(*(f"{e:.1f}/255" for e in crossings.sort_values("center")["eps_255"])),
+        f"**{seconds / 60:.1f} minutes**",
+    ]
+
+
+def test_the_readme_says_what_the_cifar10_eps_tables_say():
+    readme = _flat((PROJECT_ROOT / "README.md").read_text())
+    missing = [quote for quote in readme_quotes_of_the_cifar10_eps_run() if _flat(quote) not in readme]
+    assert not missing, f"the README does not say what the committed cifar10-eps tables say: {missing}"
 
 
 def test_the_crossing_eps_is_the_committed_sweeps():
