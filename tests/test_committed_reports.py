@@ -908,6 +908,63 @@ def readme_quotes_of_the_cifar10_eps_run() -> list[str]:
     ]
 
 
+def results_quotes_of_the_cifar10_eps_run() -> list[str]:
+    """What docs/results.md says of the committed cifar10-eps run beyond the README's quotes, from its tables."""
+    claims_of_run = _table("cifar10-eps", "claims.csv").dropna(subset=["reading"]).set_index(["claim", "reading"])
+    usual, crossing = READING_LABELS["usual"], READING_LABELS["crossing"]
+    kept = "natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)"
+    background = "CIFAR-10 background model: 15.98% less adversarial loss than the natural model"
+    evaluation = _table("cifar10-eps", "eval_cifar10.csv").set_index(["reading", "model", "attack"])
+    natural = evaluation.loc[("usual", "natural", "natural")]
+    crossings = _table("cifar10-eps", "eps_sweep_crossings.csv").query("attack == 'background'").sort_values("center")
+    timings = pd.read_csv(PROJECT_ROOT / "reports" / "cifar10-eps" / "timings.csv").set_index("notebook")["seconds"]
+    adversarial = timings[timings.index.str.contains("eps_")]
+    verdicts = claims_of_run["verdict"].value_counts()
+    accuracy = {(r, m, a): 100 * evaluation.loc[(r, m, a), "accuracy"] for r, m, a in evaluation.index}
+    standard_adversarial = "CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"
+    standard_natural = "CIFAR-10 standard model: 88.9% more natural loss than the natural model"
+    background_natural = "CIFAR-10 background model: 1.63% less natural loss than the natural model"
+    row = claims_of_run.loc
+    seconds = json.loads((PROJECT_ROOT / "reports" / "cifar10-eps" / "run.json").read_text())["seconds"]
+    return [
+        f"{_interval(row[(standard_adversarial, usual)])} less adversarial loss than the natural model and "
+        f"{_interval(row[(standard_natural, usual)])} more natural loss (*direction only*, "
+        f"{row[(standard_adversarial, usual)]['share of paper']:.2f} and {row[(standard_natural, usual)]['share of paper']:.2f} "
+        "of the paper's effects)",
+        f"{-row[(background_natural, usual)]['ours (%)']:.1f}% [{-row[(background_natural, usual)]['high (%)']:.1f}, "
+        f"{-row[(background_natural, usual)]['low (%)']:.1f}] *more* natural loss",
+        f"{_interval(row[(standard_adversarial, crossing)])}\nless adversarial loss "
+        f"({row[(standard_adversarial, crossing)]['share of paper']:.2g} of the paper's effect)",
+        f"**{seconds / 60:.1f} minutes**",
+        f"{100 * natural['accuracy']:.1f}% [{100 * natural['accuracy_low']:.1f}, {100 * natural['accuracy_high']:.1f}] on all "
+        "10,000 images",
+        f"({_crossing(crossings.iloc[0])} with the 6x6 block; "
+        + ", ".join(f"{e:.1f}/255" for e in crossings["eps_255"].iloc[:-1]) + f" and {crossings['eps_255'].iloc[-1]:.1f}/255",
+        f"{_interval(claims_of_run.loc[(kept, crossing)])} at 1.24/255",
+        f"and {claims_of_run.loc[(kept, usual), 'ours (%)']:.1f}% at 8/255",
+        f"keeps {accuracy[('usual', 'standard', 'natural')]:.1f}% natural accuracy and "
+        f"{accuracy[('usual', 'standard', 'standard')]:.1f}% under the standard attack (PGD-20 alone: "
+        f"{100 * evaluation.loc[('usual', 'standard', 'standard'), 'pgd_accuracy']:.1f}%",
+        f"{_interval(claims_of_run.loc[(background, usual)])} less adversarial loss "
+        f"({claims_of_run.loc[(background, usual), 'share of paper']:.1f} times the paper's 15.98%)",
+        f"keeps {accuracy[('crossing', 'standard', 'natural')]:.1f}% natural accuracy (the natural model's "
+        f"{accuracy[('crossing', 'natural', 'natural')]:.1f}%) and {accuracy[('crossing', 'standard', 'standard')]:.1f}% "
+        f"under the standard attack (the natural model's {accuracy[('crossing', 'natural', 'standard')]:.1f}%)",
+        f"Verdicts of its {len(claims_of_run[claims_of_run.index.get_level_values('claim').str.contains('CIFAR-10')])} "
+        "CIFAR-10 rows: " + ", ".join(f"{verdicts[v]} *{v}*" for v in verdicts_module.VERDICTS if v in verdicts),
+        f"({timings['TOTAL']:,.0f} s, one invocation)",
+        f"the natural model {timings['02_train_cifar10-natural-seed0.ipynb']:.0f} s, the adversarial models "
+        f"{adversarial.min():,.0f} to {adversarial.max():,.0f} s",
+        f"the figures {timings[timings.index.str.match(r'0[3-7]_')].sum() / 60:.0f} minutes",
+    ]
+
+
+def test_the_results_page_says_what_the_cifar10_eps_tables_say():
+    results = _flat((PROJECT_ROOT / "docs" / "results.md").read_text())
+    missing = [quote for quote in results_quotes_of_the_cifar10_eps_run() if _flat(quote) not in results]
+    assert not missing, f"docs/results.md does not say what the committed cifar10-eps tables say: {missing}"
+
+
 def test_the_readme_says_what_the_cifar10_eps_tables_say():
     readme = _flat((PROJECT_ROOT / "README.md").read_text())
     missing = [quote for quote in readme_quotes_of_the_cifar10_eps_run() if _flat(quote) not in readme]
