@@ -879,15 +879,30 @@ def test_the_readme_shows_the_cifar10_claims_by_regime():
     assert regimes_markdown(table) in (PROJECT_ROOT / "README.md").read_text()
 
 
+# The CIFAR-10 claims the cifar10-eps run's quotes name (claims.CLAIMS' texts)
+CIFAR10_CLAIM = {
+    "kept": "natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)",
+    "standard adversarial": CIFAR_STANDARD,
+    "standard natural": "CIFAR-10 standard model: 88.9% more natural loss than the natural model",
+    "background natural": "CIFAR-10 background model: 1.63% less natural loss than the natural model",
+    "background adversarial": "CIFAR-10 background model: 15.98% less adversarial loss than the natural model",
+}
+
+
+def _cifar10_eps_claims() -> pd.DataFrame:
+    """The cifar10-eps run's judged claims, indexed by (CIFAR10_CLAIM key, reading): its CIFAR-10 claims alone."""
+    table = _table("cifar10-eps", "claims.csv").dropna(subset=["reading"])
+    names = {text: key for key, text in CIFAR10_CLAIM.items()}
+    return table.assign(claim=table["claim"].map(names).fillna(table["claim"])).set_index(["claim", "reading"])
+
+
 def readme_quotes_of_the_cifar10_eps_run() -> list[str]:
     """What the README says of the committed cifar10-eps run (the paper CNN at 8/255 and at the crossing eps), from
     its tables."""
-    claims_of_run = _table("cifar10-eps", "claims.csv").set_index(["claim", "reading"])
+    claims_of_run = _cifar10_eps_claims()
     usual, crossing = READING_LABELS["usual"], READING_LABELS["crossing"]
-    standard_adversarial = "CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"
-    standard_natural = "CIFAR-10 standard model: 88.9% more natural loss than the natural model"
-    background_natural = "CIFAR-10 background model: 1.63% less natural loss than the natural model"
-    kept = "natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)"
+    standard_adversarial, standard_natural, background_natural, kept = (
+        "standard adversarial", "standard natural", "background natural", "kept")
     crossings = _table("cifar10-eps", "eps_sweep_crossings.csv").query("attack == 'background'")
     seconds = json.loads((PROJECT_ROOT / "reports" / "cifar10-eps" / "run.json").read_text())["seconds"]
     row = claims_of_run.loc
@@ -910,10 +925,9 @@ def readme_quotes_of_the_cifar10_eps_run() -> list[str]:
 
 def results_quotes_of_the_cifar10_eps_run() -> list[str]:
     """What docs/results.md says of the committed cifar10-eps run beyond the README's quotes, from its tables."""
-    claims_of_run = _table("cifar10-eps", "claims.csv").dropna(subset=["reading"]).set_index(["claim", "reading"])
+    claims_of_run = _cifar10_eps_claims()
     usual, crossing = READING_LABELS["usual"], READING_LABELS["crossing"]
-    kept = "natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)"
-    background = "CIFAR-10 background model: 15.98% less adversarial loss than the natural model"
+    kept, background = "kept", "background adversarial"
     evaluation = _table("cifar10-eps", "eval_cifar10.csv").set_index(["reading", "model", "attack"])
     natural = evaluation.loc[("usual", "natural", "natural")]
     crossings = _table("cifar10-eps", "eps_sweep_crossings.csv").query("attack == 'background'").sort_values("center")
@@ -921,9 +935,8 @@ def results_quotes_of_the_cifar10_eps_run() -> list[str]:
     adversarial = timings[timings.index.str.contains("eps_")]
     verdicts = claims_of_run["verdict"].value_counts()
     accuracy = {(r, m, a): 100 * evaluation.loc[(r, m, a), "accuracy"] for r, m, a in evaluation.index}
-    standard_adversarial = "CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"
-    standard_natural = "CIFAR-10 standard model: 88.9% more natural loss than the natural model"
-    background_natural = "CIFAR-10 background model: 1.63% less natural loss than the natural model"
+    standard_adversarial, standard_natural, background_natural = (
+        "standard adversarial", "standard natural", "background natural")
     row = claims_of_run.loc
     seconds = json.loads((PROJECT_ROOT / "reports" / "cifar10-eps" / "run.json").read_text())["seconds"]
     return [
@@ -950,7 +963,7 @@ def results_quotes_of_the_cifar10_eps_run() -> list[str]:
         f"keeps {accuracy[('crossing', 'standard', 'natural')]:.1f}% natural accuracy (the natural model's "
         f"{accuracy[('crossing', 'natural', 'natural')]:.1f}%) and {accuracy[('crossing', 'standard', 'standard')]:.1f}% "
         f"under the standard attack (the natural model's {accuracy[('crossing', 'natural', 'standard')]:.1f}%)",
-        f"Verdicts of its {len(claims_of_run[claims_of_run.index.get_level_values('claim').str.contains('CIFAR-10')])} "
+        f"Verdicts of its {len(claims_of_run)} "
         "CIFAR-10 rows: " + ", ".join(f"{verdicts[v]} *{v}*" for v in verdicts_module.VERDICTS if v in verdicts),
         f"({timings['TOTAL']:,.0f} s, one invocation)",
         f"the natural model {timings['02_train_cifar10-natural-seed0.ipynb']:.0f} s, the adversarial models "
