@@ -162,6 +162,24 @@ def test_a_reading_reaches_the_training_and_the_evaluation(run_folder, monkeypat
     assert cfg.settings.eval_step_size == pytest.approx(get_profile("smoke").eval_step_size * raw / paper.EPS)
 
 
+@pytest.mark.parametrize("localization", ATTACK_KINDS["cifar10"])
+def test_the_fast_training_attack_keeps_the_epsilon_matrix(localization):
+    """The airbench profiles' training attack (one step of 1.25 eps from a random start, Wong et al. 2020) at the
+    field's usual 8/255: its step is larger than eps, and its projection still keeps every change within the
+    epsilon matrix, the central block untouched under the background mask, the images in [0, 1]."""
+    settings = get_profile("airbench-usual").at_eps(paper.reading_eps("cifar10", "usual"))
+    assert settings.train_pgd_steps == 1 and settings.train_step_size == pytest.approx(1.25 * settings.eps)
+    torch.manual_seed(0)
+    model = model_for("cifar10")
+    images, labels = torch.rand(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    done = training_step(model, adam(model.parameters(), 1e-3), (images, labels), localization, eps=settings.eps,
+                         settings=settings)
+    change = (done.adversarial - images).abs()
+    budget = epsilon_matrix(images, localization, settings.eps)
+    assert (change <= budget + 1e-6).all() and (change[budget == 0] == 0).all()
+    assert change.max() > settings.eps / 2 and 0 <= done.adversarial.min() and done.adversarial.max() <= 1
+
+
 def test_a_checkpoint_of_one_reading_is_never_loaded_as_another(run_folder):
     raw = TrainConfig("cifar10", "background", profile="smoke", reading="raw")
     stated = dataclasses.replace(raw, reading="stated")
