@@ -825,6 +825,33 @@ def test_the_committed_claims_are_what_the_rules_make_of_the_committed_per_image
         pd.testing.assert_frame_equal(again, committed, obj=f"{profile}/{name}")
 
 
+def test_a_changed_report_is_read_again_by_every_report_that_compares_it(tmp_path, monkeypatch):
+    """``rejudge --after``: once a report changes, each report that compares it makes its budgets and crossings again
+    from it and says so in its run.json; a report that does not compare it, or whose tables come out the same, is
+    left as it is."""
+    import shutil
+
+    from lat_utils.report import rejudge
+
+    for profile in ("quick", "long", "airbench", "cifar10-eps", "paper-natural"):
+        shutil.copytree(PROJECT_ROOT / "reports" / profile / "tables", tmp_path / "reports" / profile / "tables")
+        shutil.copy(PROJECT_ROOT / "reports" / profile / "run.json", tmp_path / "reports" / profile)
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
+    monkeypatch.setattr(rejudge, "write_index", lambda profile: None)
+    assert rejudge.after("cifar10-eps") == {}   # the committed tables read the committed cifar10-eps report
+    claims_path = tmp_path / "reports" / "cifar10-eps" / "tables" / "claims.csv"
+    claims_of_run = pd.read_csv(claims_path, keep_default_na=False)
+    claims_of_run.loc[claims_of_run["claim"] == CIFAR_STANDARD, "verdict"] = "supported"   # as if it were rerun
+    claims_of_run.to_csv(claims_path, index=False)
+    written = rejudge.after("cifar10-eps")
+    assert set(written) == {"quick", "long", "airbench"} and written["long"] == ["claims_budgets.csv", "claims_trends.csv"]
+    budgets = pd.read_csv(tmp_path / "reports" / "quick" / "tables" / "claims_budgets.csv", keep_default_na=False)
+    assert set(budgets.query("profile == 'cifar10-eps' and claim == @CIFAR_STANDARD")["verdict"]) == {"supported"}
+    assert "after the cifar10-eps report changed" in json.loads((tmp_path / "reports" / "quick" / "run.json").read_text())[
+        "tables made again"]
+    assert "tables made again" not in json.loads((tmp_path / "reports" / "paper-natural" / "run.json").read_text())
+
+
 def test_the_committed_synthesis_is_what_the_committed_claims_tables_make(tmp_path, monkeypatch):
     """reports/synthesis.csv and docs/synthesis.md are ``python -m lat_utils.report.synthesis`` of the committed
     claims tables: one row per claim, reading and network, each with its best evidence; both readings of the short

@@ -12,6 +12,11 @@ alone: no model is trained, loaded or attacked.
   crossings beside the other profiles' (``eps_sweep_crossings_by_profile.csv``, as ``04_cifar10_eps`` does);
 and records in ``run.json`` what was judged again and how, which the landing page shows. The executed notebooks
 keep the tables of their run: where they differ, the CSV files are the current rules' verdicts.
+
+``python -m lat_utils.report.rejudge --after cifar10-eps``, once a report is added or rerun, makes again what every
+other report reads of it (their budgets and crossings beside other profiles; the deviations study's budget axis
+after the long profile), so that no committed table reads a superseded run; then ``python -m
+lat_utils.report.synthesis``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from ..config import get_profile
-from ..paths import reports_dir, tables_dir
+from ..paths import output_root, reports_dir, tables_dir
+from ..spec.settings import DRY_RUN_SUFFIX
 from ..study import (
     claims_across_budgets,
     claims_by_configuration,
@@ -81,8 +87,7 @@ def rejudge(profile: str) -> list[str]:
     if settings.variants:
         by_configuration = claims_by_configuration(tables, per_image, settings)
         by_configuration.to_csv(folder / "claims_by_configuration.csv", index=False)
-        with_budget_axis(robustness(by_configuration), long_trends()).to_csv(folder / "claims_robustness.csv", index=False)
-        written += ["claims_by_configuration.csv", "claims_robustness.csv"]
+        written += ["claims_by_configuration.csv", *robustness_again(profile)]
     if (folder / "claims_milestones.csv").exists():
         milestones = pd.read_csv(folder / "claims_milestones.csv", keep_default_na=False, na_values=[""])
         milestones_judged_again(milestones, profile).to_csv(folder / "claims_milestones.csv", index=False)
@@ -111,21 +116,65 @@ def crossings_again(profile: str) -> list[str]:
     return ["eps_sweep_crossings_by_profile.csv"]
 
 
-def _record(profile: str, written: list[str]) -> None:
+def robustness_again(profile: str) -> list[str]:
+    """The deviations study's ``claims_robustness.csv`` of ``profile`` with its budget axis read again from the long
+    profile's committed ``claims_trends.csv``."""
+    folder = tables_dir(profile)
+    if not (folder / "claims_by_configuration.csv").exists():
+        return []
+    by_configuration = pd.read_csv(folder / "claims_by_configuration.csv", keep_default_na=False, na_values=[""])
+    with_budget_axis(robustness(by_configuration), long_trends()).to_csv(folder / "claims_robustness.csv", index=False)
+    return ["claims_robustness.csv"]
+
+
+def after(changed: str) -> dict[str, list[str]]:
+    """What every other report here reads of ``changed``'s committed tables, made again from them: the claims across
+    budgets and the crossings beside other profiles of each report that compares ``changed`` (``compared_with``), the
+    deviations study's budget axis where ``changed`` is the long profile; each recorded in its run.json and landing
+    page. What a new or rerun report needs before the synthesis (``python -m lat_utils.report.synthesis``)."""
+    get_profile(changed)
+    written = {}
+    for folder in sorted(output_root().joinpath("reports").glob("*/tables")):
+        profile = folder.parent.name
+        if profile == changed or profile.endswith(DRY_RUN_SUFFIX):   # a dry run compares itself alone
+            continue
+        before = {path.name: path.read_bytes() for path in folder.glob("*.csv")}
+        tables = budgets_again(profile) + crossings_again(profile) if changed in compared_with(profile) else []
+        tables += robustness_again(profile) if changed == "long" else []
+        tables = [name for name in tables if (folder / name).read_bytes() != before.get(name)]   # those that changed
+        if tables:
+            _record(profile, tables, why=f"after the {changed} report changed, from the committed tables")
+            write_index(profile)
+            written[profile] = tables
+    return written
+
+
+def _record(profile: str, written: list[str], why: str = "") -> None:
     """Say in ``run.json`` (shown on the landing page) which tables were judged again, when and how."""
     path = reports_dir(profile) / RUN_RECORD
     record = json.loads(path.read_text()) if path.exists() else {"profile": profile}
-    record["claims judged again"] = (
-        f"{datetime.now(timezone.utc):%Y-%m-%d}: {', '.join(written)} under {RULES}, from the committed evaluation "
-        "and per-image tables (no model trained or attacked again); the executed notebooks show the verdicts of the "
-        "run's own rules")
+    if why:   # another report's tables read again, not this one's claims
+        record["tables made again"] = f"{datetime.now(timezone.utc):%Y-%m-%d}: {', '.join(written)}, {why}"
+    else:
+        record["claims judged again"] = (
+            f"{datetime.now(timezone.utc):%Y-%m-%d}: {', '.join(written)} under {RULES}, from the committed evaluation "
+            "and per-image tables (no model trained or attacked again); the executed notebooks show the verdicts of the "
+            "run's own rules")
     path.write_text(json.dumps(record, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("profiles", nargs="+", help="committed reports to judge again, e.g. quick long")
+    parser.add_argument("profiles", nargs="*", help="committed reports to judge again, e.g. quick long")
+    parser.add_argument("--after", metavar="PROFILE", help="a report that was added or rerun: make again what every "
+                                                          "other report reads of it (its budgets, crossings)")
     args = parser.parse_args(argv)
+    if args.after:
+        written = after(args.after)
+        for profile, tables in written.items():
+            print(f"{profile}: made again after {args.after}: {', '.join(tables)}")
+        if not written:
+            print(f"every report that reads the {args.after} report's tables is up to date")
     for profile in args.profiles:
         get_profile(profile)   # an unknown profile is refused before any table is written
     written = {profile: rejudge(profile) for profile in args.profiles}
