@@ -124,16 +124,23 @@ def host_syncs(fn: Callable[[], object], dev: torch.device) -> dict[str, int] | 
     return dict(Counter(lines))
 
 
+def seeded_network(count: int, x: torch.Tensor, dev: torch.device) -> tuple[torch.nn.Module, torch.Tensor]:
+    """``count`` MNIST networks from seed 0 on ``dev``, one alone or several stacked as ``train_together`` stacks
+    them, and the batch ``x`` in the layout that network takes."""
+    torch.manual_seed(0)
+    nets = [model_for("mnist") for _ in range(count)]
+    if count == 1:
+        return fast_layout(nets[0], dev), fast_layout(x)
+    return StackedModels(nets).to(dev), x
+
+
 def training_rows(settings, images, labels, dev, *, batch: int, seconds: float, limit: float) -> dict[str, dict]:
     """The training step, one model and the stacked models: image-steps/s, share of the limit, host syncs."""
     rows = {}
     x, y = images[:batch].to(dev), labels[:batch].to(dev)
     for name, localizations in (("one model (background)", ["background"]), (f"{len(STACKED)} models stacked",
                                                                              list(STACKED))):
-        torch.manual_seed(0)
-        nets = [model_for("mnist") for _ in localizations]
-        model = fast_layout(nets[0], dev) if len(nets) == 1 else StackedModels(nets).to(dev)
-        xs = fast_layout(x) if len(nets) == 1 else x
+        model, xs = seeded_network(len(localizations), x, dev)
         optimizer = adam(model.parameters(), settings.learning_rate)
 
         def step():  # as the training loop calls it: its training set checked once, not at every step
@@ -163,10 +170,7 @@ def captured_step_rows(settings, images, labels, dev, *, batch: int, seconds: fl
         localizations = [STACKED[i % len(STACKED)] for i in range(count)]
         timings = {}
         for how in ("eager", mode):
-            torch.manual_seed(0)
-            nets = [model_for("mnist") for _ in localizations]
-            model = fast_layout(nets[0], dev) if count == 1 else StackedModels(nets).to(dev)
-            xs = fast_layout(x) if count == 1 else x
+            model, xs = seeded_network(count, x, dev)
             optimizer = adam(model.parameters(), settings.learning_rate, capturable=how == "capture")
             step = CapturedStep(lambda a, b, eps, model=model, optimizer=optimizer: training_step(
                 model, optimizer, (a, b), localizations, eps=eps, settings=settings, check_inputs=False), how)

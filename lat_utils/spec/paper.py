@@ -64,6 +64,7 @@ CIFAR10_READINGS = {
 }
 READING_LABELS = {STATED: "as stated (0.3)", "raw": "raw pixels (0.3/255)", "usual": "the field's usual (8/255)",
                   "crossing": f"the paper's share kept ({CROSSING_255:g}/255)"}
+READING_ORDER = {label: i for i, label in enumerate(READING_LABELS.values())}   # the order tables list them in
 
 # --- The numbers the paper reports (the claims' targets: study.claims) ---
 LOSS_SCALE = {"mnist": 1000, "cifar10": 100}  # Figure 2 scales the natural-input loss by these

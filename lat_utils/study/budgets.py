@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..config import get_profile
 from ..paths import tables_dir
-from ..spec.paper import READING_LABELS
+from ..spec.paper import READING_ORDER
 
 BUDGET_COLUMNS = ["claim", "network", "reading", "paper (%)", "profile", "budget", "step", "measure", "ours (%)", "low (%)", "high (%)",
                   "share of paper", "share low", "share high", "verdict"]
@@ -56,9 +56,8 @@ def claims_across_budgets(profiles: tuple[str, ...] = COMPARED) -> tuple[pd.Data
         return pd.DataFrame(columns=BUDGET_COLUMNS), left_out
     table = pd.concat(frames, ignore_index=True)[BUDGET_COLUMNS]
     order = {claim: i for i, claim in enumerate(dict.fromkeys(table["claim"]))}
-    readings = {label: i for i, label in enumerate(READING_LABELS.values())}
     networks = {network: i for i, network in enumerate(dict.fromkeys(table["network"]))}
-    keys = {"claim": order, "network": networks, "reading": readings}
+    keys = {"claim": order, "network": networks, "reading": READING_ORDER}
     table = table.sort_values(["claim", "network", "reading", "step", "measure"], kind="stable",
                               key=lambda c: c.map(keys[c.name]).fillna(-1) if c.name in keys else c)
     return table.reset_index(drop=True), left_out

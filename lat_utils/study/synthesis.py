@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..config import get_profile
 from ..paths import tables_dir
-from ..spec.paper import READING_LABELS
+from ..spec.paper import READING_ORDER
 from ..spec.recipes import NETWORKS
 from .claims import CLAIMS, claims_table, only_lat_claim
 from .deviations import BUDGET_AXIS
@@ -98,6 +98,7 @@ EVIDENCE = ("quick", "long", "deviations", "airbench", "paper-natural", "cifar10
 SYNTHESIS_COLUMNS = ["claim", "reading", "network", "verdict", "ours (%)", "low (%)", "high (%)", "share of paper",
                      "share low", "share high", "detectable share", "paper (%)", "evidence", "robust to our cuts",
                      "reason"]
+NETWORK_ORDER = {name: i for i, name in enumerate(NETWORKS)}   # the paper's CNN first
 NO_EVIDENCE = ("was not run", "the profile trains no")   # the reasons of a row that judged nothing
 
 
@@ -154,8 +155,7 @@ def best_evidence(natural_profile: str = "paper-natural") -> pd.DataFrame:
     best["evidence"] = best.apply(_evidence, axis=1)
     robust = _robustness()
     best["robust to our cuts"] = best["claim"].map(robust).fillna("not studied (the deviations study runs MNIST only)")
-    ranks = {"claim": order, "reading": {label: i for i, label in enumerate(READING_LABELS.values())},
-             "network": {name: i for i, name in enumerate(NETWORKS)}}
+    ranks = {"claim": order, "reading": READING_ORDER, "network": NETWORK_ORDER}
     best = best.sort_values(["claim", "network", "reading"], key=lambda c: c.map(ranks[c.name]).fillna(len(ranks[c.name])),
                             kind="stable")
     return best[SYNTHESIS_COLUMNS].reset_index(drop=True)
@@ -168,7 +168,7 @@ def cifar10_regimes(synthesis: pd.DataFrame) -> pd.DataFrame:
     cifar10 = {c.text for c in CLAIMS if c.dataset == "cifar10"} | {only_lat_claim("cifar10")}
     rows = synthesis[synthesis["claim"].isin(cifar10)]
     table = rows.pivot_table(index="claim", columns=["network", "reading"], values="verdict", aggfunc="first", sort=False)
-    columns = sorted(table.columns, key=lambda c: (list(NETWORKS).index(c[0]), list(READING_LABELS.values()).index(c[1])))
+    columns = sorted(table.columns, key=lambda c: (NETWORK_ORDER[c[0]], READING_ORDER[c[1]]))
     table = table[columns].fillna("")
     table.columns = [f"{network}, {reading}" for network, reading in columns]
     return table.reset_index()
