@@ -1,8 +1,11 @@
 """The benchmark script keeps working (tiny settings; its figures are not checked: speed is not tested)."""
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 from lat_utils.paths import PROJECT_ROOT
 
@@ -142,3 +145,61 @@ def test_notebook_shares_split_each_training_notebook_of_a_committed_run(tmp_pat
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(out.read_text())["run"]["profile"] == "quick"
+
+
+def test_training_attack_check_changes_the_training_attack_alone_and_compares_both_models(tmp_path, monkeypatch):
+    """bench/training_attack_check.py: the reference profile differs from the checked one in its name and its
+    training attack only; on the smoke profile both models are trained and evaluated as the profile evaluates."""
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from training_attack_check import CHECK_STEPS, compared, pgd5_profile
+
+    from lat_utils.config import get_profile
+
+    profile = get_profile("airbench-usual")
+    reference = pgd5_profile(profile)
+    differing = {f for f in vars(profile) if getattr(profile, f) != getattr(reference, f)}
+    assert differing == {"name", "train_pgd_steps", "train_step_size"}
+    assert (profile.train_pgd_steps, reference.train_pgd_steps) == (1, CHECK_STEPS)
+    monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
+    table = compared("smoke", "standard", progress=False)
+    assert list(table["training attack"].unique()) == ["PGD-2, step 1.25 eps", f"PGD-{CHECK_STEPS}, step 0.5 eps"]
+    assert (tmp_path / "runs" / "smoke-pgd5").is_dir()
+    assert table.groupby("training attack")["attack"].apply(list).nunique() == 1   # the same rows for both
+    assert ((0 <= table["accuracy_low"]) & (table["accuracy_low"] <= table["accuracy"])
+            & (table["accuracy"] <= table["accuracy_high"]) & (table["accuracy_high"] <= 1)).all()
+
+
+def test_what_a_gpu_machine_is_carried_closes_the_notebook_stack_over_its_image():
+    """bench/gpu_carry.py: every requirement of a carried package (extras aside) is carried, in the GPU machine's
+    image, or one the kernel imports only where it is there; the runner's papermill and the pages' nbconvert are
+    among them, nothing of the image is."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from gpu_carry import DEVICE_IMAGE, DEVICE_PYTHON, UNUSED_IN_A_RUN, carried_packages, normalized
+
+    carried = carried_packages()
+    assert {"papermill", "ipykernel", "nbclient", "nbconvert", "pyzmq", "torchattacks"} <= set(carried)
+    assert not set(carried) & (DEVICE_IMAGE | UNUSED_IN_A_RUN)
+    for name, version in carried.items():
+        assert importlib.metadata.version(name) == version
+        for line in importlib.metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": "", "python_version": DEVICE_PYTHON}):
+                assert normalized(requirement.name) in set(carried) | DEVICE_IMAGE | UNUSED_IN_A_RUN, (name, line)
+    with pytest.raises(LookupError, match="no-such-package is not installed here"):
+        carried_packages(("no_such_package",))
+
+
+def test_no_install_leaves_the_environment_as_it_is(tmp_path):
+    """scripts/bootstrap.sh with LAT_NO_INSTALL=1 (a GPU machine with its wheels carried) creates no virtual
+    environment and installs nothing: the python3 on PATH runs the project as it is."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "bootstrap.sh").write_text((PROJECT_ROOT / "scripts" / "bootstrap.sh").read_text())
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"} | {"LAT_NO_INSTALL": "1"}
+    result = subprocess.run(["bash", "-c", "set -euo pipefail; source scripts/bootstrap.sh; echo sourced"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "sourced", result.stderr
+    assert not (tmp_path / ".venv").exists()

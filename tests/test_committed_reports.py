@@ -916,9 +916,9 @@ CIFAR10_CLAIM = {
 }
 
 
-def _cifar10_eps_claims() -> pd.DataFrame:
-    """The cifar10-eps run's judged claims, indexed by (CIFAR10_CLAIM key, reading): its CIFAR-10 claims alone."""
-    table = _table("cifar10-eps", "claims.csv").dropna(subset=["reading"])
+def _cifar10_claims(profile: str) -> pd.DataFrame:
+    """A CIFAR-10 run's judged claims, indexed by (CIFAR10_CLAIM key, reading): its CIFAR-10 claims alone."""
+    table = _table(profile, "claims.csv").dropna(subset=["reading"])
     names = {text: key for key, text in CIFAR10_CLAIM.items()}
     return table.assign(claim=table["claim"].map(names).fillna(table["claim"])).set_index(["claim", "reading"])
 
@@ -926,7 +926,7 @@ def _cifar10_eps_claims() -> pd.DataFrame:
 def readme_quotes_of_the_cifar10_eps_run() -> list[str]:
     """What the README says of the committed cifar10-eps run (the paper CNN at 8/255 and at the crossing eps), from
     its tables."""
-    claims_of_run = _cifar10_eps_claims()
+    claims_of_run = _cifar10_claims("cifar10-eps")
     usual, crossing = READING_LABELS["usual"], READING_LABELS["crossing"]
     standard_adversarial, standard_natural, background_natural, kept = (
         "standard adversarial", "standard natural", "background natural", "kept")
@@ -952,7 +952,7 @@ def readme_quotes_of_the_cifar10_eps_run() -> list[str]:
 
 def results_quotes_of_the_cifar10_eps_run() -> list[str]:
     """What docs/results.md says of the committed cifar10-eps run beyond the README's quotes, from its tables."""
-    claims_of_run = _cifar10_eps_claims()
+    claims_of_run = _cifar10_claims("cifar10-eps")
     usual, crossing = READING_LABELS["usual"], READING_LABELS["crossing"]
     kept, background = "kept", "background adversarial"
     evaluation = _table("cifar10-eps", "eval_cifar10.csv").set_index(["reading", "model", "attack"])
