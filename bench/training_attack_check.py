@@ -1,5 +1,5 @@
-"""Does a profile's one-step training attack hold the robustness PGD-5 training gives? Issue 44's check of the
-airbench-usual profile: its standard model (airbench94's network at 8/255, trained with one step of eps from a
+"""Does a profile's cheap training attack hold the robustness PGD-5 training gives? Issue 44's check of the
+airbench-usual profile: its standard model (airbench94's network at 8/255, trained with PGD-2 of step eps/2 from a
 random start, eps ramped over half of training) against the same model trained with the CPU profiles' PGD-5
 (``budgets.training_pgd(5)``), every other setting equal.
 
@@ -9,8 +9,8 @@ The profile's own model is the study's: trained, or reused from runs/<profile>/ 
 The PGD-5 model is the profile "<profile>-pgd5" (``pgd5_profile``: the training attack changed alone), trained into
 runs/<profile>-pgd5/. Both are evaluated as the profile evaluates (natural inputs on the test set; the localized
 AutoAttack on its first ``n_test`` images under every mask of the dataset), and each row printed with its Wilson 95%
-interval: the one-step attack holds where its robust accuracies are within those intervals of PGD-5's. On a 2-core
-CPU the PGD-5 model costs about three times the one-step model's training (6 passes a step against 2).
+interval: the cheaper attack holds where its robust accuracies are within those intervals of PGD-5's. On a 2-core
+CPU the PGD-5 model costs about twice the PGD-2 model's training (6 passes a step against 3).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from lat_utils.spec.settings import Profile
 from lat_utils.study import TrainConfig, train_model
 from lat_utils.study.evaluation import evaluate_model
 
-CHECK_STEPS = 5   # the CPU profiles' training attack (config.CPU_PGD), the reference a one-step attack is held to
+CHECK_STEPS = 5   # the CPU profiles' training attack (config.CPU_PGD), the reference a cheaper attack is held to
 
 
 def pgd5_profile(profile: Profile) -> Profile:

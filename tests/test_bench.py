@@ -163,7 +163,7 @@ def test_training_attack_check_changes_the_training_attack_alone_and_compares_bo
     reference = pgd5_profile(profile)
     differing = {f for f in vars(profile) if getattr(profile, f) != getattr(reference, f)}
     assert differing == {"name", "train_pgd_steps", "train_step_size"}
-    assert (profile.train_pgd_steps, reference.train_pgd_steps) == (1, CHECK_STEPS)
+    assert (profile.train_pgd_steps, reference.train_pgd_steps) == (2, CHECK_STEPS)
     monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
     evaluated = []
 
