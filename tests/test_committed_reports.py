@@ -21,9 +21,26 @@ from lat_utils.study.sweep import CIFAR10_BLOCKS
 COMMITTED = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "reports").glob("*/tables/claims.csv")
                    if p.parent.parent.name in ("quick", "long", "airbench", "paper-natural", "paper"))
 CLAIM = {claim.text: claim for claim in claims.CLAIMS}
-CIFAR_STANDARD = "CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"
+# The claims the quotes name, by a short key (claims.CLAIMS' texts)
+MNIST_CLAIM = {
+    "standard adversarial": "MNIST standard model: at least 99% less adversarial loss than the natural model",
+    "background adversarial": "MNIST background model: over 99% less adversarial loss than the natural model",
+    "background natural": "MNIST background model: 4.35% less natural loss than the natural model",
+    "standard natural": "MNIST standard model: 39.9% more natural loss than the natural model",
+    "broad natural": "MNIST broad model: 6.5% less natural loss than the standard model",
+    "broad adversarial": "MNIST broad model: up to 99.7% less adversarial loss than the standard model (all 4 attacks)",
+}
+CIFAR10_CLAIM = {
+    "kept": "natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)",
+    "standard adversarial": "CIFAR-10 standard model: 95.7% less adversarial loss than the natural model",
+    "standard natural": "CIFAR-10 standard model: 88.9% more natural loss than the natural model",
+    "background natural": "CIFAR-10 background model: 1.63% less natural loss than the natural model",
+    "background adversarial": "CIFAR-10 background model: 15.98% less adversarial loss than the natural model",
+}
 # the reasons of a claim judged on no model: every seed of one collapsed, a model not trained, models of two configurations
 NOT_JUDGED = ("every seed of", "the profile trains no", "mixed configurations")
+
+
 def documented_verdict(claim, low: float, high: float, trains_as_paper: bool) -> str:
     """docs/method.md's rule of each kind of claim, written out from the text (not from the code)."""
     kind, paper = claim.kind, claim.paper
@@ -194,14 +211,14 @@ def readme_quotes_of_the_quick_run() -> list[str]:
     """What the README says of the committed quick run, computed from its tables: each must stand in the README."""
     facts = quick_run_facts()
     over, worst, counts, claim = facts["over"], facts["worst"], facts["counts"], facts["claim"]
-    standard = claim.loc["MNIST standard model: at least 99% less adversarial loss than the natural model"]
-    kept = claim.loc["natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)"]
+    standard = claim.loc[MNIST_CLAIM["standard adversarial"]]
+    kept = claim.loc[CIFAR10_CLAIM["kept"]]
     crossings = _table("quick", "eps_sweep_crossings.csv").set_index(["attack", "center"])
     background = crossings.loc[("background", 6)]
     readings = _table("quick", "eps_sweep_readings.csv").set_index(["attack", "center", "eps_255"])
     natural = {p: _table(p, "eval_cifar10.csv").query("model == 'natural' and attack == 'natural'")["accuracy"].iloc[0]
                for p in ("quick", "long")}
-    cifar_standard = claim.loc["CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"]
+    cifar_standard = claim.loc[CIFAR10_CLAIM["standard adversarial"]]
     mnist_sweep = _table("quick", "eps_sweep.csv").query("dataset == 'mnist' and attack == 'exact'").set_index("eps_255")
     exact = _table("quick", "eval_mnist.csv").query("model == 'natural' and attack == 'exact'").iloc[0]
     return [
@@ -241,7 +258,7 @@ def results_quotes_of_the_quick_run() -> list[str]:
     """What docs/results.md says of the committed quick run, computed from its tables."""
     facts = quick_run_facts()
     over, worst, counts, claim = facts["over"], facts["worst"], facts["counts"], facts["claim"]
-    background = claim.loc["MNIST background model: 4.35% less natural loss than the natural model"]
+    background = claim.loc[MNIST_CLAIM["background natural"]]
     trends = _paper_network_trends("quick")
     return [
         f"**{facts['minutes']:.1f} minutes**",
@@ -269,7 +286,7 @@ def results_quotes_of_the_quick_run_times() -> list[str]:
             f"{adversarial.min() / 60:.1f}-{adversarial.max() / 60:.1f} min, two at a time; the eps sweep "
             f"{timings['04_cifar10_eps.ipynb'] / 60:.1f} min)",
             f"the background model under the standard attack\n  {100 * cell['pgd_accuracy']:.1f}% vs {100 * cell['accuracy']:.1f}%",
-            f"the CIFAR-10 standard model {_interval(_table('quick', 'claims.csv').set_index('claim').loc[CIFAR_STANDARD])} less"]
+            f"the CIFAR-10 standard model {_interval(_table('quick', 'claims.csv').set_index('claim').loc[CIFAR10_CLAIM['standard adversarial']])} less"]
 
 
 def test_the_results_page_says_what_the_quick_tables_say():
@@ -307,7 +324,7 @@ def readme_quotes_of_the_long_run() -> list[str]:
     """What the README says of the committed long run, computed from its tables."""
     facts = long_run_facts()
     claim = facts["claim"]
-    cifar = claim.loc["CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"]
+    cifar = claim.loc[CIFAR10_CLAIM["standard adversarial"]]
     imagenet = _table("long", "imagenet_extension.csv").query("photos == 'paper (9)' and `eps (x/255)` == 8.0")
     kept = {rule: (round(row["adversarial top-1 %"] * 9 / 100), round(row["adversarial top-5 %"] * 9 / 100))
             for rule, row in imagenet.set_index("box rule").iterrows()}
@@ -331,10 +348,10 @@ def results_quotes_of_the_long_run() -> list[str]:
     facts = long_run_facts()
     claim, counts, trends, over, worst = facts["claim"], facts["counts"], facts["trends"], facts["over"], facts["worst"]
     row = claim.loc
-    kept = row["natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)"]
-    up_to = row["MNIST broad model: up to 99.7% less adversarial loss than the standard model (all 4 attacks)"]
-    standard = row["MNIST standard model: at least 99% less adversarial loss than the natural model"]
-    background = row["MNIST background model: over 99% less adversarial loss than the natural model"]
+    kept = row[CIFAR10_CLAIM["kept"]]
+    up_to = row[MNIST_CLAIM["broad adversarial"]]
+    standard = row[MNIST_CLAIM["standard adversarial"]]
+    background = row[MNIST_CLAIM["background adversarial"]]
     under_standard = facts["under_standard"]
     crossings = facts["crossings"]
     return [
@@ -344,14 +361,14 @@ def results_quotes_of_the_long_run() -> list[str]:
         f"{counts.get('supported', 0) or 'none'} *supported*, {counts.get('direction only', 0)} *direction only*, "
         f"{counts.get('inconclusive', 0)} *inconclusive*, {counts.get('not supported', 0)} *not supported*, "
         f"{counts.get('not comparable', 0)} *not comparable*",
-        f"to {_signed(row['MNIST background model: 4.35% less natural loss than the natural model'])};",
-        f"to {_signed(row['MNIST standard model: 39.9% more natural loss than the natural model'])};",
-        f"to {_signed(row['MNIST broad model: 6.5% less natural loss than the standard model'])}.",
+        f"to {_signed(row[MNIST_CLAIM['background natural']])};",
+        f"to {_signed(row[MNIST_CLAIM['standard natural']])};",
+        f"to {_signed(row[MNIST_CLAIM['broad natural']])}.",
         f"({up_to['ours (%)']:.0f}%, {up_to['low (%)']:.0f}% to {up_to['high (%)']:+.0f}%)",
         f"{100 * under_standard.mean()['broad']:.1f}% accuracy there against the standard model's "
         f"{100 * under_standard.min()['standard']:.1f}-{100 * under_standard.max()['standard']:.1f}% over its 3 seeds",
-        f"{_interval(row['CIFAR-10 standard model: 95.7% less adversarial loss than the natural model'])} less",
-        f"({_signed(row['CIFAR-10 background model: 1.63% less natural loss than the natural model'], 1)}",
+        f"{_interval(row[CIFAR10_CLAIM['standard adversarial']])} less",
+        f"({_signed(row[CIFAR10_CLAIM['background natural']], 1)}",
         f"({100 * facts['cifar']['accuracy'].iloc[0]:.1f}% natural accuracy)",
         f"keeps {_interval(kept)} of its accuracy under the background attack: *{kept['verdict']}*",
         f"at {crossings.loc[('background', 6), 'eps_255']:.1f}/255 [{crossings.loc[('background', 6), 'eps_low_255']:.2f}, "
@@ -367,14 +384,14 @@ def results_quotes_of_the_long_run_against_the_quick_run() -> list[str]:
     """What docs/results.md says of the long run against the quick run, and of the long run's time, from their tables."""
     quick, long = (_table(p, "claims.csv").set_index("claim") for p in ("quick", "long"))
     row = quick.loc
-    natural_loss = row["MNIST background model: 4.35% less natural loss than the natural model"]
-    more = row["MNIST standard model: 39.9% more natural loss than the natural model"]
-    broad = row["MNIST broad model: 6.5% less natural loss than the standard model"]
-    up_to = row["MNIST broad model: up to 99.7% less adversarial loss than the standard model (all 4 attacks)"]
-    cifar = row["CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"]
-    cifar_natural = row["CIFAR-10 background model: 1.63% less natural loss than the natural model"]
-    standard = row["MNIST standard model: at least 99% less adversarial loss than the natural model"]
-    background = row["MNIST background model: over 99% less adversarial loss than the natural model"]
+    natural_loss = row[MNIST_CLAIM["background natural"]]
+    more = row[MNIST_CLAIM["standard natural"]]
+    broad = row[MNIST_CLAIM["broad natural"]]
+    up_to = row[MNIST_CLAIM["broad adversarial"]]
+    cifar = row[CIFAR10_CLAIM["standard adversarial"]]
+    cifar_natural = row[CIFAR10_CLAIM["background natural"]]
+    standard = row[MNIST_CLAIM["standard adversarial"]]
+    background = row[MNIST_CLAIM["background adversarial"]]
     crossings = _table("quick", "eps_sweep_crossings.csv").set_index(["attack", "center"])["eps_255"]
     run = json.loads((PROJECT_ROOT / "reports" / "long" / "run.json").read_text())
     timings = pd.read_csv(PROJECT_ROOT / "reports" / "long" / "timings.csv").set_index("notebook")["seconds"]
@@ -641,7 +658,7 @@ def results_quotes_of_the_budget_axis() -> list[str]:
     table = _table("deviations", "claims_robustness.csv")
     robust = table["robust or depends"].str.startswith("robust to our cuts")
     stable = table["across budgets (the long profile)"].str.startswith("stable")
-    standard = table.set_index("claim").loc["MNIST standard model: at least 99% less adversarial loss than the natural model",
+    standard = table.set_index("claim").loc[MNIST_CLAIM["standard adversarial"],
                                             "across budgets (the long profile)"]
     first, last = standard.split(": ", 1)[1].split(" (")[0].split(" -> ")
     return [f"of the {robust.sum()} claims robust to the configurations, {(robust & stable).sum()} also\n  keep their "
@@ -719,8 +736,8 @@ def readme_quotes_of_the_airbench_run() -> list[str]:
         _crossing(crossings.loc[("quick", "background", 6)]),
         _crossing(crossings.loc[("long", "background", 6)]),
         _kept(facts["readings"].loc[("background", 6, 0.3)]),
-        _interval(facts["claims"].loc["CIFAR-10 standard model: 95.7% less adversarial loss than the natural model"]),
-        _interval(facts["claims"].loc["CIFAR-10 background model: 15.98% less adversarial loss than the natural model"]),
+        _interval(facts["claims"].loc[CIFAR10_CLAIM["standard adversarial"]]),
+        _interval(facts["claims"].loc[CIFAR10_CLAIM["background adversarial"]]),
         f"{facts['test_set'].loc['standard on airbench', 'accuracy']:.1f}% each",
     ]
 
@@ -753,8 +770,8 @@ def results_quotes_of_the_airbench_run() -> list[str]:
         f"PGD-20 alone: {100 * attacked['pgd_accuracy']:.1f}%",
         _crossing(facts["crossings"].loc[("airbench", "background", 16)]),
         _kept(facts["readings"].loc[("background", 6, 8.0)]),
-        _interval(claims_of_run.loc["CIFAR-10 background model: 1.63% less natural loss than the natural model"]),
-        _interval(claims_of_run.loc["CIFAR-10 standard model: 88.9% more natural loss than the natural model"]),
+        _interval(claims_of_run.loc[CIFAR10_CLAIM["background natural"]]),
+        _interval(claims_of_run.loc[CIFAR10_CLAIM["standard natural"]]),
         ", ".join(f"{verdicts[v]} *{v}*" for v in verdicts_module.VERDICTS if v in verdicts),
         f"{facts['seconds']:,.0f} s",
         f"{timings['02_train_cifar10-airbench-natural-seed0.ipynb']:,.0f} s",
@@ -841,12 +858,13 @@ def test_a_changed_report_is_read_again_by_every_report_that_compares_it(tmp_pat
     assert rejudge.after("cifar10-eps") == {}   # the committed tables read the committed cifar10-eps report
     claims_path = tmp_path / "reports" / "cifar10-eps" / "tables" / "claims.csv"
     claims_of_run = pd.read_csv(claims_path, keep_default_na=False)
-    claims_of_run.loc[claims_of_run["claim"] == CIFAR_STANDARD, "verdict"] = "supported"   # as if it were rerun
+    claims_of_run.loc[claims_of_run["claim"] == CIFAR10_CLAIM["standard adversarial"], "verdict"] = "supported"   # as if it were rerun
     claims_of_run.to_csv(claims_path, index=False)
     written = rejudge.after("cifar10-eps")
     assert set(written) == {"quick", "long", "airbench"} and written["long"] == ["claims_budgets.csv", "claims_trends.csv"]
     budgets = pd.read_csv(tmp_path / "reports" / "quick" / "tables" / "claims_budgets.csv", keep_default_na=False)
-    assert set(budgets.query("profile == 'cifar10-eps' and claim == @CIFAR_STANDARD")["verdict"]) == {"supported"}
+    rows = (budgets["profile"] == "cifar10-eps") & (budgets["claim"] == CIFAR10_CLAIM["standard adversarial"])
+    assert set(budgets.loc[rows, "verdict"]) == {"supported"}
     assert "after the cifar10-eps report changed" in json.loads((tmp_path / "reports" / "quick" / "run.json").read_text())[
         "tables made again"]
     assert "tables made again" not in json.loads((tmp_path / "reports" / "paper-natural" / "run.json").read_text())
@@ -867,7 +885,7 @@ def test_the_committed_synthesis_is_what_the_committed_claims_tables_make(tmp_pa
     assert (tmp_path / synthesis.PAGE).read_text() == (PROJECT_ROOT / synthesis.PAGE).read_text()
     assert not table.duplicated(["claim", "reading", "network"]).any()
     assert table["claim"].str.contains("the abstract's other reading").sum() == 3
-    assert table["claim"].str.startswith("MNIST broad model: 6.5% less natural loss than the standard model").any()
+    assert table["claim"].str.startswith(MNIST_CLAIM["broad natural"]).any()
     for row in table[table["claim"].isin(CLAIM) & table["low (%)"].notna()].to_dict("records"):
         claim = CLAIM[row["claim"]]
         assert claim.scale.low <= row["low (%)"] <= row["high (%)"] <= claim.scale.high, row
@@ -904,16 +922,6 @@ def test_the_readme_shows_the_cifar10_claims_by_regime():
     assert len(regimes.columns) == 1 + len(judged) and len(regimes) == 7
     assert all(regimes[c].ne("").any() for c in regimes.columns[1:])
     assert regimes_markdown(table) in (PROJECT_ROOT / "README.md").read_text()
-
-
-# The CIFAR-10 claims the cifar10-eps run's quotes name (claims.CLAIMS' texts)
-CIFAR10_CLAIM = {
-    "kept": "natural CIFAR-10 model keeps 62.3% of its accuracy under the background attack (59.26% of 95.17%)",
-    "standard adversarial": CIFAR_STANDARD,
-    "standard natural": "CIFAR-10 standard model: 88.9% more natural loss than the natural model",
-    "background natural": "CIFAR-10 background model: 1.63% less natural loss than the natural model",
-    "background adversarial": "CIFAR-10 background model: 15.98% less adversarial loss than the natural model",
-}
 
 
 def _cifar10_claims(profile: str) -> pd.DataFrame:
