@@ -82,8 +82,8 @@ FAST_TRAINING_ATTACK = change(
     **training_pgd(1, step=1.25 * EPS))
 # At 8/255 one step overfits catastrophically on this network (Wong et al.'s "catastrophic overfitting"): with a step
 # of 1.25 eps its standard model collapsed to a near-constant prediction; with a step of eps and eps ramped over half
-# of training, once eps was full its accuracy on its own one-step examples rose from 64% to 85% while PGD-10 left
-# none of 300 test images classified. Two steps of eps/2 (PGD-5's step) cost 1.5 one-step trainings, PGD-5 three
+# of training, once eps was full it came to resist the one step while PGD-10 broke every test image it was given
+# (bench/README.md). Two steps of eps/2 (PGD-5's step) cost 1.5 one-step trainings, PGD-5 three
 TWO_STEP_TRAINING_ATTACK = change(
     "PGD-2 with PGD-5's step (eps/2), eps ramped over half of training: one step overfits catastrophically on this "
     "network at 8/255, PGD-5 costs twice as much", **training_pgd(2, step=EPS / 2), eps_warmup_fraction=1 / 2)
