@@ -66,14 +66,17 @@ def normalized(name: str) -> str:
 
 def carried_packages(roots: tuple[str, ...] = ROOTS, image: frozenset[str] = DEVICE_IMAGE | UNUSED_IN_A_RUN
                      ) -> dict[str, str]:
-    """Name to installed version of every distribution ``roots`` need (their requirements without extras, followed
-    through this environment's metadata) that ``image`` lacks. A ``LookupError`` names a root not installed here."""
+    """Name to installed version of every distribution ``roots`` need (their requirements, with the extras a
+    requirement names, followed through this environment's metadata) that ``image`` lacks. A ``LookupError`` names a
+    root not installed here."""
     found: dict[str, str] = {}
-    waiting = [normalized(r) for r in roots]
+    followed: set[tuple[str, str]] = set()   # (distribution, extra) whose requirements were added
+    waiting = [(normalized(r), "") for r in roots]
     while waiting:
-        name = waiting.pop()
-        if name in found or name in image:
+        name, extra = waiting.pop()
+        if name in image or (name, extra) in followed:
             continue
+        followed.add((name, extra))
         try:
             distribution = importlib.metadata.distribution(name)
         except importlib.metadata.PackageNotFoundError:
@@ -81,8 +84,8 @@ def carried_packages(roots: tuple[str, ...] = ROOTS, image: frozenset[str] = DEV
         found[name] = distribution.version
         for line in distribution.requires or []:
             requirement = Requirement(line)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": "", "python_version": DEVICE_PYTHON}):
-                waiting.append(normalized(requirement.name))
+            if requirement.marker is None or requirement.marker.evaluate({"extra": extra, "python_version": DEVICE_PYTHON}):
+                waiting += [(normalized(requirement.name), e) for e in ("", *requirement.extras)]
     return dict(sorted(found.items()))
 
 

@@ -13,6 +13,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
   || { echo "the carried wheels did not install" | tee "$out/run.log"; exit 1; }
 ln -sf "$(command -v python3)" /tmp/lat-bin/python   # run_all.sh calls python; the machine has python3
 export PATH="/tmp/lat-bin:$PATH" PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
+export JUPYTER_PATH=/tmp/site/share/jupyter   # the wheels' data: nbconvert's templates, the kernel's spec
 export LAT_DATA_DIR="$PWD/.gpu_data" LAT_OFFLINE=1 LAT_NO_INSTALL=1   # the carried data; nothing to install
 { nvidia-smi --query-gpu=name,memory.total --format=csv,noheader; python3 -c "import torch; print(torch.__version__)"; } \
   > "$out/machine.txt" 2>&1
