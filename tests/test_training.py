@@ -163,12 +163,14 @@ def test_a_reading_reaches_the_training_and_the_evaluation(run_folder, monkeypat
 
 
 @pytest.mark.parametrize("localization", ATTACK_KINDS["cifar10"])
-def test_the_fast_training_attack_keeps_the_epsilon_matrix(localization):
-    """The airbench profiles' training attack (one step of 1.25 eps from a random start, Wong et al. 2020) at the
-    field's usual 8/255: its step is larger than eps, and its projection still keeps every change within the
-    epsilon matrix, the central block untouched under the background mask, the images in [0, 1]."""
-    settings = get_profile("airbench-usual").at_eps(paper.reading_eps("cifar10", "usual"))
-    assert settings.train_pgd_steps == 1 and settings.train_step_size == pytest.approx(1.25 * settings.eps)
+@pytest.mark.parametrize("profile, steps, step", [("airbench", 1, 1.25), ("airbench-usual", 2, 0.5)])
+def test_the_airbench_training_attacks_keep_the_epsilon_matrix(profile, steps, step, localization):
+    """The airbench profiles' cheap training attacks at the field's usual 8/255: the airbench profile's one step of
+    1.25 eps from a random start (Wong et al. 2020; its step larger than eps), airbench-usual's PGD-2 of eps/2. Each
+    projection keeps every change within the epsilon matrix, the central block untouched under the background mask,
+    the images in [0, 1]."""
+    settings = get_profile(profile).at_eps(paper.reading_eps("cifar10", "usual"))
+    assert settings.train_pgd_steps == steps and settings.train_step_size == pytest.approx(step * settings.eps)
     torch.manual_seed(0)
     model = model_for("cifar10")
     images, labels = torch.rand(8, 3, 32, 32), torch.randint(0, 10, (8,))
