@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from lat_utils.data import offline_mirror
 from lat_utils.paths import PROJECT_ROOT
@@ -59,11 +59,6 @@ typing-extensions typing-inspect urllib3 uvloop wadler-lindig werkzeug wheel wra
 """.split())
 
 
-def normalized(name: str) -> str:
-    """A distribution's name as package indexes compare them (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def carried_packages(roots: tuple[str, ...] = ROOTS, image: frozenset[str] = DEVICE_IMAGE | UNUSED_IN_A_RUN
                      ) -> dict[str, str]:
     """Name to installed version of every distribution ``roots`` need (their requirements, with the extras a
@@ -71,7 +66,7 @@ def carried_packages(roots: tuple[str, ...] = ROOTS, image: frozenset[str] = DEV
     root not installed here."""
     found: dict[str, str] = {}
     followed: set[tuple[str, str]] = set()   # (distribution, extra) whose requirements were added
-    waiting = [(normalized(r), "") for r in roots]
+    waiting = [(canonicalize_name(r), "") for r in roots]
     while waiting:
         name, extra = waiting.pop()
         if name in image or (name, extra) in followed:
@@ -85,7 +80,7 @@ def carried_packages(roots: tuple[str, ...] = ROOTS, image: frozenset[str] = DEV
         for line in distribution.requires or []:
             requirement = Requirement(line)
             if requirement.marker is None or requirement.marker.evaluate({"extra": extra, "python_version": DEVICE_PYTHON}):
-                waiting += [(normalized(requirement.name), e) for e in ("", *requirement.extras)]
+                waiting += [(canonicalize_name(requirement.name), e) for e in ("", *requirement.extras)]
     return dict(sorted(found.items()))
 
 

@@ -186,9 +186,10 @@ def test_what_a_gpu_machine_is_carried_closes_the_notebook_stack_over_its_image(
     import importlib.metadata
 
     from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
 
     sys.path.insert(0, str(PROJECT_ROOT / "bench"))
-    from gpu_carry import DEVICE_IMAGE, DEVICE_PYTHON, UNUSED_IN_A_RUN, carried_packages, normalized
+    from gpu_carry import DEVICE_IMAGE, DEVICE_PYTHON, UNUSED_IN_A_RUN, carried_packages
 
     carried = carried_packages()
     assert {"papermill", "ipykernel", "nbclient", "nbconvert", "pyzmq", "torchattacks"} <= set(carried)
@@ -199,7 +200,7 @@ def test_what_a_gpu_machine_is_carried_closes_the_notebook_stack_over_its_image(
         for line in importlib.metadata.requires(name) or []:
             requirement = Requirement(line)
             if requirement.marker is None or requirement.marker.evaluate({"extra": "", "python_version": DEVICE_PYTHON}):
-                assert normalized(requirement.name) in set(carried) | DEVICE_IMAGE | UNUSED_IN_A_RUN, (name, line)
+                assert canonicalize_name(requirement.name) in set(carried) | DEVICE_IMAGE | UNUSED_IN_A_RUN, (name, line)
     with pytest.raises(LookupError, match="no-such-package is not installed here"):
         carried_packages(("no_such_package",))
 
