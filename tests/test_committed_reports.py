@@ -19,7 +19,8 @@ from lat_utils.study.budgets import MILESTONE_MEASURE
 from lat_utils.study.sweep import CIFAR10_BLOCKS
 
 COMMITTED = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "reports").glob("*/tables/claims.csv")
-                   if p.parent.parent.name in ("quick", "long", "airbench", "paper-natural", "paper"))
+                   if p.parent.parent.name in ("quick", "long", "airbench", "cifar10-eps", "airbench-usual",
+                                                      "paper-natural", "paper"))
 CLAIM = {claim.text: claim for claim in claims.CLAIMS}
 # The claims the quotes name, by a short key (claims.CLAIMS' texts)
 MNIST_CLAIM = {
@@ -823,7 +824,7 @@ def test_the_results_page_says_what_the_airbench_tables_say():
     assert not missing, f"docs/results.md does not say what the committed airbench tables say: {missing}"
 
 
-@pytest.mark.parametrize("profile", ["quick", "long", "deviations", "airbench"])
+@pytest.mark.parametrize("profile", ["quick", "long", "deviations", "airbench", "cifar10-eps", "airbench-usual"])
 def test_the_committed_claims_are_what_the_rules_make_of_the_committed_per_image_tables(profile, tmp_path, monkeypatch):
     """``python -m lat_utils.report.rejudge`` on a copy of a committed report writes its committed claims tables
     again, equal to the last digit: they are the current rules' verdicts on its committed per-image results."""
@@ -850,7 +851,7 @@ def test_a_changed_report_is_read_again_by_every_report_that_compares_it(tmp_pat
 
     from lat_utils.report import rejudge
 
-    for profile in ("quick", "long", "airbench", "cifar10-eps", "paper-natural"):
+    for profile in ("quick", "long", "airbench", "cifar10-eps", "airbench-usual", "paper-natural"):
         shutil.copytree(PROJECT_ROOT / "reports" / profile / "tables", tmp_path / "reports" / profile / "tables")
         shutil.copy(PROJECT_ROOT / "reports" / profile / "run.json", tmp_path / "reports" / profile)
     monkeypatch.setenv("LAT_OUTPUT_ROOT", str(tmp_path))
@@ -861,7 +862,7 @@ def test_a_changed_report_is_read_again_by_every_report_that_compares_it(tmp_pat
     claims_of_run.loc[claims_of_run["claim"] == CIFAR10_CLAIM["standard adversarial"], "verdict"] = "supported"   # as if it were rerun
     claims_of_run.to_csv(claims_path, index=False)
     written = rejudge.after("cifar10-eps")
-    assert set(written) == {"quick", "long", "airbench"} and written["long"] == ["claims_budgets.csv", "claims_trends.csv"]
+    assert set(written) == {"quick", "long", "airbench", "airbench-usual"} and written["long"] == ["claims_budgets.csv", "claims_trends.csv"]
     budgets = pd.read_csv(tmp_path / "reports" / "quick" / "tables" / "claims_budgets.csv", keep_default_na=False)
     rows = (budgets["profile"] == "cifar10-eps") & (budgets["claim"] == CIFAR10_CLAIM["standard adversarial"])
     assert set(budgets.loc[rows, "verdict"]) == {"supported"}
@@ -1029,6 +1030,82 @@ def test_the_crossing_eps_is_the_committed_sweeps():
     assert round(row["eps_255"], 2) == CROSSING_255
     assert CIFAR10_READINGS["crossing"] * 255 == pytest.approx(CROSSING_255)
 
+
+
+# --- airbench94's network at 8/255 (reports/airbench-usual): what the README and docs/results.md say of it ---
+
+def airbench_usual_run_facts() -> dict:
+    """What the README and docs/results.md quote of the committed airbench-usual run, from its tables."""
+    claims_of_run = _cifar10_claims("airbench-usual")
+    crossings = _table("airbench-usual", "eps_sweep_crossings.csv").set_index(["attack", "center"])
+    evaluation = _table("airbench-usual", "eval_cifar10.csv").set_index(["model", "attack"])
+    run = json.loads((PROJECT_ROOT / "reports" / "airbench-usual" / "run.json").read_text())
+    timings = pd.read_csv(PROJECT_ROOT / "reports" / "airbench-usual" / "timings.csv").set_index("notebook")["seconds"]
+    usual = READING_LABELS["usual"]
+    return {"claim": lambda key: claims_of_run.loc[(key, usual)], "verdicts": claims_of_run["verdict"].value_counts(),
+            "crossings": crossings, "evaluation": evaluation, "run": run, "timings": timings,
+            "accuracy": lambda model, attack: 100 * evaluation.loc[(f"{model} on airbench", attack), "accuracy"]}
+
+
+def _more_loss(row: pd.Series) -> str:
+    """A claim of less loss whose interval says more: the increase with its interval."""
+    return f"{-row['ours (%)']:.1f}% [{-row['high (%)']:.1f}, {-row['low (%)']:.1f}] more natural loss"
+
+
+def readme_quotes_of_the_airbench_usual_run() -> list[str]:
+    """What the README says of the committed airbench-usual run (airbench94's network at 8/255), from its tables."""
+    facts = airbench_usual_run_facts()
+    claim, crossings = facts["claim"], facts["crossings"]
+    return [
+        f"**{facts['run']['seconds'] / 60:.1f} minutes**",
+        f"{_interval(claim('standard adversarial'))} less adversarial loss than the natural model (the paper: 95.7%; "
+        f"{claim('standard adversarial')['share of paper']:.2f} of its effect)",
+        f"{_interval(claim('standard natural'))} more natural loss (the paper: 88.9%; "
+        f"{claim('standard natural')['share of paper']:.2f}, *{claim('standard natural')['verdict']}*)",
+        f"{_more_loss(claim('background natural'))} (*{claim('background natural')['verdict']}*)",
+        "crosses at {}, {}, {} and {} with 6x6".format(
+            *(f"{crossings.loc[('background', block), 'eps_255']:.1f}/255" for block in CIFAR10_BLOCKS)),
+        f"keeps {claim('kept')['ours (%)']:.1f}% of its accuracy under the background attack",
+    ]
+
+
+def results_quotes_of_the_airbench_usual_run() -> list[str]:
+    """What docs/results.md says of the committed airbench-usual run beyond the README's quotes, from its tables."""
+    facts = airbench_usual_run_facts()
+    claim, verdicts, evaluation, timings = facts["claim"], facts["verdicts"], facts["evaluation"], facts["timings"]
+    accuracy = facts["accuracy"]
+    natural = evaluation.loc[("natural on airbench", "natural")]
+    return [
+        *readme_quotes_of_the_airbench_usual_run(),
+        f"{100 * natural['accuracy']:.1f}% [{100 * natural['accuracy_low']:.1f}, {100 * natural['accuracy_high']:.1f}] on "
+        "all 10,000 images",
+        _crossing(facts["crossings"].loc[("background", 6)]),
+        f"keeps {accuracy('standard', 'natural'):.1f}% natural accuracy and {accuracy('standard', 'standard'):.1f}% under "
+        f"the standard attack (PGD-20 alone: {100 * evaluation.loc[('standard on airbench', 'standard'), 'pgd_accuracy']:.1f}%)",
+        f"keeps {accuracy('background', 'natural'):.1f}% natural accuracy, {accuracy('background', 'background'):.1f}% under "
+        f"the background attack and {accuracy('background', 'standard'):.1f}% under the standard one",
+        f"{_interval(claim('background adversarial'))} less adversarial loss "
+        f"({claim('background adversarial')['share of paper']:.1f} times the paper's 15.98%)",
+        "Verdicts of its {} CIFAR-10 rows: ".format(verdicts.sum())
+        + ", ".join(f"{verdicts[v]} *{v}*" for v in verdicts_module.VERDICTS if v in verdicts),
+        f"({timings['TOTAL']:,.0f} s, one invocation)",
+        f"the natural model {timings['02_train_cifar10-airbench-natural-seed0.ipynb']:,.0f} s, the standard and background "
+        f"models {timings['02_train_cifar10-airbench-standard-per_step-eps_usual-seed0.ipynb']:,.0f} and "
+        f"{timings['02_train_cifar10-airbench-background-per_step-eps_usual-seed0.ipynb']:,.0f} s",
+        f"the sweep {timings['04_cifar10_eps.ipynb']:.0f} s",
+    ]
+
+
+def test_the_readme_says_what_the_airbench_usual_tables_say():
+    readme = _flat((PROJECT_ROOT / "README.md").read_text())
+    missing = [quote for quote in readme_quotes_of_the_airbench_usual_run() if _flat(quote) not in readme]
+    assert not missing, f"the README does not say what the committed airbench-usual tables say: {missing}"
+
+
+def test_the_results_page_says_what_the_airbench_usual_tables_say():
+    results = _flat((PROJECT_ROOT / "docs" / "results.md").read_text())
+    missing = [quote for quote in results_quotes_of_the_airbench_usual_run() if _flat(quote) not in results]
+    assert not missing, f"docs/results.md does not say what the committed airbench-usual tables say: {missing}"
 
 # --- the natural model trained as the paper's (reports/paper-natural) ---
 
