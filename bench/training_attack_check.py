@@ -66,8 +66,8 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     table = compared(args.profile, args.model)
-    shown = table[["training attack", "attack", "n", "accuracy", "accuracy_low", "accuracy_high", "pgd_accuracy"]]
-    print(shown.to_string(index=False, float_format=lambda v: f"{100 * v:.1f}%"))
+    shown = table[["training attack", "attack", "n", "accuracy", "accuracy_low", "accuracy_high", "pgd_accuracy", "loss"]]
+    print(shown.to_string(index=False, formatters={column: "{:.1%}".format for column in shown.columns[3:-1]}))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"what": f"{args.profile}'s {args.model} model, its training attack against PGD-5",

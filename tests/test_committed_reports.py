@@ -1097,6 +1097,45 @@ def results_quotes_of_the_airbench_usual_run() -> list[str]:
 
 
 
+TRAINING_ATTACK_CHECK = PROJECT_ROOT / "bench" / "results" / "training-attack-check-airbench-usual-2026-12-07.json"
+
+
+def training_attack_check_facts() -> dict:
+    """bench/training_attack_check.py's committed run: airbench-usual's standard model trained with its PGD-2 and
+    with PGD-5, each row by (training attack's steps, input type); and each one's change against the run's natural
+    model in natural loss (%) and in adversarial loss under the standard attack (%), as the claims compute them
+    (ratios of mean losses), with their shares of the paper's effects."""
+    rows = pd.DataFrame(json.loads(TRAINING_ATTACK_CHECK.read_text())["rows"])
+    rows["steps"] = rows["training attack"].str.extract(r"PGD-(\d+)", expand=False).astype(int)
+    rows = rows.set_index(["steps", "attack"])
+    natural = _table("airbench-usual", "eval_cifar10.csv").set_index(["model", "attack"]).loc["natural on airbench", "loss"]
+    change = {steps: {"natural": 100 * (rows.loc[(steps, "natural"), "loss"] / natural["natural"] - 1),
+                      "adversarial": 100 * (1 - rows.loc[(steps, "standard"), "loss"] / natural["standard"])}
+              for steps in (2, 5)}
+    return {"rows": rows, "change": change}
+
+
+def results_quotes_of_the_training_attack_check() -> list[str]:
+    """What docs/results.md says of the PGD-5 check of airbench-usual's training attack, from its committed JSON."""
+    facts = training_attack_check_facts()
+    rows, change = facts["rows"], facts["change"]
+
+    def accuracy(steps: int, attack: str) -> str:
+        row = rows.loc[(steps, attack)]
+        return f"{100 * row['accuracy']:.1f}% [{100 * row['accuracy_low']:.1f}, {100 * row['accuracy_high']:.1f}]"
+
+    def share(steps: int) -> float:
+        return CLAIM[CIFAR10_CLAIM["standard natural"]].share(change[steps]["natural"])[0]
+
+    return [
+        f"under the standard attack {accuracy(2, 'standard')} trained with PGD-2 and {accuracy(5, 'standard')} with PGD-5",
+        f"under the background attack {accuracy(2, 'background')} and {accuracy(5, 'background')}",
+        f"natural accuracy {accuracy(2, 'natural')} and {accuracy(5, 'natural')}",
+        f"{change[5]['natural']:.1f}% more natural loss than the natural model ({share(5):.2f} of the paper's effect; with "
+        f"PGD-2 {change[2]['natural']:.1f}%, {share(2):.2f})",
+        f"{change[5]['adversarial']:.1f}% less adversarial loss (with PGD-2 {change[2]['adversarial']:.1f}%)",
+    ]
+
 # --- the natural model trained as the paper's (reports/paper-natural) ---
 
 def readme_quotes_of_the_paper_natural_run() -> list[str]:
@@ -1156,7 +1195,8 @@ def test_the_readme_says_what_the_paper_natural_tables_say():
 @pytest.mark.parametrize("name", ["readme_quotes_of_the_deviations_headline", "readme_quotes_of_the_airbench_headline",
                                   "results_quotes_of_the_deviations_time", "results_quotes_of_the_paper_natural_run",
                                   "results_quotes_of_the_quick_run_times", "results_quotes_of_the_budget_axis",
-                                  "readme_quotes_of_the_airbench_usual_run", "results_quotes_of_the_airbench_usual_run"])
+                                  "readme_quotes_of_the_airbench_usual_run", "results_quotes_of_the_airbench_usual_run",
+                                  "results_quotes_of_the_training_attack_check"])
 def test_the_pages_say_what_their_quotes_compute(name):
     page = "README.md" if name.startswith("readme") else "docs/results.md"
     text = _flat((PROJECT_ROOT / page).read_text())
