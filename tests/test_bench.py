@@ -2,8 +2,10 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -233,3 +235,26 @@ def test_overfitting_check_reads_a_models_checkpoint_and_attacks_it_both_ways(tm
     row = accuracies(config, 10)
     assert row["step"] == row["of"] == 10 and row["n"] == 10
     assert all(0 <= row[k] <= 100 for k in ("natural", "one step of eps", f"PGD-{PGD_STEPS}"))
+
+
+def test_the_device_check_runs_each_part_under_its_limit_and_says_how_each_ended(tmp_path):
+    """bench/gpu_device_check.sh, with its three parts stubbed: each runs (the notebooks, the graph tests, the GPU
+    check), each part's exit status is in status.txt and a failed part fails the call; its limits fit 5 minutes."""
+    script = (PROJECT_ROOT / "bench" / "gpu_device_check.sh").read_text()
+    assert sum(int(seconds) for seconds in re.findall(r"timeout (\d+) ", script)) <= 300
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "bench" / "gpu_device_check.sh").write_text(script)
+    (tmp_path / "bench" / "gpu_notebooks.sh").write_text('echo "notebooks ran" > "$OUT/notebooks-ran.txt"\n')
+    (tmp_path / "tests" / "test_graphs.py").write_text("def test_stub():\n    assert True\n")
+    (tmp_path / "bench" / "gpu_check.py").write_text(
+        "import sys\nopen(sys.argv[sys.argv.index('--json') + 1], 'w').write('{}')\nsys.exit(3)\n")
+    env = os.environ | {"OUT": str(tmp_path / "out"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(["bash", "bench/gpu_device_check.sh"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0, result.stdout
+    out = tmp_path / "out"
+    assert (out / "status.txt").read_text().strip() == \
+        "exit status: notebooks 0, graphs 0, gpu_check 3 (124: its time limit)"
+    assert (out / "notebooks-ran.txt").exists() and (out / "gpu-check.json").exists()
+    assert "1 passed" in (out / "graphs.log").read_text()
