@@ -66,8 +66,9 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     table = compared(args.profile, args.model)
-    shown = table[["training attack", "attack", "n", "accuracy", "accuracy_low", "accuracy_high", "pgd_accuracy", "loss"]]
-    print(shown.to_string(index=False, formatters={column: "{:.1%}".format for column in shown.columns[3:-1]}))
+    shares = ["accuracy", "accuracy_low", "accuracy_high", "pgd_accuracy"]
+    shown = table[["training attack", "attack", "n", *shares, "loss"]]
+    print(shown.to_string(index=False, formatters={column: "{:.1%}".format for column in shares}))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"what": f"{args.profile}'s {args.model} model, its training attack against PGD-5",

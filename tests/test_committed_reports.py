@@ -20,7 +20,7 @@ from lat_utils.study.sweep import CIFAR10_BLOCKS
 
 COMMITTED = sorted(p.parent.parent.name for p in (PROJECT_ROOT / "reports").glob("*/tables/claims.csv")
                    if p.parent.parent.name in ("quick", "long", "airbench", "cifar10-eps", "airbench-usual",
-                                                      "paper-natural", "paper"))
+                                               "paper-natural", "paper"))
 CLAIM = {claim.text: claim for claim in claims.CLAIMS}
 # The claims the quotes name, by a short key (claims.CLAIMS' texts)
 MNIST_CLAIM = {
@@ -193,6 +193,16 @@ def _paper_network_trends(profile: str) -> pd.Series:
 
 def _interval(row: pd.Series, digits: int = 1) -> str:
     return f"{row['ours (%)']:.{digits}f}% [{row['low (%)']:.{digits}f}, {row['high (%)']:.{digits}f}]"
+
+
+def _reversed_interval(row: pd.Series) -> str:
+    """A claim of less loss whose interval says more (or the reverse): the change the other way, with its interval."""
+    return f"{-row['ours (%)']:.1f}% [{-row['high (%)']:.1f}, {-row['low (%)']:.1f}]"
+
+
+def _accuracy_interval(row: pd.Series) -> str:
+    """An evaluation row's accuracy (a share) in %, with its interval."""
+    return f"{100 * row['accuracy']:.1f}% [{100 * row['accuracy_low']:.1f}, {100 * row['accuracy_high']:.1f}]"
 
 
 def quick_run_facts() -> dict:
@@ -767,7 +777,7 @@ def results_quotes_of_the_airbench_run() -> list[str]:
     claims_of_run, verdicts, timings = facts["claims"], facts["verdicts"], facts["timings"]
     return [
         *readme_quotes_of_the_airbench_run(),
-        f"{100 * attacked['accuracy']:.1f}% [{100 * attacked['accuracy_low']:.1f}, {100 * attacked['accuracy_high']:.1f}]",
+        f"{_accuracy_interval(attacked)}",
         f"PGD-20 alone: {100 * attacked['pgd_accuracy']:.1f}%",
         _crossing(facts["crossings"].loc[("airbench", "background", 16)]),
         _kept(facts["readings"].loc[("background", 6, 8.0)]),
@@ -948,8 +958,7 @@ def readme_quotes_of_the_cifar10_eps_run() -> list[str]:
         f"{_interval(row[(standard_natural, usual)])} more natural loss (the paper: 88.9%; "
         f"{row[(standard_natural, usual)]['share of paper']:.2f})",
         f"keeps {row[(kept, usual)]['ours (%)']:.1f}% of its accuracy",
-        f"{-row[(background_natural, usual)]['ours (%)']:.1f}% [{-row[(background_natural, usual)]['high (%)']:.1f}, "
-        f"{-row[(background_natural, usual)]['low (%)']:.1f}] more natural loss",
+        f"{_reversed_interval(row[(background_natural, usual)])} more natural loss",
         f"({_interval(row[(kept, crossing)])} on this evaluation's 1,000 images)",
         f"{_interval(row[(standard_adversarial, crossing)])} less adversarial loss "
         f"({row[(standard_adversarial, crossing)]['share of paper']:.2g} of the paper's effect)",
@@ -980,12 +989,11 @@ def results_quotes_of_the_cifar10_eps_run() -> list[str]:
         f"{_interval(row[(standard_natural, usual)])} more natural loss (*direction only*, "
         f"{row[(standard_adversarial, usual)]['share of paper']:.2f} and {row[(standard_natural, usual)]['share of paper']:.2f} "
         "of the paper's effects)",
-        f"{-row[(background_natural, usual)]['ours (%)']:.1f}% [{-row[(background_natural, usual)]['high (%)']:.1f}, "
-        f"{-row[(background_natural, usual)]['low (%)']:.1f}] *more* natural loss",
+        f"{_reversed_interval(row[(background_natural, usual)])} *more* natural loss",
         f"{_interval(row[(standard_adversarial, crossing)])}\nless adversarial loss "
         f"({row[(standard_adversarial, crossing)]['share of paper']:.2g} of the paper's effect)",
         f"**{seconds / 60:.1f} minutes**",
-        f"{100 * natural['accuracy']:.1f}% [{100 * natural['accuracy_low']:.1f}, {100 * natural['accuracy_high']:.1f}] on all "
+        f"{_accuracy_interval(natural)} on all "
         "10,000 images",
         f"({_crossing(crossings.iloc[0])} with the 6x6 block; "
         + ", ".join(f"{e:.1f}/255" for e in crossings["eps_255"].iloc[:-1]) + f" and {crossings['eps_255'].iloc[-1]:.1f}/255",
@@ -1031,7 +1039,6 @@ def test_the_crossing_eps_is_the_committed_sweeps():
     assert CIFAR10_READINGS["crossing"] * 255 == pytest.approx(CROSSING_255)
 
 
-
 # --- airbench94's network at 8/255 (reports/airbench-usual): what the README and docs/results.md say of it ---
 
 def airbench_usual_run_facts() -> dict:
@@ -1047,11 +1054,6 @@ def airbench_usual_run_facts() -> dict:
             "accuracy": lambda model, attack: 100 * evaluation.loc[(f"{model} on airbench", attack), "accuracy"]}
 
 
-def _more_loss(row: pd.Series) -> str:
-    """A claim of less loss whose interval says more: the increase with its interval."""
-    return f"{-row['ours (%)']:.1f}% [{-row['high (%)']:.1f}, {-row['low (%)']:.1f}] more natural loss"
-
-
 def readme_quotes_of_the_airbench_usual_run() -> list[str]:
     """What the README says of the committed airbench-usual run (airbench94's network at 8/255), from its tables."""
     facts = airbench_usual_run_facts()
@@ -1062,7 +1064,7 @@ def readme_quotes_of_the_airbench_usual_run() -> list[str]:
         f"{claim('standard adversarial')['share of paper']:.2f} of its effect)",
         f"{_interval(claim('standard natural'))} more natural loss (the paper: 88.9%; "
         f"{claim('standard natural')['share of paper']:.2f}, *{claim('standard natural')['verdict']}*)",
-        f"{_more_loss(claim('background natural'))} (*{claim('background natural')['verdict']}*)",
+        f"{_reversed_interval(claim('background natural'))} more natural loss (*{claim('background natural')['verdict']}*)",
         "crosses at {}, {}, {} and {} with 6x6".format(
             *(f"{crossings.loc[('background', block), 'eps_255']:.1f}/255" for block in CIFAR10_BLOCKS)),
         f"keeps {claim('kept')['ours (%)']:.1f}% of its accuracy under the background attack",
@@ -1077,7 +1079,7 @@ def results_quotes_of_the_airbench_usual_run() -> list[str]:
     natural = evaluation.loc[("natural on airbench", "natural")]
     return [
         *readme_quotes_of_the_airbench_usual_run(),
-        f"{100 * natural['accuracy']:.1f}% [{100 * natural['accuracy_low']:.1f}, {100 * natural['accuracy_high']:.1f}] on "
+        f"{_accuracy_interval(natural)} on "
         "all 10,000 images",
         _crossing(facts["crossings"].loc[("background", 6)]),
         f"keeps {accuracy('standard', 'natural'):.1f}% natural accuracy and {accuracy('standard', 'standard'):.1f}% under "
@@ -1096,45 +1098,47 @@ def results_quotes_of_the_airbench_usual_run() -> list[str]:
     ]
 
 
-
 TRAINING_ATTACK_CHECK = PROJECT_ROOT / "bench" / "results" / "training-attack-check-airbench-usual-2026-12-07.json"
 
 
 def training_attack_check_facts() -> dict:
     """bench/training_attack_check.py's committed run: airbench-usual's standard model trained with its PGD-2 and
-    with PGD-5, each row by (training attack's steps, input type); and each one's change against the run's natural
-    model in natural loss (%) and in adversarial loss under the standard attack (%), as the claims compute them
-    (ratios of mean losses), with their shares of the paper's effects."""
+    with PGD-5, each row by (training attack's steps, input type); and, for each, the standard model's claims against
+    the run's natural model (``CIFAR10_CLAIM`` keys "standard natural" and "standard adversarial"), computed by the
+    claims' own value functions from the mean losses, with their shares of the paper's effects."""
     rows = pd.DataFrame(json.loads(TRAINING_ATTACK_CHECK.read_text())["rows"])
     rows["steps"] = rows["training attack"].str.extract(r"PGD-(\d+)", expand=False).astype(int)
     rows = rows.set_index(["steps", "attack"])
     natural = _table("airbench-usual", "eval_cifar10.csv").set_index(["model", "attack"]).loc["natural on airbench", "loss"]
-    change = {steps: {"natural": 100 * (rows.loc[(steps, "natural"), "loss"] / natural["natural"] - 1),
-                      "adversarial": 100 * (1 - rows.loc[(steps, "standard"), "loss"] / natural["standard"])}
-              for steps in (2, 5)}
-    return {"rows": rows, "change": change}
+
+    def claim_of(steps: int, key: str) -> tuple[float, float]:
+        claim = CLAIM[CIFAR10_CLAIM[key]]
+        value = float(claim.value(lambda model, attack: rows.loc[(steps, attack), "loss"] if model == "standard"
+                                  else natural[attack]))
+        return value, claim.share(value)[0]
+    return {"rows": rows, "claim": {(steps, key): claim_of(steps, key) for steps in (2, 5)
+                                    for key in ("standard natural", "standard adversarial")}}
 
 
 def results_quotes_of_the_training_attack_check() -> list[str]:
     """What docs/results.md says of the PGD-5 check of airbench-usual's training attack, from its committed JSON."""
     facts = training_attack_check_facts()
-    rows, change = facts["rows"], facts["change"]
+    rows, claim = facts["rows"], facts["claim"]
 
     def accuracy(steps: int, attack: str) -> str:
-        row = rows.loc[(steps, attack)]
-        return f"{100 * row['accuracy']:.1f}% [{100 * row['accuracy_low']:.1f}, {100 * row['accuracy_high']:.1f}]"
+        return _accuracy_interval(rows.loc[(steps, attack)])
 
-    def share(steps: int) -> float:
-        return CLAIM[CIFAR10_CLAIM["standard natural"]].share(change[steps]["natural"])[0]
-
+    (natural_2, share_2), (natural_5, share_5) = claim[(2, "standard natural")], claim[(5, "standard natural")]
     return [
         f"under the standard attack {accuracy(2, 'standard')} trained with PGD-2 and {accuracy(5, 'standard')} with PGD-5",
         f"under the background attack {accuracy(2, 'background')} and {accuracy(5, 'background')}",
         f"natural accuracy {accuracy(2, 'natural')} and {accuracy(5, 'natural')}",
-        f"{change[5]['natural']:.1f}% more natural loss than the natural model ({share(5):.2f} of the paper's effect; with "
-        f"PGD-2 {change[2]['natural']:.1f}%, {share(2):.2f})",
-        f"{change[5]['adversarial']:.1f}% less adversarial loss (with PGD-2 {change[2]['adversarial']:.1f}%)",
+        f"{natural_5:.1f}% more natural loss than the natural model ({share_5:.2f} of the paper's effect; with "
+        f"PGD-2 {natural_2:.1f}%, {share_2:.2f})",
+        f"{claim[(5, 'standard adversarial')][0]:.1f}% less adversarial loss (with PGD-2 "
+        f"{claim[(2, 'standard adversarial')][0]:.1f}%)",
     ]
+
 
 # --- the natural model trained as the paper's (reports/paper-natural) ---
 
